@@ -1,0 +1,1 @@
+"""ONNX export of the tokenizer and MLLM graphs."""
