@@ -100,16 +100,13 @@ export async function preprocessImage(data: Uint8Array, opts: PreprocessOptions)
   const side = Math.max(width, height);
   const top = Math.floor((side - height) / 2);
   const left = Math.floor((side - width) / 2);
-  const resized = await sharp(rgb.data, { raw: { width, height, channels } })
-    .extend({
-      top,
-      bottom: side - height - top,
-      left,
-      right: side - width - left,
-      background: { r, g, b },
-    })
+  // Two pipelines: sharp applies resize before extend within one, and the release pads first.
+  const square = await sharp(rgb.data, { raw: { width, height, channels } })
+    .extend({ top, bottom: side - height - top, left, right: side - width - left, background: { r, g, b } })
+    .raw()
+    .toBuffer();
+  const resized = await sharp(square, { raw: { width: side, height: side, channels } })
     .resize(opts.size, opts.size, { fit: 'fill', kernel: 'linear' })
-    .removeAlpha()
     .raw()
     .toBuffer({ resolveWithObject: true });
   return hwcToChw(resized.data, opts.size, resized.info.channels);

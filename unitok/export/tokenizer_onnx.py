@@ -227,10 +227,15 @@ def load_released_tokenizer(path: str, config_name: str | None = None) -> tuple[
     """Read unitok_tokenizer.pth (weights under ['trainer']['unitok'], config under ['args'])."""
     if not os.path.isfile(path):
         raise FileNotFoundError(f"tokenizer checkpoint not found: {path}")
+    # Debian's torch 1.13 ignores `pickle_module` unless weights_only; swap the module it falls back to as well.
+    saved = torch.serialization.pickle
     try:
+        torch.serialization.pickle = _tolerant_pickle
         ckpt = torch.load(path, map_location="cpu", pickle_module=_tolerant_pickle)
     except Exception as e:  # noqa: BLE001 - torch raises many kinds for a bad file; name the file and cause
         raise ValueError(f"cannot read {path} as a PyTorch checkpoint: {e}") from e
+    finally:
+        torch.serialization.pickle = saved
     if not isinstance(ckpt, dict) or "trainer" not in ckpt or "unitok" not in (ckpt["trainer"] or {}):
         keys = list(ckpt) if isinstance(ckpt, dict) else type(ckpt).__name__
         raise ValueError(f"{path}: expected the released layout {{'args', 'trainer': {{'unitok': ...}}}}, got {keys}")
