@@ -75,18 +75,21 @@ class Downsample2d(nn.Module):
         return self.expand(self.pool(x))
 
 
+def make_shortcut(in_chs: int, out_chs: int, stride: int, resample: type) -> nn.Module:
+    """The residual path of an (inverse) MBConv block: the resampling module when strided, else a 1x1 conv when
+    the width changes, else identity. Its class decides the key (`shortcut.expand.*`, `shortcut.conv.*`, `shortcut.*`)."""
+    if stride == 2:
+        return resample(in_chs, out_chs)
+    return nn.Conv2d(in_chs, out_chs, 1) if in_chs != out_chs else nn.Identity()
+
+
 class MbConvLNBlock(nn.Module):
     """Pre-norm inverted bottleneck: 1x1 expand -> depthwise 3x3 (stride) -> 1x1 project, plus shortcut."""
 
     def __init__(self, in_chs: int, out_chs: int, stride: int, expand: int):
         super().__init__()
         mid = out_chs * expand
-        if stride == 2:
-            self.shortcut = Downsample2d(in_chs, out_chs)
-        elif in_chs != out_chs:
-            self.shortcut = nn.Conv2d(in_chs, out_chs, 1)
-        else:
-            self.shortcut = nn.Identity()
+        self.shortcut = make_shortcut(in_chs, out_chs, stride, Downsample2d)
         self.pre_norm = LayerNormAct2d(in_chs, apply_act=False)
         self.conv1_1x1 = nn.Conv2d(in_chs, mid, 1)
         self.conv2_kxk = nn.Conv2d(mid, mid, 3, stride=stride, padding=1, groups=mid)
@@ -176,12 +179,7 @@ class InvMbConvLNBlock(nn.Module):
     def __init__(self, in_chs: int, out_chs: int, stride: int, expand: int):
         super().__init__()
         mid = out_chs * expand
-        if stride == 2:
-            self.shortcut = Upsample2d(in_chs, out_chs)
-        elif in_chs != out_chs:
-            self.shortcut = nn.Conv2d(in_chs, out_chs, 1)
-        else:
-            self.shortcut = nn.Identity()
+        self.shortcut = make_shortcut(in_chs, out_chs, stride, Upsample2d)
         self.pre_norm = LayerNormAct2d(in_chs, apply_act=False)
         self.conv1_1x1 = nn.Conv2d(in_chs, mid, 1)
         self.up = Upsample2d(mid, mid) if stride == 2 else nn.Identity()
