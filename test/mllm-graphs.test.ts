@@ -1,0 +1,271 @@
+// Parity of the MLLM ONNX graphs (unitok/export/mllm_graphs.py) with the PyTorch modules, through onnxruntime-node.
+// Fixtures: unitok/export/mllm_fixtures.py (tiny config, seeded weights, graphs in fp32 / fp16 / int4).
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import * as ort from 'onnxruntime-node';
+import { fromFloat16, toFloat16 } from './helpers/float16.ts';
+import { fixturesDir, type LoadedTensor, loadTensors, maxAbsDiff } from './helpers/tensors.ts';
+
+type Precision = 'fp32' | 'fp16' | 'int4';
+const dir = fixturesDir('mllm_graphs');
+const { tensors: T, meta } = loadTensors(dir);
+const cfg = meta.config as Record<string, number>;
+const [prefill, steps, cache] = [meta.prefill as number[], meta.steps as number, meta.cache as number];
+const D = cfg.hidden_size;
+const K = cfg.num_codebooks;
+
+// Max-abs error allowed per precision, relative to the largest reference magnitude (fp32 is absolute, 1e-4).
+// fp16 rounds weights and activations (~1e-3 each); int4 rounds every decoder/head weight to 4 bits (~7% each on
+// these uniform random weights). 'int4 exact' compares int4 with PyTorch running the dequantised weights: only the
+// int8 activations of accuracy_level 4 and float rounding remain, so a packing mistake shows at once.
+type Column = Precision | 'int4 exact';
+const COLUMNS: Column[] = ['fp32', 'fp16', 'int4', 'int4 exact'];
+const BOUND: Record<Column, number> = { fp32: 1e-4, fp16: 2e-2, int4: 0.25, 'int4 exact': 2e-2 };
+const errors: Record<string, Partial<Record<Column, string>>> = {};
+
+const ioType = (p: Precision) => (p === 'fp16' ? 'float16' : 'float32');
+const session = (p: Precision, graph: string) => ort.InferenceSession.create(join(dir, p, `${graph}.onnx`));
+
+function floatTensor(p: Precision, values: Float32Array, dims: number[]): ort.Tensor {
+  return p === 'fp16'
+    ? new ort.Tensor('float16', toFloat16(values), dims)
+    : new ort.Tensor('float32', values, dims);
+}
+
+function floats(t: ort.Tensor): Float32Array {
+  return t.type === 'float16' ? fromFloat16(t.data as Uint16Array) : (t.data as Float32Array);
+}
+
+/** The sub-array of `t` at the leading indices `index` (row-major), e.g. at(logits, [step]) -> [B, V]. */
+function at(t: LoadedTensor, index: number[]): Float32Array {
+  let size = t.data.length;
+  let offset = 0;
+  index.forEach((i, axis) => {
+    size /= t.shape[axis];
+    offset += i * size;
+  });
+  return (t.data as Float32Array).subarray(offset, offset + size);
+}
+
+function maxAbs(a: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]));
+  return m;
+}
+
+/** Record the error of `got` against a PyTorch reference and check it against the column's bound. */
+function check(column: Column, what: string, got: ArrayLike<number>, want: ArrayLike<number>): void {
+  const abs = maxAbsDiff(got, want);
+  const rel = abs / maxAbs(want);
+  errors[what] ??= {};
+  errors[what][column] = `${abs.toExponential(2)} (rel ${rel.toExponential(2)})`;
+  if (column === 'fp32') assert.ok(abs <= BOUND.fp32, `${column} ${what}: max abs error ${abs}`);
+  else assert.ok(rel <= BOUND[column], `${column} ${what}: relative error ${rel}`);
+}
+
+/** Check against fixture `name` at `index`; int4 also against the dequantised-weights reference `name_int4`. */
+function checkRef(
+  p: Precision,
+  what: string,
+  got: ArrayLike<number>,
+  name: string,
+  index: number[] = [],
+): void {
+  check(p, what, got, index.length ? at(T[name], index) : (T[name].data as Float32Array));
+  if (p === 'int4' && T[`${name}_int4`]) check('int4 exact', what, got, at(T[`${name}_int4`], index));
+}
+
+/** Zero-filled max-length KV buffers, one per graph input `past_key_values.i.{key,value}`, B rows of `len` slots. */
+function kvBuffers(p: Precision, layers: number, len: number): Record<string, ort.Tensor> {
+  const dims = [2, cfg.num_key_value_heads, len, cfg.head_dim];
+  const size = dims.reduce((a, b) => a * b);
+  const buffers: Record<string, ort.Tensor> = {};
+  for (let i = 0; i < layers; i++) {
+    for (const kv of ['key', 'value']) {
+      const data = p === 'fp16' ? new Uint16Array(size) : new Float32Array(size);
+      buffers[`${i}.${kv}`] = new ort.Tensor(ioType(p), data, dims);
+    }
+  }
+  return buffers;
+}
+
+/** One decoder call with the KV buffers passed as feed *and* fetch, so GroupQueryAttention updates them in place. */
+async function runCached(
+  s: ort.InferenceSession,
+  feeds: Record<string, ort.Tensor>,
+  kv: Record<string, ort.Tensor>,
+  outputs: string[],
+): Promise<ort.InferenceSession.OnnxValueMapType> {
+  const fetches: Record<string, ort.Tensor | null> = Object.fromEntries(outputs.map((o) => [o, null]));
+  for (const [name, buffer] of Object.entries(kv)) {
+    feeds[`past_key_values.${name}`] = buffer;
+    fetches[`present.${name}`] = buffer;
+  }
+  return s.run(feeds, fetches);
+}
+
+const int32 = (values: number[], dims = [values.length]) =>
+  new ort.Tensor('int32', Int32Array.from(values), dims);
+const int64 = (values: number[]) =>
+  new ort.Tensor('int64', BigInt64Array.from(values.map(BigInt)), [values.length]);
+
+/** Rows of the ragged llm scenario as one [2, len, D] batch: row b takes positions start[b] .. start[b] + len - 1. */
+function llmEmbeds(p: Precision, start: number[], len: number): ort.Tensor {
+  const out = new Float32Array(2 * len * D);
+  start.forEach((first, b) => {
+    const valid = Math.min(len, prefill[b] + steps - first);
+    out.set(at(T['llm.embeds'], [b]).subarray(first * D, (first + valid) * D), b * len * D); // rest stays 0 (pad)
+  });
+  return floatTensor(p, out, [2, len, D]);
+}
+
+for (const p of ['fp32', 'fp16', 'int4'] as Precision[]) {
+  describe(`mllm graphs ${p}`, () => {
+    // The three lookup graphs: one int64 input fixture in, one FLOAT output [..., D] compared with PyTorch.
+    const lookups = [
+      ['embed_tokens', 'input_ids', 'inputs_embeds', 'embed'],
+      ['visual_embed', 'codes', 'inputs_embeds', 'visual'],
+      ['code_embed', 'code_ids', 'embeds', 'code'],
+    ];
+    for (const [graph, input, output, fixture] of lookups) {
+      test(graph, async () => {
+        const s = await session(p, graph);
+        const ids = T[`${fixture}.${input}`];
+        const out = await s.run({ [input]: new ort.Tensor('int64', ids.data as BigInt64Array, ids.shape) });
+        assert.deepEqual(out[output].dims, [...T[`${fixture}.${output}`].shape]);
+        checkRef(p, graph, floats(out[output]), `${fixture}.${output}`);
+        if (graph === 'visual_embed') {
+          // The generation path: one visual token alone (N = 1); the fixture above has N = 6, causal.
+          const first = new BigInt64Array(2 * K); // codes[:, :, :1]
+          for (let i = 0; i < 2 * K; i++) first[i] = (ids.data as BigInt64Array)[i * ids.shape[2]];
+          const one = await s.run({ codes: new ort.Tensor('int64', first, [2, K, 1]) });
+          checkRef(p, 'visual_embed N=1', floats(one.inputs_embeds), 'visual.inputs_embeds_n1');
+        }
+        await s.release();
+      });
+    }
+
+    test('llm: ragged right-padded prefill, then S=1 steps on shared in-place KV buffers', async () => {
+      const s = await session(p, 'llm');
+      const layers = cfg.num_hidden_layers;
+      const kv = kvBuffers(p, layers, cache);
+      for (let step = 0; step <= steps; step++) {
+        // step 0 prefills each row's prompt (right-padded to the longer one); later steps feed one token per row.
+        const start = step === 0 ? [0, 0] : prefill.map((n) => n + step - 1);
+        const len = step === 0 ? Math.max(...prefill) : 1;
+        const seqlens = prefill.map((n) => n + step - 1); // index of each row's last valid position
+        const out = await runCached(
+          s,
+          {
+            inputs_embeds: llmEmbeds(p, start, len),
+            seqlens_k: int32(seqlens),
+            total_sequence_length: int32([Math.max(...seqlens) + 1], []),
+            logits_index: int64(step === 0 ? seqlens : [0, 0]),
+          },
+          kv,
+          ['logits', 'hidden'],
+        );
+        assert.deepEqual(out.logits.dims, [2, cfg.vocab_size]);
+        assert.equal(out.logits.type, 'float32');
+        checkRef(p, `llm logits step ${step}`, floats(out.logits), 'llm.logits', [step]);
+        checkRef(p, `llm hidden step ${step}`, floats(out.hidden), 'llm.hidden', [step]);
+      }
+      // The caller's buffers now hold every row's keys/values: the valid slots match PyTorch's present (the
+      // fixture is zero past each row), and the slots past a row were never written.
+      for (let layer = 0; layer < layers; layer++) {
+        for (const kvName of ['key', 'value']) {
+          const got = floats(kv[`${layer}.${kvName}`]);
+          const rowSize = got.length / 2;
+          for (let b = 0; b < 2; b++) {
+            const written = (prefill[b] + steps) * cfg.head_dim;
+            for (let h = 0; h < cfg.num_key_value_heads; h++) {
+              const slots = got.subarray(
+                b * rowSize + h * cache * cfg.head_dim,
+                b * rowSize + (h + 1) * cache * cfg.head_dim,
+              );
+              assert.ok(
+                slots.subarray(written).every((v) => v === 0),
+                `layer ${layer} row ${b}: slots past the row written`,
+              );
+            }
+          }
+          checkRef(p, `llm in-place ${kvName} cache`, got, `llm.present_${kvName}`, [layer]);
+        }
+      }
+      await s.release();
+    });
+
+    test('depth_head: one position per call on an in-place cache equals the released recompute-all', async () => {
+      const s = await session(p, 'depth_head');
+      const kv = kvBuffers(p, cfg.ar_head_layers, K);
+      const embeds = T['depth.embeds']; // [2, K, D]: LLM hidden, then the fed-back code embeddings
+      for (let k = 0; k < K; k++) {
+        const x = new Float32Array(2 * D);
+        for (let b = 0; b < 2; b++) x.set(at(embeds, [b, k]), b * D);
+        const out = await runCached(
+          s,
+          {
+            inputs_embeds: floatTensor(p, x, [2, 1, D]),
+            seqlens_k: int32([k, k]),
+            total_sequence_length: int32([k + 1], []),
+          },
+          kv,
+          ['logits'],
+        );
+        assert.deepEqual(out.logits.dims, [2, cfg.codebook_size]);
+        checkRef(p, `depth_head logits code ${k}`, floats(out.logits), 'depth.logits', [k]);
+      }
+      await s.release();
+    });
+  });
+}
+
+test('fp32 depth_head fed by code_embed; the next visual token reuses the cache without clearing it', async () => {
+  const [head, table] = await Promise.all([session('fp32', 'depth_head'), session('fp32', 'code_embed')]);
+  const kv = kvBuffers('fp32', cfg.ar_head_layers, K);
+  const step = async (x: Float32Array, k: number) =>
+    (
+      await runCached(
+        head,
+        {
+          inputs_embeds: new ort.Tensor('float32', x, [2, 1, D]),
+          seqlens_k: int32([k, k]),
+          total_sequence_length: int32([k + 1], []),
+        },
+        kv,
+        ['logits'],
+      )
+    ).logits.data as Float32Array;
+  const ids = T['depth.code_ids'].data as BigInt64Array; // [2, K-1]: level * codebook_size + code
+  let x: Float32Array = new Float32Array(2 * D);
+  for (let b = 0; b < 2; b++) x.set(at(T['depth.embeds'], [b, 0]), b * D);
+  for (let k = 0; k < K; k++) {
+    assert.ok(maxAbsDiff(await step(x, k), at(T['depth.logits'], [k])) <= 1e-4, `code ${k}`);
+    if (k < K - 1) {
+      const level = BigInt64Array.from([ids[k], ids[K - 1 + k]]);
+      x = (await table.run({ code_ids: new ort.Tensor('int64', level, [2, 1]) })).embeds.data as Float32Array;
+    }
+  }
+  // Second token with the rows swapped: a stale slot read from the first token would show in every row.
+  for (let k = 0; k < K; k++) {
+    const swapped = new Float32Array(2 * D);
+    const want = new Float32Array(2 * cfg.codebook_size);
+    for (let b = 0; b < 2; b++) {
+      swapped.set(at(T['depth.embeds'], [1 - b, k]), b * D);
+      want.set(at(T['depth.logits'], [k, 1 - b]), b * cfg.codebook_size);
+    }
+    assert.ok(maxAbsDiff(await step(swapped, k), want) <= 1e-4, `second token, code ${k}`);
+  }
+  await Promise.all([head.release(), table.release()]);
+});
+
+after(() => {
+  // Reported numbers: max-abs error against PyTorch fp32 (and relative to the reference's largest magnitude).
+  const cell = (text: string | undefined) => (text ?? '-').padEnd(26);
+  const header = `${'MLLM graph errors vs PyTorch'.padEnd(30)} ${COLUMNS.map(cell).join('')}`;
+  const rows = Object.entries(errors).map(
+    ([what, e]) => `${what.padEnd(30)} ${COLUMNS.map((c) => cell(e[c])).join('')}`,
+  );
+  console.log(`\n${header}\n${rows.join('\n')}`);
+});

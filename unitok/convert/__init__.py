@@ -1,0 +1,1 @@
+"""Released checkpoints -> one runtime bundle, random checkpoints in the released layout, and their helpers."""

@@ -1,0 +1,314 @@
+"""ONNX graphs of the UniTok MLLM for onnxruntime, built op by op as onnxruntime-genai builds Llama.
+
+Five graphs (IO contract: docs/graphs.md):
+    embed_tokens   input_ids [B,S]               -> inputs_embeds [B,S,D]
+    visual_embed   codes [B,K,N]                 -> inputs_embeds [B,N,D]   (model.multi_embedder)
+    llm            inputs_embeds + KV cache      -> logits [B,V], hidden [B,D] at logits_index, present KV
+    depth_head     one depth position + KV cache -> logits [B,codebook_size]   (ar_head layers, norm, linear_head)
+    code_embed     code_ids [B,S]                -> embeds [B,S,D]          (ar_head.codebooks, stacked)
+
+The decoder stacks use ORT's fused ops: GroupQueryAttention on packed QKV with rotary inside (do_rotary, cos/sin
+caches as initializers) and a past/present buffer that may be shared, SimplifiedLayerNormalization for the first
+norm and SkipSimplifiedLayerNormalization for every residual add + norm after it, MatMulNBits for int4.
+
+`weights` is any mapping with keys() and [key] -> float32 ndarray, read lazily: each tensor is loaded, converted,
+appended to its graph's external data file and dropped, so converting the 7B checkpoint holds a few tensors at a time.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+
+import numpy as np
+from onnx import TensorProto
+
+from ..convert.mllm_checkpoint import mllm_specs
+from ..mllm_config import MLLMConfig
+from .int4 import quantize_int4
+from .onnx_builder import MS, GraphBuilder, onnx_type
+
+GRAPHS = ("embed_tokens", "visual_embed", "llm", "depth_head", "code_embed")
+INT4_BLOCK_SIZE = 32  # the WebGPU fast path and genai's default
+B, S = "batch_size", "sequence_length"
+
+
+@dataclass(frozen=True)
+class Precision:
+    name: str
+    io: type  # activations, embeddings, hidden states, KV caches, norm weights, unquantised weights
+    table: type  # storage of embedding tables; gathered rows are cast to `io`
+    int4: bool  # Linear layers of the two decoder stacks and their heads as 4-bit MatMulNBits
+
+
+PRECISIONS = {
+    "fp32": Precision("fp32", np.float32, np.float32, False),
+    # For GPU/WebGPU EPs. On the CPU EP ORT wraps MatMul & co. in Casts to fp32 (correct, not fast).
+    "fp16": Precision("fp16", np.float16, np.float16, False),
+    # For the CPU EP: fp32 activations and KV; tables in fp16 halve the two biggest unquantised tensors.
+    "int4": Precision("int4", np.float32, np.float16, True),
+}
+
+
+class _Emitter:
+    """Emits the layer-level pieces of the MLLM graphs into one GraphBuilder, at one precision."""
+
+    def __init__(self, name, out_dir, weights, cfg: MLLMConfig, prec: Precision, shapes, progress, accuracy_level):
+        self.g = GraphBuilder(name, out_dir)
+        self.weights, self.cfg, self.prec, self.shapes = weights, cfg, prec, shapes
+        self.progress, self.accuracy_level = progress, accuracy_level
+        self.io = onnx_type(prec.io)
+
+    # -- checkpoint tensors ------------------------------------------------------------------------------------
+    def load(self, key: str) -> np.ndarray:
+        """One checkpoint tensor as float32, its shape checked against the module tree of the config."""
+        if key not in self.shapes:
+            raise KeyError(f"{key!r} is not a key of the UniTok MLLM layout")
+        arr = np.asarray(self.weights[key], dtype=np.float32)
+        if arr.shape != self.shapes[key]:
+            raise ValueError(f"{key}: checkpoint has {arr.shape}, config {self.cfg.name!r} expects {self.shapes[key]}")
+        if self.progress:
+            self.progress(self.g.name, key)
+        return arr
+
+    def vector(self, key: str) -> str:
+        """A norm weight or bias, stored in the io dtype."""
+        return self.g.weight(key, self.load(key).astype(self.prec.io))
+
+    # -- layers ------------------------------------------------------------------------------------------------
+    def linear(self, x: str, name: str, w: np.ndarray, bias: np.ndarray | None = None, quantize=None) -> str:
+        """x [..., K] @ w[N, K]^T + bias: MatMul on the transposed weight, or MatMulNBits (int4, bias fused)."""
+        n, k = w.shape
+        if quantize is None:
+            quantize = self.prec.int4
+        if quantize:
+            packed, scales = quantize_int4(w, INT4_BLOCK_SIZE)
+            scales = scales.astype(self.prec.io)
+            inputs = [x, self.g.weight(f"{name}.weight_q4", packed), self.g.weight(f"{name}.scales", scales)]
+            if bias is not None:
+                inputs += ["", "", self.g.weight(f"{name}.bias", bias.astype(self.prec.io))]
+            return self.g.op("MatMulNBits", inputs, name=f"/{name}/MatMulNBits", domain=MS, K=k, N=n, bits=4,
+                             block_size=INT4_BLOCK_SIZE, accuracy_level=self.accuracy_level)
+        y = self.g.op("MatMul", [x, self.g.weight(f"{name}.weight", np.ascontiguousarray(w.T, self.prec.io))],
+                      name=f"/{name}/MatMul")
+        if bias is None:
+            return y
+        return self.g.op("Add", [y, self.g.weight(f"{name}.bias", bias.astype(self.prec.io))], name=f"/{name}/Add")
+
+    def linear_module(self, x: str, name: str, bias: bool = False, quantize=None) -> str:
+        """A checkpoint nn.Linear called `name` (keys name.weight, name.bias)."""
+        b = self.load(f"{name}.bias") if bias else None
+        return self.linear(x, name, self.load(f"{name}.weight"), b, quantize)
+
+    def layer_norm(self, x: str, name: str, eps: float) -> str:
+        return self.g.op("LayerNormalization", [x, self.vector(f"{name}.weight"), self.vector(f"{name}.bias")],
+                         name=f"/{name}/LayerNormalization", axis=-1, epsilon=eps)
+
+    def rms_norm(self, x: str, name: str) -> str:
+        return self.g.op("SimplifiedLayerNormalization", [x, self.vector(f"{name}.weight")],
+                         name=f"/{name}/SimplifiedLayerNormalization", axis=-1, epsilon=self.cfg.rms_norm_eps)
+
+    def skip_rms_norm(self, x: str, residual: str, name: str, keep_sum: bool = True):
+        """norm(x + residual); with keep_sum also returns x + residual, the next residual stream."""
+        node = f"/{name}/SkipSimplifiedLayerNormalization"
+        outputs = [f"{node}/output_0", "", "", f"{node}/output_3"] if keep_sum else 1
+        out = self.g.op("SkipSimplifiedLayerNormalization", [x, residual, self.vector(f"{name}.weight")], name=node,
+                        outputs=outputs, domain=MS, epsilon=self.cfg.rms_norm_eps)
+        return (out[0], out[3]) if keep_sum else out
+
+    def embedding(self, name: str, ids: str, parts) -> str:
+        """Gather rows of a table written from `parts` (stacked along rows), then cast to the io dtype."""
+        table = self.g.weight_stacked(name, (p.astype(self.prec.table) for p in parts))
+        y = self.g.op("Gather", [table, ids], name=f"/{name}/Gather")
+        if self.prec.table != self.prec.io:
+            y = self.g.op("Cast", [y], name=f"/{name}/Cast", to=self.io)
+        return y
+
+    def logits_output(self, x: str, shape: list) -> None:
+        """Logits leave every graph as float32: samplers read Float32Array and fp16 would round the softmax input."""
+        if self.prec.io != np.float32:
+            x = self.g.op("Cast", [x], name="/logits/Cast", to=TensorProto.FLOAT)
+        self.g.output(x, "logits", TensorProto.FLOAT, shape)
+
+    # -- Llama decoder stack -----------------------------------------------------------------------------------
+    def rotary_caches(self, rows: int) -> tuple[str, str]:
+        """cos/sin [rows, head_dim/2] for GroupQueryAttention's do_rotary (non-interleaved, as modules/llama.py)."""
+        hd = self.cfg.head_dim
+        inv_freq = 1.0 / (self.cfg.rope_theta ** (np.arange(0, hd, 2, dtype=np.float64) / hd))
+        angles = np.outer(np.arange(rows, dtype=np.float64), inv_freq)
+        return (self.g.weight("cos_cache", np.cos(angles).astype(self.prec.io)),
+                self.g.weight("sin_cache", np.sin(angles).astype(self.prec.io)))
+
+    def self_attention(self, x, p, layer, seqlens_k, total, rotary, cache_len):
+        """Packed QKV -> GQA (rotary, causal, KV cache in/out) -> o_proj. Returns the output and the present names."""
+        cfg = self.cfg
+        w = np.concatenate([self.load(f"{p}.{n}_proj.weight") for n in "qkv"])  # GQA's packed layout [q | k | v]
+        qkv = self.linear(x, f"{p}.qkv_proj", w)
+        del w
+        past_shape = [B, cfg.num_key_value_heads, cache_len, cfg.head_dim]
+        past = [self.g.input(f"past_key_values.{layer}.{kv}", self.io, past_shape) for kv in ("key", "value")]
+        present = [f"present.{layer}.key", f"present.{layer}.value"]
+        attn, *_ = self.g.op("GroupQueryAttention", [qkv, "", "", *past, seqlens_k, total, *rotary],
+                             name=f"/{p}/GroupQueryAttention", outputs=[f"/{p}/GroupQueryAttention/output_0", *present],
+                             domain=MS, num_heads=cfg.num_attention_heads, kv_num_heads=cfg.num_key_value_heads,
+                             do_rotary=1, rotary_interleaved=0)
+        return self.linear_module(attn, f"{p}.o_proj"), present
+
+    def mlp(self, x: str, p: str) -> str:
+        gate = self.linear_module(x, f"{p}.gate_proj")
+        silu = self.g.op("Mul", [gate, self.g.op("Sigmoid", [gate], name=f"/{p}/act/Sigmoid")], name=f"/{p}/act/Mul")
+        up = self.linear_module(x, f"{p}.up_proj")
+        return self.linear_module(self.g.op("Mul", [silu, up], name=f"/{p}/Mul"), f"{p}.down_proj")
+
+    def decoder(self, prefix: str, num_layers: int, x: str, seqlens_k: str, total: str, rotary_rows: int,
+                cache_len: str) -> tuple[str, list]:
+        """Llama layers `prefix`layers.* and `prefix`norm over x [B,S,D] -> (post-norm hidden [B,S,D], presents)."""
+        rotary = self.rotary_caches(rotary_rows)
+        residual, presents = x, []
+        normed = self.rms_norm(x, f"{prefix}layers.0.input_layernorm")
+        for i in range(num_layers):
+            p = f"{prefix}layers.{i}"
+            if i > 0:  # the previous layer's MLP output joins the residual stream here
+                normed, residual = self.skip_rms_norm(mlp_out, residual, f"{p}.input_layernorm")
+            attn, present = self.self_attention(normed, f"{p}.self_attn", i, seqlens_k, total, rotary, cache_len)
+            presents += present
+            normed, residual = self.skip_rms_norm(attn, residual, f"{p}.post_attention_layernorm")
+            mlp_out = self.mlp(normed, f"{p}.mlp")
+        return self.skip_rms_norm(mlp_out, residual, f"{prefix}norm", keep_sum=False), presents
+
+    def present_outputs(self, presents: list, cache_len: str) -> None:
+        shape = [B, self.cfg.num_key_value_heads, cache_len, self.cfg.head_dim]
+        for name in presents:
+            self.g.output(name, name, self.io, shape)
+
+
+# -- the five graphs ---------------------------------------------------------------------------------------------
+
+def _embed_tokens(e: _Emitter) -> None:
+    ids = e.g.input("input_ids", TensorProto.INT64, [B, S])
+    y = e.embedding("model.embed_tokens.weight", ids, [e.load("model.embed_tokens.weight")])
+    e.g.output(y, "inputs_embeds", e.io, [B, S, e.cfg.hidden_size])
+
+
+def _code_embed(e: _Emitter) -> None:
+    cfg = e.cfg
+    ids = e.g.input("code_ids", TensorProto.INT64, [B, S])  # level * codebook_size + code
+    tables = (e.load(f"ar_head.codebooks.{i}.weight") for i in range(cfg.num_codebooks - 1))
+    e.g.output(e.embedding("ar_head.codebooks", ids, tables), "embeds", e.io, [B, S, cfg.hidden_size])
+
+
+def _attn_projection(e: _Emitter, x: str, p: str) -> str:
+    """Causal AttnProjection(vocab_width -> width): proj(norm3(x)) + attn(norm1(x)), then + mlp(norm2(x)).
+
+    The attention is GroupQueryAttention without cache or rotary (kv heads = heads, causal), which takes the
+    released packed qkv layout as is and returns the heads concatenated, as the expansion case does.
+    """
+    cfg = e.cfg
+    bias = np.concatenate([e.load(f"{p}.attn.{b}") for b in ("q_bias", "zero_k_bias", "v_bias")])
+    qkv = e.linear(e.layer_norm(x, f"{p}.norm1", 1e-5), f"{p}.attn.qkv", e.load(f"{p}.attn.qkv.weight"), bias, False)
+    # All N tokens are valid in every row: seqlens_k = N - 1, total_sequence_length = N.
+    shape = e.g.op("Shape", [x], name=f"/{p}/attn/Shape")
+    n = e.g.op("Gather", [shape, e.g.constant(f"/{p}/attn/axis1", np.int64(1))], name=f"/{p}/attn/GatherN")
+    total = e.g.op("Cast", [n], name=f"/{p}/attn/CastN", to=TensorProto.INT32)
+    first = [e.g.constant(f"/{p}/attn/{n}", np.array([v], np.int64)) for n, v in (("start", 0), ("end", 1))]
+    batch = e.g.op("Slice", [shape, *first], name=f"/{p}/attn/SliceB")
+    last = e.g.op("Sub", [total, e.g.constant(f"/{p}/attn/one", np.int32(1))], name=f"/{p}/attn/Sub")
+    seqlens_k = e.g.op("Expand", [last, batch], name=f"/{p}/attn/Expand")
+    attn = e.g.op("GroupQueryAttention", [qkv, "", "", "", "", seqlens_k, total], name=f"/{p}/attn/GroupQueryAttention",
+                  outputs=3, domain=MS, num_heads=cfg.embedder_heads, kv_num_heads=cfg.embedder_heads)[0]
+    attn = e.linear_module(attn, f"{p}.attn.proj", bias=True, quantize=False)
+    skip = e.linear_module(e.layer_norm(x, f"{p}.norm3", 1e-5), f"{p}.proj", bias=True, quantize=False)
+    x = e.g.op("Add", [skip, attn], name=f"/{p}/Add")
+    # GeGluMlp: its own LayerNorm (eps 1e-6) after norm2, tanh-GELU gate (FastGelu is exactly that form).
+    h = e.layer_norm(e.layer_norm(x, f"{p}.norm2", 1e-5), f"{p}.mlp.norm", 1e-6)
+    gate = e.g.op("FastGelu", [e.linear_module(h, f"{p}.mlp.w0", bias=True, quantize=False)], name=f"/{p}/mlp/FastGelu",
+                  domain=MS)
+    h = e.g.op("Mul", [gate, e.linear_module(h, f"{p}.mlp.w1", bias=True, quantize=False)], name=f"/{p}/mlp/Mul")
+    return e.g.op("Add", [x, e.linear_module(h, f"{p}.mlp.w2", bias=True, quantize=False)], name=f"/{p}/mlp/Add")
+
+
+def _visual_embed(e: _Emitter) -> None:
+    """model.multi_embedder. Its weights stay float in int4 graphs: 0.4% of the model, at the image input."""
+    cfg, p = e.cfg, "model.multi_embedder"
+    K = cfg.num_codebooks
+    codes = e.g.input("codes", TensorProto.INT64, [B, K, "num_tokens"])
+    # One Gather on the pre-normalised stacked codebooks: row = k * codebook_size + code.
+    offsets = e.g.constant("codebook_offsets", (np.arange(K, dtype=np.int64) * cfg.codebook_size).reshape(1, K, 1))
+    rows = e.g.op("Add", [codes, offsets], name=f"/{p}/quantizer/Add")
+    tables = (_l2_normalize(e.load(f"{p}.quantizer.codebooks.{i}.codebook.weight")) for i in range(K))
+    f = e.embedding(f"{p}.quantizer.normalized_table", rows, tables)  # [B, K, N, code_dim]
+    f = e.g.op("Transpose", [f], name=f"/{p}/quantizer/Transpose", perm=[0, 2, 1, 3])
+    f = e.g.op("Reshape", [f, e.g.constant("concat_codes_shape", np.array([0, 0, -1], np.int64))],
+               name=f"/{p}/quantizer/Reshape")  # [B, N, K * code_dim], codebook-major as idx_to_f concatenates
+    x = _attn_projection(e, f, f"{p}.attn_projection")
+    x = e.layer_norm(x, f"{p}.mm_projector.0", cfg.projector_ln_eps)
+    x = e.linear_module(x, f"{p}.mm_projector.1", bias=True, quantize=False)
+    x = e.g.op("Gelu", [x], name=f"/{p}/mm_projector.2/Gelu", domain=MS)  # exact (erf) GELU
+    x = e.linear_module(x, f"{p}.mm_projector.3", bias=True, quantize=False)
+    e.g.output(x, "inputs_embeds", e.io, [B, "num_tokens", cfg.hidden_size])
+
+
+def _l2_normalize(w: np.ndarray) -> np.ndarray:
+    """F.normalize(w, dim=1): rows divided by max(||row||, 1e-12)."""
+    return w / np.maximum(np.linalg.norm(w, axis=1, keepdims=True), 1e-12)
+
+
+def _llm(e: _Emitter) -> None:
+    cfg = e.cfg
+    x = e.g.input("inputs_embeds", e.io, [B, S, cfg.hidden_size])
+    seqlens_k = e.g.input("seqlens_k", TensorProto.INT32, [B])
+    total = e.g.input("total_sequence_length", TensorProto.INT32, [])
+    logits_index = e.g.input("logits_index", TensorProto.INT64, [B])
+    hidden, presents = e.decoder("model.", cfg.num_hidden_layers, x, seqlens_k, total, cfg.max_position_embeddings,
+                                 "max_sequence_length")
+    # Read out one position per row (ragged prompts end at different places); lm_head then runs on B rows only.
+    axes = e.g.constant("axes_1", np.array([1], np.int64))
+    index = e.g.op("Unsqueeze", [logits_index, axes], name="/readout/Unsqueeze")
+    last = e.g.op("GatherND", [hidden, index], name="/readout/GatherND", batch_dims=1)  # [B, D]
+    e.logits_output(e.linear_module(last, "lm_head"), [B, cfg.vocab_size])
+    e.g.output(last, "hidden", e.io, [B, cfg.hidden_size])
+    e.present_outputs(presents, "max_sequence_length")
+
+
+def _depth_head(e: _Emitter) -> None:
+    cfg = e.cfg
+    x = e.g.input("inputs_embeds", e.io, [B, 1, cfg.hidden_size])
+    seqlens_k = e.g.input("seqlens_k", TensorProto.INT32, [B])
+    total = e.g.input("total_sequence_length", TensorProto.INT32, [])
+    hidden, presents = e.decoder("ar_head.", cfg.ar_head_layers, x, seqlens_k, total, cfg.num_codebooks,
+                                 "depth_cache_length")
+    h = e.g.op("Squeeze", [hidden, e.g.constant("axes_1", np.array([1], np.int64))], name="/ar_head/Squeeze")
+    e.logits_output(e.linear_module(h, "ar_head.linear_head", bias=True), [B, cfg.codebook_size])
+    e.present_outputs(presents, "depth_cache_length")
+
+
+_BUILDERS = {"embed_tokens": _embed_tokens, "visual_embed": _visual_embed, "llm": _llm, "depth_head": _depth_head,
+             "code_embed": _code_embed}
+
+
+def build_mllm_graphs(weights, cfg: MLLMConfig, dtype: str, out_dir: str, progress=None, graphs=GRAPHS,
+                      int4_accuracy_level: int = 4) -> dict:
+    """Write the MLLM graphs at one precision ('fp32' | 'fp16' | 'int4') into out_dir; returns the manifest.
+
+    weights: mapping of released state-dict keys to float32 arrays (loaded lazily, one tensor at a time).
+    progress: optional callable(graph_name, key), called as each checkpoint tensor is read.
+    int4_accuracy_level: MatMulNBits accuracy_level (4 = int8 activations, genai's CPU default; 0 = exact fp32).
+    Also writes `mllm_graphs.json` (config, precision, dtypes, files) next to the graphs.
+    """
+    if dtype not in PRECISIONS:
+        raise ValueError(f"unknown dtype {dtype!r}; expected one of {', '.join(PRECISIONS)}")
+    cfg.validate()
+    prec, shapes = PRECISIONS[dtype], {k: shape for k, (shape, _) in mllm_specs(cfg).items()}
+    files = {}
+    for name in graphs:
+        e = _Emitter(name, out_dir, weights, cfg, prec, shapes, progress, int4_accuracy_level)
+        with e.g:
+            _BUILDERS[name](e)
+            files[name] = os.path.basename(e.g.save())
+    io = np.dtype(prec.io).name
+    int4 = {"bits": 4, "block_size": INT4_BLOCK_SIZE, "accuracy_level": int4_accuracy_level} if prec.int4 else None
+    manifest = {"precision": dtype, "io_dtype": io, "kv_dtype": io, "logits_dtype": "float32", "int4": int4,
+                "config": cfg.to_dict(), "graphs": files}
+    with open(os.path.join(out_dir, "mllm_graphs.json"), "w") as f:
+        json.dump(manifest, f, indent=1)
+    return manifest
