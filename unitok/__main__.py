@@ -7,6 +7,15 @@ import sys
 # command -> (module, one-line help). A module exposes `main(argv: list[str]) -> int`.
 COMMANDS = {
     "export-tokenizer": ("unitok.export.tokenizer_onnx", "export the UniTok tokenizer graphs (random or released .pth)"),
+    "convert": ("unitok.convert.convert", "convert the released checkpoints into one runtime bundle folder"),
+    "build-tiny-bundle": ("unitok.convert.tiny_bundle", "rebuild (or --check) the committed random test bundle models/tiny"),
+    "make-random-checkpoint": ("unitok.convert.random_checkpoint",
+                               "write a seeded random checkpoint in the released layout (MLLM + tokenizer)"),
+    "make-world": ("unitok.demo.world", "write a sample of the demo's synthetic shapes world (PNGs, captions, Q&A)"),
+    "train-tokenizer": ("unitok.demo.train_tokenizer", "demo stage 1: train the UniTok tokenizer on the shapes world"),
+    "train-mllm": ("unitok.demo.train_mllm", "demo stage 2: train the MLLM (VQA, captions, text-to-image) on it"),
+    "evaluate": ("unitok.demo.evaluate", "held-out evaluation of a demo run: PSNR, zero-shot, VQA, text-to-image"),
+    "build-demo-bundle": ("unitok.demo.bundle", "convert a demo run into models/demo with its model card"),
     "fixtures": ("unitok.fixtures", "write the seeded cross-language parity fixtures for the TypeScript tests"),
 }
 

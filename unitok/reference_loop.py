@@ -1,0 +1,228 @@
+"""Reference generation loops on the PyTorch modules: what the TypeScript engine must reproduce token for token.
+
+Both loops follow the released code (eval/liquid/eval/model_vqa_loader.py and infer_genai.py) and share one
+sampling procedure, defined exactly below so that seeded runs agree across languages.
+
+Seeded sampling (docs/bundle.md repeats this; the TypeScript engine implements the same steps):
+
+  RNG: mulberry32 on a 32-bit state s, seeded with s = seed mod 2^32. Each draw:
+      s = (s + 0x6D2B79F5) mod 2^32
+      t = (s ^ (s >>> 15)) * (s | 1)            mod 2^32
+      t = t ^ (t + (t ^ (t >>> 7)) * (t | 61))  mod 2^32
+      u = (t ^ (t >>> 14)) / 2^32               a uniform double in [0, 1)
+  (JavaScript: Math.imul for the products and >>> 0 to stay unsigned.)
+
+  sample(logits, temperature, top_k, top_p, rng) -> token, with logits float32 [V]:
+   1. temperature <= 0 (greedy): the index of the largest logit, the lowest index on ties. No draw.
+   2. z_i = float64(logit_i) / temperature.
+   3. order: indices sorted by z descending, ties by lower index first.
+   4. top_k > 0: keep the first min(top_k, V) of order.
+   5. p_i = exp(z_i - z_max) over the kept tokens; W = their sum, added in order (float64).
+   6. top_p < 1: walking the kept tokens in order with the running sum c of the p's before the current token,
+      keep the token while c <= top_p * W (the first token is always kept); recompute W over what is left.
+      (The released nucleus filter: drop a token once the probability mass before it exceeds top_p.)
+   7. Draw u; target = u * W; walk the kept tokens in order adding p_i to a running sum, and return the first
+      token whose running sum is > target (the last kept token if rounding leaves none).
+  Exactly one draw per sampled token, none for greedy; exp may differ by an ulp between libms, which could only
+  matter when u lands within ~1e-16 of a boundary.
+
+  CFG (text-to-image): logits = u + (c - u) * cfg_scale, computed in float64 from the float32 conditional (c)
+  and unconditional (u) depth-head logits, before temperature; the sampled code is used for both rows.
+
+Draw order: text decoding draws once per generated token. Image generation draws for visual token 0 codes
+0..K-1, then token 1, and so on. Image i of a request uses seed + i.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from .convert.bundle_config import IMAGE_SAMPLING, TEXT_SAMPLING
+from .modules.mllm import UniTokMLLM
+from .text_tokenizer import IMAGE_TOKEN_INDEX
+
+M32 = 0xFFFFFFFF
+
+
+class Mulberry32:
+    """The seeded generator of the spec above: a 32-bit state, one uniform double in [0, 1) per draw."""
+
+    def __init__(self, seed: int):
+        self.state = seed & M32
+        self.draws = 0
+
+    def next_uint32(self) -> int:
+        self.state = (self.state + 0x6D2B79F5) & M32
+        s = self.state
+        t = ((s ^ (s >> 15)) * (s | 1)) & M32
+        t = (t ^ ((t + ((t ^ (t >> 7)) * (t | 61))) & M32)) & M32
+        self.draws += 1
+        return (t ^ (t >> 14)) & M32
+
+    def uniform(self) -> float:
+        return self.next_uint32() / 4294967296.0
+
+
+def sample(logits, temperature: float, top_k: int = 0, top_p: float = 1.0, rng: Mulberry32 | None = None) -> int:
+    """One token from float32 logits [V] by the procedure in the module docstring."""
+    return sample_with_margin(logits, temperature, top_k, top_p, rng)[0]
+
+
+def sample_with_margin(logits, temperature: float, top_k: int = 0, top_p: float = 1.0,
+                       rng: Mulberry32 | None = None) -> tuple[int, float]:
+    """(token, margin): how far the decision was from flipping, to judge whether another implementation with
+    slightly different logits must agree. Greedy: the gap between the two largest logits; sampled: the distance
+    of the draw from the nearest boundary of the chosen token's interval, as a fraction of the total mass."""
+    z = np.asarray(logits, dtype=np.float64).reshape(-1)
+    if temperature <= 0:
+        top2 = np.partition(z, -2)[-2:] if z.size > 1 else np.array([-np.inf, z[0]])
+        return int(np.argmax(z)), float(top2[1] - top2[0])  # numpy's argmax returns the first maximum
+    if rng is None:
+        raise ValueError("sampling with temperature > 0 needs an rng")
+    z = z / temperature
+    order = np.argsort(-z, kind="stable")
+    if top_k > 0:
+        order = order[:top_k]
+    p = np.exp(z[order] - z[order[0]])
+    if top_p < 1.0:
+        before = np.concatenate(([0.0], np.cumsum(p)[:-1]))  # np.cumsum adds sequentially, like a plain loop
+        keep = before <= top_p * _seq_sum(p)
+        keep[0] = True
+        order, p = order[keep], p[keep]
+    total = _seq_sum(p)
+    target = rng.uniform() * total
+    running = 0.0
+    for token, pi in zip(order, p):
+        if running + pi > target:
+            return int(token), min(target - running, running + pi - target) / total
+        running += pi
+    return int(order[-1]), 0.0
+
+
+def _seq_sum(p: np.ndarray) -> float:
+    """Left-to-right float64 sum (np.sum adds pairwise, which a plain loop in another language would not)."""
+    total = 0.0
+    for v in p.tolist():
+        total += v
+    return total
+
+
+def cfg_combine(cond: torch.Tensor, uncond: torch.Tensor, scale: float) -> np.ndarray:
+    c = cond.detach().float().numpy().astype(np.float64)
+    u = uncond.detach().float().numpy().astype(np.float64)
+    return u + (c - u) * scale
+
+
+# ----------------------------------------------------------------------------------------- understanding
+
+
+@dataclass
+class TextResult:
+    tokens: list[int]  # generated ids, without the eos
+    finish_reason: str  # 'stop' (eos) or 'length'
+    prompt_len: int  # LLM positions used by the prompt (text tokens + visual tokens)
+    margin: float  # the smallest sample_with_margin margin over the decisions taken
+    first_logits: np.ndarray = field(repr=False, default=None)  # float32 [V] after the prefill, for parity tests
+
+
+def prompt_embeds(model: UniTokMLLM, ids: list[int], images: list[torch.Tensor]) -> torch.Tensor:
+    """inputs_embeds [1, L, D] for ids with IMAGE_TOKEN_INDEX placeholders, each replaced by the visual
+    embeddings of the matching image's codes [K, N] (all N tokens at once, causal: prepare_inputs_for_multimodal)."""
+    if ids.count(IMAGE_TOKEN_INDEX) != len(images):
+        raise ValueError(f"{ids.count(IMAGE_TOKEN_INDEX)} image placeholders but {len(images)} images")
+    parts, run, images = [], [], list(images)
+    for i in ids + [None]:
+        if i is not None and i != IMAGE_TOKEN_INDEX:
+            run.append(i)
+            continue
+        if run:
+            parts.append(model.embed_text(torch.tensor([run])))
+            run = []
+        if i == IMAGE_TOKEN_INDEX:
+            parts.append(model.embed_visual(images.pop(0)[None]))
+    return torch.cat(parts, dim=1)
+
+
+@torch.no_grad()
+def generate_text(model: UniTokMLLM, ids: list[int], images: list[torch.Tensor] = (),
+                  max_new_tokens: int = TEXT_SAMPLING["max_new_tokens"], temperature: float = 0.0,
+                  top_k: int = 0, top_p: float = 1.0, seed: int | None = None) -> TextResult:
+    """Prefill the prompt (text and visual embeddings), then decode one token at a time with the KV cache,
+    feeding back the sampled token's text embedding, until eos or max_new_tokens."""
+    rng = Mulberry32(seed) if seed is not None else None
+    x = prompt_embeds(model, list(ids), images)
+    out = model(x)
+    first = out.logits[0, -1].float().numpy().copy()
+    tokens, margin = [], np.inf
+    for _ in range(max_new_tokens):
+        token, m = sample_with_margin(out.logits[0, -1].float().numpy(), temperature, top_k, top_p, rng)
+        margin = min(margin, m)
+        if token == model.cfg.eos_token_id:
+            return TextResult(tokens, "stop", x.shape[1], margin, first)
+        tokens.append(token)
+        if len(tokens) < max_new_tokens:
+            out = model(model.embed_text(torch.tensor([[token]])), past=out.present)
+    return TextResult(tokens, "length", x.shape[1], margin, first)
+
+
+# ----------------------------------------------------------------------------------------- text to image
+
+
+@dataclass
+class ImageResult:
+    codes: torch.Tensor  # int64 [K, N]: the image's codes, codebook-major, ready for the tokenizer's decoder
+    margin: float  # the smallest sample_with_margin margin over the decisions taken
+    first_logits: np.ndarray = field(repr=False, default=None)  # float32 [rows, V]: depth logits of token 0, code 0
+
+
+def left_pad(rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Released batching (tokenizer padding_side='left'): ids [B, L] and attention mask [B, L]."""
+    width = max(map(len, rows))
+    ids = torch.tensor([[pad_id] * (width - len(r)) + r for r in rows])
+    mask = torch.tensor([[0] * (width - len(r)) + [1] * len(r) for r in rows])
+    return ids, mask
+
+
+@torch.no_grad()
+def generate_image(model: UniTokMLLM, cond_ids: list[int], uncond_ids: list[int], num_tokens: int,
+                   cfg_scale: float = IMAGE_SAMPLING["cfg_scale"], temperature: float = IMAGE_SAMPLING["temperature"],
+                   top_k: int = IMAGE_SAMPLING["top_k"], top_p: float = IMAGE_SAMPLING["top_p"],
+                   seed: int | None = None) -> ImageResult:
+    """The released T2I loop (infer_genai.py with T2I_forward_withcache).
+
+    cond_ids / uncond_ids: the tokenized prompt + suffix and '<unconditional>', each with BOS and with the boi
+    id appended. Rows [cond; uncond] are left-padded into one batch (uncond only when cfg_scale > 1). For each
+    of num_tokens visual tokens: the LLM's post-norm hidden state at the last position starts the depth head,
+    which is re-run over its growing prefix (recompute, as released) to give K code logits in turn; CFG mixes
+    the rows' logits; the sampled code is shared by both rows and, below level K-1, embedded and appended to
+    the prefix. The finished token's K codes go back through the visual embedder alone (N = 1) as the next
+    LLM input; the last token is never fed back.
+    """
+    cfg = model.cfg
+    rng = Mulberry32(seed) if seed is not None else None
+    use_cfg = cfg_scale > 1.0
+    ids, mask = left_pad([cond_ids, uncond_ids] if use_cfg else [cond_ids], cfg.pad_token_id)
+    out = model(model.embed_text(ids), attention_mask=mask)
+    tokens, first, margin = [], None, np.inf
+    for step in range(num_tokens):
+        prefix = out.hidden[:, -1:]
+        codes = []
+        for level in range(cfg.num_codebooks):
+            logits = model.ar_head.logits(prefix).float()  # [rows, codebook_size]
+            mixed = cfg_combine(logits[0], logits[1], cfg_scale) if use_cfg else logits[0].numpy()
+            if first is None:
+                first = logits.numpy().copy()
+            code, m = sample_with_margin(mixed, temperature, top_k, top_p, rng)
+            margin = min(margin, m)
+            codes.append(code)
+            if level < cfg.num_codebooks - 1:
+                shared = torch.full((ids.shape[0], 1), code, dtype=torch.long)
+                prefix = torch.cat([prefix, model.embed_code(level, shared)], dim=1)
+        tokens.append(codes)
+        if step < num_tokens - 1:
+            visual = torch.tensor(codes).view(1, -1, 1).expand(ids.shape[0], -1, -1)  # [rows, K, 1]
+            mask = torch.cat([mask, torch.ones(mask.shape[0], 1, dtype=mask.dtype)], dim=1)
+            out = model(model.embed_visual(visual), attention_mask=mask, past=out.present)
+    return ImageResult(torch.tensor(tokens).t().contiguous(), margin, first)
