@@ -4,8 +4,9 @@
 //
 // DIR is a tokenizer export (python3 -m unitok export-tokenizer --random --config large --out DIR) or a bundle.
 // Prints one table row per folder: load time, first and median encode/decode times, and the process's peak RSS.
-import { parseArgs } from 'node:util';
+
 import { resourceUsage } from 'node:process';
+import { parseArgs } from 'node:util';
 
 import { UniTokTokenizer } from '../src/tokenizer/unitok.ts';
 
@@ -56,5 +57,9 @@ for (const dir of positionals) {
 const head = ['config', 'image/codes', 'batch', 'load s', 'encode ms', 'decode ms', 'peak RSS MiB'];
 const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
 const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
-console.log([line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n'));
-console.log(`(median of ${runs} runs after one warm-up; peak RSS is the whole process, cumulative over rows)`);
+console.log(
+  [line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n'),
+);
+console.log(
+  `(median of ${runs} runs after one warm-up; peak RSS is the whole process, cumulative over rows)`,
+);

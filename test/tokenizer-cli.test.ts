@@ -21,7 +21,9 @@ test('encode -> codes JSON -> decode -> PNG, and clear errors', async () => {
   const config = JSON.parse(readFileSync(join(model, 'unitok_config.json'), 'utf8')).config;
   const dir = mkdtempSync(join(tmpdir(), 'unitok-cli-'));
   const image = join(dir, 'in.webp');
-  await sharp({ create: { width: 70, height: 50, channels: 3, background: '#c03020' } }).webp().toFile(image);
+  await sharp({ create: { width: 70, height: 50, channels: 3, background: '#c03020' } })
+    .webp()
+    .toFile(image);
 
   const enc = cli('encode', '--model', model, image);
   assert.equal(enc.code, 0, enc.stderr);

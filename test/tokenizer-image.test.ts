@@ -1,11 +1,11 @@
 // Image input handling of the tokenizer: formats in, typed errors for bad data, the released pre/postprocessing.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 
 import {
-  ImageInputError,
   type ImageErrorCode,
+  ImageInputError,
   inspectImage,
   pixelsToPng,
   pixelsToRgb,
@@ -16,7 +16,7 @@ import { fixturesDir } from './helpers/tensors.ts';
 
 const PAD = [122, 116, 104] as const;
 
-function solid(width: number, height: number, rgb: [number, number, number]): sharp.Sharp {
+function solid(width: number, height: number, rgb: [number, number, number]): Sharp {
   return sharp({ create: { width, height, channels: 3, background: { r: rgb[0], g: rgb[1], b: rgb[2] } } });
 }
 
@@ -40,12 +40,15 @@ describe('image validation', () => {
 
   test('empty data', () => rejectsWith(inspectImage(new Uint8Array(0)), 'empty', /empty/));
 
-  test('corrupt data', () => rejectsWith(inspectImage(Buffer.from('definitely not an image')), 'corrupt', /cannot be read/));
+  test('corrupt data', () =>
+    rejectsWith(inspectImage(Buffer.from('definitely not an image')), 'corrupt', /cannot be read/));
 
   test('truncated data', async () => {
     const noisy = Buffer.alloc(64 * 64 * 3);
     for (let i = 0; i < noisy.length; i++) noisy[i] = (i * 7919) % 251;
-    const png = await sharp(noisy, { raw: { width: 64, height: 64, channels: 3 } }).png().toBuffer();
+    const png = await sharp(noisy, { raw: { width: 64, height: 64, channels: 3 } })
+      .png()
+      .toBuffer();
     const cut = png.subarray(0, Math.floor(png.length / 2));
     await rejectsWith(preprocessImage(cut, { size: 32, padColor: PAD }), 'corrupt', /damaged or truncated/);
   });
@@ -58,14 +61,23 @@ describe('image validation', () => {
   });
 
   test('animated GIF', async () => {
-    const frames = await Promise.all([solid(8, 8, [255, 0, 0]).png().toBuffer(), solid(8, 8, [0, 0, 255]).png().toBuffer()]);
-    const gif = await sharp(frames, { join: { animated: true } }).gif().toBuffer();
+    const frames = await Promise.all([
+      solid(8, 8, [255, 0, 0]).png().toBuffer(),
+      solid(8, 8, [0, 0, 255]).png().toBuffer(),
+    ]);
+    const gif = await sharp(frames, { join: { animated: true } })
+      .gif()
+      .toBuffer();
     await rejectsWith(inspectImage(gif), 'animated', /2 frames/);
   });
 
   test('over the pixel and byte limits', async () => {
     const png = await solid(300, 200, [1, 2, 3]).png().toBuffer();
-    await rejectsWith(inspectImage(png, { maxBytes: 1e9, maxPixels: 50_000 }), 'too_large', /300×200 = 60000 pixels/);
+    await rejectsWith(
+      inspectImage(png, { maxBytes: 1e9, maxPixels: 50_000 }),
+      'too_large',
+      /300×200 = 60000 pixels/,
+    );
     await rejectsWith(inspectImage(png, { maxBytes: 10, maxPixels: 1e9 }), 'too_large', /bytes/);
   });
 });
@@ -75,7 +87,8 @@ describe('preprocessing', () => {
     // 40×20 white image -> 40×40 square with 10 rows of pad colour above and below -> resized to 8×8.
     const png = await solid(40, 20, [255, 255, 255]).png().toBuffer();
     const chw = await preprocessImage(png, { size: 8, padColor: PAD });
-    const rgbAt = (x: number, y: number) => [0, 1, 2].map((c) => Math.round((chw[c * 64 + y * 8 + x] + 1) * 127.5));
+    const rgbAt = (x: number, y: number) =>
+      [0, 1, 2].map((c) => Math.round((chw[c * 64 + y * 8 + x] + 1) * 127.5));
     assert.deepEqual(rgbAt(3, 0), [...PAD]);
     assert.deepEqual(rgbAt(3, 7), [...PAD]);
     assert.deepEqual(rgbAt(3, 4), [255, 255, 255]);
@@ -92,7 +105,9 @@ describe('preprocessing', () => {
   });
 
   test('alpha is dropped and grey becomes RGB', async () => {
-    const rgba = await sharp({ create: { width: 4, height: 4, channels: 4, background: { r: 200, g: 100, b: 50, alpha: 0.2 } } })
+    const rgba = await sharp({
+      create: { width: 4, height: 4, channels: 4, background: { r: 200, g: 100, b: 50, alpha: 0.2 } },
+    })
       .png()
       .toBuffer();
     const chw = await preprocessImage(rgba, { size: 4, padColor: PAD });
@@ -100,7 +115,10 @@ describe('preprocessing', () => {
     assert.equal(Math.round((chw[0] + 1) * 127.5), 200);
     const grey = await solid(4, 4, [90, 90, 90]).toColourspace('b-w').png().toBuffer();
     const g = await preprocessImage(grey, { size: 4, padColor: PAD });
-    assert.deepEqual([0, 16, 32].map((i) => Math.round((g[i] + 1) * 127.5)), [90, 90, 90]);
+    assert.deepEqual(
+      [0, 16, 32].map((i) => Math.round((g[i] + 1) * 127.5)),
+      [90, 90, 90],
+    );
   });
 
   test('postprocessing rounds (x + 1) * 127.5 and clamps to 0..255', async () => {

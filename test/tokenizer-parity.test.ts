@@ -29,7 +29,9 @@ describe('tokenizer graphs match PyTorch (fp32)', () => {
     assert.deepEqual([codes.batch, codes.numCodebooks, codes.numTokens], t.codes.shape);
     const mismatches = codes.data.reduce((n, c, i) => n + (c === expected.data[i] ? 0 : 1), 0);
     const margins = t.code_margins.data as Float32Array;
-    console.log(`encode: ${codes.data.length} codes, ${mismatches} mismatches, smallest top-2 cosine gap ${Math.min(...margins).toExponential(2)}`);
+    console.log(
+      `encode: ${codes.data.length} codes, ${mismatches} mismatches, smallest top-2 cosine gap ${Math.min(...margins).toExponential(2)}`,
+    );
     assert.equal(mismatches, 0);
     assert.ok(new Set(codes.data).size > 1, 'codes should not be constant');
   });

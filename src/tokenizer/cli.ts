@@ -28,7 +28,9 @@ export interface CodesJson {
 export function codesToJson(codes: Codes, model: string, index = 0): CodesJson {
   const { numCodebooks: K, numTokens: N } = codes;
   const base = index * K * N;
-  const rows = Array.from({ length: K }, (_, k) => Array.from(codes.data.subarray(base + k * N, base + (k + 1) * N)));
+  const rows = Array.from({ length: K }, (_, k) =>
+    Array.from(codes.data.subarray(base + k * N, base + (k + 1) * N)),
+  );
   return { model, shape: [K, N], codes: rows };
 }
 
@@ -39,7 +41,8 @@ export function codesFromJson(json: unknown): Codes {
   }
   const K = j.codes.length;
   const N = j.codes[0]?.length ?? 0;
-  if (j.codes.some((r) => r.length !== N)) throw new CodesError('every codebook row in "codes" must have the same length');
+  if (j.codes.some((r) => r.length !== N))
+    throw new CodesError('every codebook row in "codes" must have the same length');
   const data = Int32Array.from(j.codes.flat(), (v) => (Number.isInteger(v) ? v : Number.NaN));
   return { data, batch: 1, numCodebooks: K, numTokens: N };
 }
@@ -59,7 +62,9 @@ export async function main(argv: string[]): Promise<number> {
     return command || values.help ? 0 : 2;
   }
   if (!['encode', 'decode', 'roundtrip'].includes(command) || !input || !values.model) {
-    console.error(`${!values.model ? 'missing --model DIR' : !input ? 'missing input file' : `unknown command ${command}`}\n\n${USAGE}`);
+    console.error(
+      `${!values.model ? 'missing --model DIR' : !input ? 'missing input file' : `unknown command ${command}`}\n\n${USAGE}`,
+    );
     return 2;
   }
   if (command !== 'encode' && !values.out) {
@@ -85,12 +90,15 @@ export async function main(argv: string[]): Promise<number> {
         writeFileSync(values.out as string, png);
       }
     }
-    console.error(`${command}: ${(performance.now() - t0).toFixed(0)} ms${values.out ? ` -> ${values.out}` : ''}`);
+    console.error(
+      `${command}: ${(performance.now() - t0).toFixed(0)} ms${values.out ? ` -> ${values.out}` : ''}`,
+    );
     await tok.release();
     return 0;
   } catch (e) {
     if (e instanceof ImageInputError) console.error(`error: bad image (${e.code}): ${e.message}`);
-    else if (e instanceof CodesError || e instanceof SyntaxError) console.error(`error: bad codes file: ${e.message}`);
+    else if (e instanceof CodesError || e instanceof SyntaxError)
+      console.error(`error: bad codes file: ${e.message}`);
     else console.error(`error: ${(e as Error).message}`);
     return 1;
   }

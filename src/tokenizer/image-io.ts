@@ -3,7 +3,7 @@
 // Preprocessing follows the released VQA loader (eval/liquid/eval/model_vqa_loader.py): pad to a square with
 // RGB (122,116,104), image centred; resize to the model's size (bilinear); scale to [-1, 1]. Postprocessing
 // follows inference.py: (x + 1) * 127.5, rounded, clamped to 0..255.
-import sharp from 'sharp';
+import sharp, { type Metadata, type OutputInfo } from 'sharp';
 
 export const ACCEPTED_FORMATS = ['png', 'jpeg', 'webp', 'gif'] as const;
 export type AcceptedFormat = (typeof ACCEPTED_FORMATS)[number];
@@ -36,7 +36,10 @@ export interface ImageInfo {
 }
 
 /** Check an encoded image without decoding its pixels: size, format, frame count, dimensions. */
-export async function inspectImage(data: Uint8Array, limits: ImageLimits = DEFAULT_IMAGE_LIMITS): Promise<ImageInfo> {
+export async function inspectImage(
+  data: Uint8Array,
+  limits: ImageLimits = DEFAULT_IMAGE_LIMITS,
+): Promise<ImageInfo> {
   if (data.byteLength === 0) throw new ImageInputError('empty', 'image data is empty (0 bytes)');
   if (data.byteLength > limits.maxBytes) {
     throw new ImageInputError(
@@ -44,7 +47,7 @@ export async function inspectImage(data: Uint8Array, limits: ImageLimits = DEFAU
       `image is ${data.byteLength} bytes; the limit is ${limits.maxBytes} bytes`,
     );
   }
-  let meta: sharp.Metadata;
+  let meta: Metadata;
   try {
     meta = await sharp(data, { limitInputPixels: false }).metadata();
   } catch (e) {
@@ -84,7 +87,7 @@ export interface PreprocessOptions {
 export async function preprocessImage(data: Uint8Array, opts: PreprocessOptions): Promise<Float32Array> {
   await inspectImage(data, opts.limits);
   const [r, g, b] = opts.padColor;
-  let rgb: { data: Buffer; info: sharp.OutputInfo };
+  let rgb: { data: Buffer; info: OutputInfo };
   try {
     // EXIF orientation is applied so the model sees the picture a person sees. Alpha is dropped as PIL's
     // convert('RGB') drops it (no compositing), grey images become RGB.
@@ -124,12 +127,13 @@ function hwcToChw(hwc: Uint8Array, size: number, channels: number): Float32Array
 /** CHW float pixels in [-1, 1] (one image) -> interleaved RGB bytes. */
 export function pixelsToRgb(chw: Float32Array, size: number): Uint8Array {
   const plane = size * size;
-  if (chw.length !== 3 * plane) throw new Error(`expected ${3 * plane} values for a ${size}² image, got ${chw.length}`);
+  if (chw.length !== 3 * plane)
+    throw new Error(`expected ${3 * plane} values for a ${size}² image, got ${chw.length}`);
   const out = new Uint8Array(3 * plane);
   for (let i = 0; i < plane; i++) {
     for (let c = 0; c < 3; c++) {
       const v = Math.round((chw[c * plane + i] + 1) * 127.5);
-      out[i * 3 + c] = v < 0 ? 0 : v > 255 ? 255 : v;
+      out[i * 3 + c] = Math.min(255, Math.max(0, v));
     }
   }
   return out;

@@ -61,7 +61,11 @@ export class UniTokTokenizer {
   readonly imageLimits: ImageLimits;
   private readonly sessions: Partial<Record<GraphName, ort.InferenceSession>>;
 
-  private constructor(config: UniTokConfig, sessions: Partial<Record<GraphName, ort.InferenceSession>>, limits: ImageLimits) {
+  private constructor(
+    config: UniTokConfig,
+    sessions: Partial<Record<GraphName, ort.InferenceSession>>,
+    limits: ImageLimits,
+  ) {
     this.config = config;
     this.sessions = sessions;
     this.imageLimits = limits;
@@ -72,10 +76,14 @@ export class UniTokTokenizer {
     try {
       manifest = JSON.parse(readFileSync(join(dir, 'unitok_config.json'), 'utf8')) as Manifest;
     } catch (e) {
-      throw new Error(`${dir} is not a UniTok model folder: cannot read unitok_config.json (${(e as Error).message})`);
+      throw new Error(
+        `${dir} is not a UniTok model folder: cannot read unitok_config.json (${(e as Error).message})`,
+      );
     }
     if (manifest.format !== 'unitok-tokenizer' || manifest.format_version !== 1) {
-      throw new Error(`${dir}/unitok_config.json: unsupported format ${manifest.format} v${manifest.format_version}`);
+      throw new Error(
+        `${dir}/unitok_config.json: unsupported format ${manifest.format} v${manifest.format_version}`,
+      );
     }
     return manifest;
   }
@@ -108,7 +116,9 @@ export class UniTokTokenizer {
   /** Encoded images (PNG, JPEG, WebP, GIF) -> codes. Bad images throw ImageInputError. */
   async encode(images: Uint8Array[]): Promise<Codes> {
     const { img_size: size, pad_color: padColor } = this.config;
-    const pixels = await Promise.all(images.map((img) => preprocessImage(img, { size, padColor, limits: this.imageLimits })));
+    const pixels = await Promise.all(
+      images.map((img) => preprocessImage(img, { size, padColor, limits: this.imageLimits })),
+    );
     const batch = new Float32Array(pixels.length * 3 * size * size);
     pixels.forEach((p, i) => {
       batch.set(p, i * p.length);
@@ -122,7 +132,9 @@ export class UniTokTokenizer {
     if (pixels.length !== batch * 3 * s * s) {
       throw new Error(`expected ${batch}×3×${s}×${s} pixel values, got ${pixels.length}`);
     }
-    const out = await this.session('encode').run({ pixel_values: new ort.Tensor('float32', pixels, [batch, 3, s, s]) });
+    const out = await this.session('encode').run({
+      pixel_values: new ort.Tensor('float32', pixels, [batch, 3, s, s]),
+    });
     const codes = out.codes.data as BigInt64Array;
     return { data: Int32Array.from(codes, Number), batch, numCodebooks: K, numTokens: N };
   }
@@ -138,7 +150,9 @@ export class UniTokTokenizer {
     const pixels = await this.decode(codes);
     const s = this.config.img_size;
     const per = 3 * s * s;
-    return Promise.all(Array.from({ length: codes.batch }, (_, b) => pixelsToPng(pixels.subarray(b * per, (b + 1) * per), s)));
+    return Promise.all(
+      Array.from({ length: codes.batch }, (_, b) => pixelsToPng(pixels.subarray(b * per, (b + 1) * per), s)),
+    );
   }
 
   /** CLIP image embeddings (L2-normalised) from codes: [B, embed_dim]. */
@@ -159,20 +173,30 @@ export class UniTokTokenizer {
   validateCodes(codes: Codes): void {
     const { num_codebooks: K, num_tokens: N, codebook_size: V } = this.config;
     if (codes.numCodebooks !== K || codes.numTokens !== N) {
-      throw new CodesError(`codes must be [batch, ${K}, ${N}] for this model, got [${codes.batch}, ${codes.numCodebooks}, ${codes.numTokens}]`);
+      throw new CodesError(
+        `codes must be [batch, ${K}, ${N}] for this model, got [${codes.batch}, ${codes.numCodebooks}, ${codes.numTokens}]`,
+      );
     }
     if (codes.data.length !== codes.batch * K * N) {
-      throw new CodesError(`codes hold ${codes.data.length} values; [${codes.batch}, ${K}, ${N}] needs ${codes.batch * K * N}`);
+      throw new CodesError(
+        `codes hold ${codes.data.length} values; [${codes.batch}, ${K}, ${N}] needs ${codes.batch * K * N}`,
+      );
     }
     const bad = codes.data.findIndex((c) => !(Number.isInteger(c) && c >= 0 && c < V));
     if (bad >= 0) {
       const k = Math.floor(bad / N) % K;
-      throw new CodesError(`code ${codes.data[bad]} at codebook ${k}, token ${bad % N} is outside 0..${V - 1}`);
+      throw new CodesError(
+        `code ${codes.data[bad]} at codebook ${k}, token ${bad % N} is outside 0..${V - 1}`,
+      );
     }
   }
 
   private codesTensor(codes: Codes): ort.Tensor {
     this.validateCodes(codes);
-    return new ort.Tensor('int64', BigInt64Array.from(codes.data, (c) => BigInt(c)), [codes.batch, codes.numCodebooks, codes.numTokens]);
+    return new ort.Tensor(
+      'int64',
+      BigInt64Array.from(codes.data, (c) => BigInt(c)),
+      [codes.batch, codes.numCodebooks, codes.numTokens],
+    );
   }
 }

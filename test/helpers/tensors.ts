@@ -22,12 +22,17 @@ export function fixturesDir(...parts: string[]): string {
   const root = process.env.UNITOK_FIXTURES ?? join(process.cwd(), 'build', 'fixtures');
   const dir = join(root, ...parts);
   if (!existsSync(dir)) {
-    throw new Error(`fixtures missing at ${dir}: run \`npm test\` (it writes them) or \`python3 -m unitok fixtures\``);
+    throw new Error(
+      `fixtures missing at ${dir}: run \`npm test\` (it writes them) or \`python3 -m unitok fixtures\``,
+    );
   }
   return dir;
 }
 
-export function loadTensors(dir: string): { tensors: Record<string, LoadedTensor>; meta: Record<string, unknown> } {
+export function loadTensors(dir: string): {
+  tensors: Record<string, LoadedTensor>;
+  meta: Record<string, unknown>;
+} {
   const index = JSON.parse(readFileSync(join(dir, 'tensors.json'), 'utf8')) as {
     tensors: Record<string, { dtype: DType; shape: number[] }>;
     meta: Record<string, unknown>;
