@@ -1,0 +1,231 @@
+// The one interface between the serving layer (src/server) and the inference engine (src/model).
+//
+// The server knows nothing of ONNX, tokenizers or pixels: it turns HTTP/WebSocket requests into the requests
+// below, consumes the event streams, and maps the typed errors to HTTP statuses. The engine owns the queue,
+// batching, prompt templates, tokenization, image decoding/validation, sampling, stop strings and PNG encoding.
+//
+// Lifecycle of a request (the same for chat and images):
+//   1. `submit*()` does admission: tokenizes the prompt, decodes input images, checks the context, and enqueues.
+//      It rejects with a typed error (below) *before* anything is streamed, so the server can still answer with
+//      a proper HTTP status (e.g. 400 for an over-long prompt even when the client asked for a stream).
+//   2. The returned stream is iterated once; it ends when every one of the `n` outputs has finished.
+//   3. Cancellation is the request's AbortSignal (client disconnect, explicit cancel, server timeout): the engine
+//      stops at the next step, frees its slot (or drops the request from the queue) and the iterator throws
+//      CancelledError. An engine must never keep computing for an aborted request.
+
+/** Model weights are still loading (`loading`), serving (`ready`), or failed to load (`failed`). */
+export type EngineStatus = 'loading' | 'ready' | 'failed';
+
+/** Sampling for text tokens and for each visual code. temperature 0 = greedy; topK 0 and topP 1 = disabled. */
+export interface SamplingParams {
+  temperature: number;
+  topP: number;
+  topK: number;
+  /** Per-request RNG seed (best effort determinism); null = random. Output `i` of `n` uses its own stream. */
+  seed: number | null;
+}
+
+/** Image sampling adds classifier-free guidance: logits = uncond + (cond - uncond) * guidanceScale; 1 = off. */
+export interface ImageSamplingParams extends SamplingParams {
+  guidanceScale: number;
+}
+
+export interface EngineInfo {
+  /** Model id as served in `/v1/models` and echoed in responses. */
+  id: string;
+  /** Unix seconds the model files were created (or loaded). */
+  created: number;
+  ownedBy: string;
+  status: EngineStatus;
+  /** Human-readable detail for `loading`/`failed` (shown by /health). */
+  statusMessage?: string;
+  /** Maximum prompt + completion tokens per sequence. */
+  contextLength: number;
+  image: {
+    /** The only output size the model generates (UniTok MLLM: 256x256). */
+    width: number;
+    height: number;
+    /** Visual tokens per generated image (16x16 grid = 256), row-major. */
+    visualTokens: number;
+    /** Codes per visual token (8 codebooks), predicted one after another. */
+    codesPerToken: number;
+  };
+  /** Sampling used when a request leaves a parameter out (UniTok scripts: cfg 7, temperature 1, top-k 0, top-p 1). */
+  defaults: { text: SamplingParams; image: ImageSamplingParams };
+}
+
+export interface EngineStats {
+  /** Admitted requests waiting for a slot. */
+  waiting: number;
+  /** Requests currently generating. */
+  running: number;
+}
+
+/** A content part of a chat message. Images arrive as raw bytes (data: URL decoded or fetched by the server). */
+export type ChatContentPart = { type: 'text'; text: string } | { type: 'image'; data: Buffer };
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant';
+  /** Parts keep the client's order, one engine part per client part, so error indices map back to the request. */
+  content: ChatContentPart[];
+}
+
+interface RequestBase {
+  /** Server-assigned id (unique among in-flight requests); for logs and tracing only. */
+  id: string;
+  /** Number of independent outputs (choices / images) to produce for this prompt; the engine may batch them. */
+  n: number;
+  /** Aborted on client disconnect, explicit cancel or timeout; `signal.reason` says why (the engine need not care). */
+  signal: AbortSignal;
+}
+
+export interface ChatRequest extends RequestBase {
+  messages: ChatMessage[];
+  sampling: SamplingParams;
+  /** Cap on generated tokens per choice; null = until EOS or the context is full. */
+  maxTokens: number | null;
+  /** Up to 4 stop strings; generation stops before them and they are not part of the returned text. */
+  stop: string[];
+  /** Reject any input image with more pixels than this (InvalidImageError), before resizing. */
+  maxImagePixels: number;
+}
+
+export interface ImageRequest extends RequestBase {
+  /** Caption; the engine applies the text-to-image template and the unconditional prompt for CFG. */
+  prompt: string;
+  sampling: ImageSamplingParams;
+  /**
+   * Render a preview of the partly generated grid after this many visual tokens of each image are done.
+   * Strictly increasing values in 1..visualTokens-1; [] = no previews.
+   */
+  previewAt: number[];
+}
+
+/** Prompt accounting, known at admission. */
+export interface PromptUsage {
+  /** All prompt tokens, image tokens included. */
+  tokens: number;
+  /** Tokens that came from input images (visual tokens). */
+  imageTokens: number;
+}
+
+export type FinishReason = 'stop' | 'length';
+
+export type ChatEvent =
+  /** Decoded text for choice `index`; `tokens`: how many generated tokens this text completes. */
+  | { type: 'text'; index: number; text: string; tokens: number }
+  /** Choice `index` finished; no more text events for it. */
+  | { type: 'finish'; index: number; reason: FinishReason; completionTokens: number };
+
+export type ImageEvent =
+  /** Visual token `index` (0-based, row-major) of image `image` was sampled: its `codesPerToken` codes. */
+  | { type: 'codes'; image: number; index: number; codes: number[] }
+  /** Preview PNG of image `image` after `done` visual tokens (one of `previewAt`); undecoded cells are filled. */
+  | { type: 'preview'; image: number; done: number; png: Buffer }
+  /** Image `image` is complete: the decoded PNG. */
+  | { type: 'image'; image: number; png: Buffer };
+
+/** A submitted request: iterate once for its events; throws an EngineError (CancelledError on abort). */
+export interface EngineStream<E> extends AsyncIterable<E> {
+  readonly prompt: PromptUsage;
+}
+
+export interface Engine {
+  info(): EngineInfo;
+  stats(): EngineStats;
+  submitChat(request: ChatRequest): Promise<EngineStream<ChatEvent>>;
+  submitImage(request: ImageRequest): Promise<EngineStream<ImageEvent>>;
+  /** Release sessions; in-flight streams throw CancelledError. */
+  close(): Promise<void>;
+}
+
+/** What the CLI passes to the engine module's `createEngine` (src/model/engine.ts). */
+export interface EngineOptions {
+  /** Model directory (ONNX graphs, tokenizer, config). */
+  model: string;
+  device: 'cpu' | 'webgpu' | 'cuda';
+  /** Admitted-but-waiting requests beyond which submit rejects with QueueFullError. */
+  maxQueue: number;
+  /** Sequences decoded together (slots). */
+  maxBatch: number;
+}
+
+/**
+ * The engine module exports `createEngine: EngineFactory`. It resolves quickly with an engine in `loading`
+ * status (so /health can answer 503 while weights load); submits reject with NotReadyError until `ready`.
+ */
+export type EngineFactory = (options: EngineOptions) => Promise<Engine>;
+
+// ---- Typed errors. The server maps each class to an HTTP status; anything else becomes a 500. ----
+
+export class EngineError extends Error {
+  override name = 'EngineError';
+}
+
+/** The queue is full: HTTP 429 with Retry-After. */
+export class QueueFullError extends EngineError {
+  override name = 'QueueFullError';
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(message);
+  }
+}
+
+/** Weights are loading (or failed): HTTP 503 with Retry-After. */
+export class NotReadyError extends EngineError {
+  override name = 'NotReadyError';
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(message);
+  }
+}
+
+/** The prompt (plus requested completion) does not fit the context: HTTP 400 exceed_context_size_error. */
+export class ContextLengthError extends EngineError {
+  override name = 'ContextLengthError';
+  constructor(
+    readonly promptTokens: number,
+    readonly contextLength: number,
+  ) {
+    super(
+      `request (${promptTokens} tokens) exceeds the available context size (${contextLength} tokens); shorten the messages or send fewer images`,
+    );
+  }
+}
+
+/** An input image cannot be decoded or breaks a limit: HTTP 400 naming messages[message].content[part]. */
+export class InvalidImageError extends EngineError {
+  override name = 'InvalidImageError';
+  constructor(
+    message: string,
+    /** Indices into ChatRequest.messages and that message's content. */
+    readonly messageIndex: number,
+    readonly partIndex: number,
+  ) {
+    super(message);
+  }
+}
+
+/** A parameter the engine cannot honour (e.g. n above its batch limit): HTTP 400 naming `param`. */
+export class InvalidRequestError extends EngineError {
+  override name = 'InvalidRequestError';
+  constructor(
+    message: string,
+    /** Request field in the API's snake_case, e.g. 'n'. */
+    readonly param: string | null,
+  ) {
+    super(message);
+  }
+}
+
+/** Thrown by a stream (or submit) whose signal was aborted. */
+export class CancelledError extends EngineError {
+  override name = 'CancelledError';
+  constructor(message = 'request cancelled') {
+    super(message);
+  }
+}
