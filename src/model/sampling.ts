@@ -1,0 +1,230 @@
+// Token sampling as small composable steps (the shape of transformers.js logits processors), implementing the
+// seeded procedure of unitok/reference_loop.py (docs/bundle.md) exactly, so that a seeded request draws the
+// same tokens and codes as the Python reference:
+//
+//   logits -> [cfg] -> scale (temperature, float64) -> rank (descending, ties by lower id) -> topK
+//          -> weigh (exp(z - z_max)) -> topP -> draw (one uniform from the request's mulberry32 stream)
+//
+// Greedy (temperature <= 0) is argmax with the lowest id on ties and consumes no draw.
+// Everything here is pure: the generator state belongs to the request and travels with each step.
+
+/** temperature 0 = greedy; topK 0 and topP 1 disable those filters. */
+export interface SamplingSpec {
+  temperature: number;
+  topK: number;
+  topP: number;
+}
+
+/** mulberry32 on a uint32 state: the one seeded generator of the spec (state = seed mod 2^32). */
+export class Mulberry32 {
+  state: number;
+
+  constructor(seed: number) {
+    this.state = seed >>> 0; // ToUint32 is exactly "mod 2^32" for any integer, negative ones included
+  }
+
+  nextUint32(): number {
+    this.state = (this.state + 0x6d2b79f5) >>> 0;
+    const s = this.state;
+    let t = Math.imul(s ^ (s >>> 15), s | 1) >>> 0;
+    t = (t ^ ((t + Math.imul(t ^ (t >>> 7), t | 61)) >>> 0)) >>> 0;
+    return (t ^ (t >>> 14)) >>> 0;
+  }
+
+  /** A uniform double in [0, 1). */
+  uniform(): number {
+    return this.nextUint32() / 4294967296;
+  }
+}
+
+/** mulberry32's state after `n` more draws: each draw adds the same constant, so a state can be predicted. */
+export function skipDraws(state: number, n: number): number {
+  return (state + Math.imul(n, 0x6d2b79f5)) >>> 0;
+}
+
+/** Draws one sampled token (or code) takes: exactly one, none when greedy. */
+export function drawsPerToken(spec: SamplingSpec): number {
+  return spec.temperature > 0 ? 1 : 0;
+}
+
+/** A fresh random uint32 seed for requests that did not ask for one. */
+export function randomSeed(): number {
+  return (Math.random() * 4294967296) >>> 0;
+}
+
+/** Tokens still in the running, best first: ids[i] with scaled logit z[i] and unnormalised weight p[i]. */
+export interface Candidates {
+  ids: Int32Array;
+  z: Float64Array;
+  p: Float64Array;
+  /** How many of the arrays' leading entries are kept. */
+  n: number;
+}
+
+// ---------------------------------------------------------------------------------------- the steps
+
+/** Classifier-free guidance on raw logits, in float64: uncond + (cond - uncond) * scale. */
+export function cfg(cond: ArrayLike<number>, uncond: ArrayLike<number>, scale: number): Float64Array {
+  const out = new Float64Array(cond.length);
+  for (let i = 0; i < out.length; i++) out[i] = uncond[i] + (cond[i] - uncond[i]) * scale;
+  return out;
+}
+
+/** Index of the largest value, the lowest index on ties. */
+export function argmax(values: ArrayLike<number>): number {
+  let best = 0;
+  for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i;
+  return best;
+}
+
+/** z = logits / temperature in float64. */
+export function scale(logits: ArrayLike<number>, temperature: number): Float64Array {
+  const z = new Float64Array(logits.length);
+  for (let i = 0; i < z.length; i++) z[i] = logits[i] / temperature;
+  return z;
+}
+
+/**
+ * Tokens more than this far below the best scaled logit are left out of the ranking. Their weight
+ * exp(z - z_max) < e^-40 ~ 4e-18 is under half an ulp of 1, so adding it to any running sum >= 1 (every sum
+ * here starts with the best token's weight, 1) changes nothing: the draw always ends within the tokens above,
+ * the top-p walk cuts before them (the mass before them is already the whole total), and top-k only ever keeps
+ * them as dead weight. Dropping them is exact, and makes ranking a trained model's vocabulary cheap.
+ */
+export const NEGLIGIBLE_GAP = 40;
+
+/** The tokens that can matter, ordered by z descending, ties by lower id (numpy's argsort(-z, 'stable')). */
+export function rank(z: Float64Array): Candidates {
+  let max = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < z.length; i++) if (z[i] > max) max = z[i];
+  const floor = max - NEGLIGIBLE_GAP;
+  let n = 0;
+  const kept = new Float64Array(z.length);
+  const keptIds = new Int32Array(z.length);
+  for (let i = 0; i < z.length; i++) {
+    if (z[i] < floor) continue;
+    kept[n] = z[i];
+    keptIds[n++] = i;
+  }
+  const order = sortDescending(kept.subarray(0, n));
+  const ids = new Int32Array(n);
+  const sorted = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    ids[i] = keptIds[order[i]];
+    sorted[i] = kept[order[i]];
+  }
+  return { ids, z: sorted, p: new Float64Array(n), n };
+}
+
+/** Keep the k best (k <= 0: all). */
+export function topK(c: Candidates, k: number): Candidates {
+  if (k > 0 && k < c.n) c.n = k;
+  return c;
+}
+
+/** p_i = exp(z_i - z_max) over the kept tokens (z_max is the first, the list being ranked). */
+export function weigh(c: Candidates): Candidates {
+  const max = c.z[0];
+  for (let i = 0; i < c.n; i++) c.p[i] = Math.exp(c.z[i] - max);
+  return c;
+}
+
+/** Nucleus: keep a token while the mass before it is <= topP of the total (the first always stays). */
+export function topP(c: Candidates, mass: number): Candidates {
+  if (!(mass < 1)) return c;
+  const limit = mass * sum(c);
+  let before = 0;
+  let keep = 1;
+  for (let i = 1; i < c.n; i++) {
+    before += c.p[i - 1];
+    if (before > limit) break;
+    keep = i + 1;
+  }
+  c.n = keep;
+  return c;
+}
+
+/** One draw: the first kept token whose running weight exceeds u * total (the last one if rounding leaves none). */
+export function draw(c: Candidates, rng: Mulberry32): number {
+  const target = rng.uniform() * sum(c);
+  let running = 0;
+  for (let i = 0; i < c.n; i++) {
+    if (running + c.p[i] > target) return c.ids[i];
+    running += c.p[i];
+  }
+  return c.ids[c.n - 1];
+}
+
+/** Left-to-right float64 sum of the kept weights (the spec's summation order). */
+function sum(c: Candidates): number {
+  let total = 0;
+  for (let i = 0; i < c.n; i++) total += c.p[i];
+  return total;
+}
+
+// ---------------------------------------------------------------------------------------- the pipeline
+
+/** One token from `logits` (float32 logits, or float64 ones already mixed by `cfg`). */
+export function sample(logits: ArrayLike<number>, spec: SamplingSpec, rng: Mulberry32): number {
+  if (spec.temperature <= 0) return argmax(logits);
+  const c = topP(weigh(topK(rank(scale(logits, spec.temperature)), spec.topK)), spec.topP);
+  return draw(c, rng);
+}
+
+/** One visual code from the conditional and (when guidance > 1) unconditional depth-head logits. */
+export function sampleGuided(
+  cond: Float32Array,
+  uncond: Float32Array | null,
+  guidance: number,
+  spec: SamplingSpec,
+  rng: Mulberry32,
+): number {
+  return sample(uncond ? cfg(cond, uncond, guidance) : cond, spec, rng);
+}
+
+// ---------------------------------------------------------------------------------------- ranking
+
+/**
+ * Indices of `z` by value descending, ties in index order: an LSD radix sort (8 passes of 8 bits) on the
+ * float64 bit patterns, stable by construction. About 10x faster than a comparator sort over a 32000-token
+ * vocabulary, which matters because sampled text needs a full ranking per token.
+ */
+function sortDescending(z: Float64Array): Int32Array {
+  const n = z.length;
+  const bits = new Float64Array(n);
+  for (let i = 0; i < n; i++) bits[i] = z[i] + 0; // -0 -> +0: equal values must share one key
+  const words = new Uint32Array(bits.buffer); // little-endian: [lo, hi] per value
+  // Unsigned keys that sort ascending as the values sort descending: a negative value keeps its bits (they
+  // grow with its magnitude, and its set sign bit puts it after every non-negative one); a non-negative value
+  // is complemented below the sign bit, so the larger value gets the smaller key.
+  for (let i = 0; i < n; i++) {
+    const hi = words[2 * i + 1];
+    if ((hi & 0x80000000) === 0) {
+      words[2 * i + 1] = ~hi ^ 0x80000000;
+      words[2 * i] = ~words[2 * i];
+    }
+  }
+  let order = new Int32Array(n);
+  let next = new Int32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  const counts = new Int32Array(256);
+  for (let pass = 0; pass < 8; pass++) {
+    const word = pass < 4 ? 0 : 1;
+    const shift = (pass % 4) * 8;
+    counts.fill(0);
+    for (let i = 0; i < n; i++) counts[(words[2 * i + word] >>> shift) & 0xff]++;
+    if (counts.includes(n)) continue; // every key has the same digit here: the pass would change nothing
+    let offset = 0;
+    for (let d = 0; d < 256; d++) {
+      const c = counts[d];
+      counts[d] = offset;
+      offset += c;
+    }
+    for (let i = 0; i < n; i++) {
+      const id = order[i];
+      next[counts[(words[2 * id + word] >>> shift) & 0xff]++] = id;
+    }
+    [order, next] = [next, order];
+  }
+  return order;
+}

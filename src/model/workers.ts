@@ -1,0 +1,85 @@
+// Main-thread handles of the engine's two worker threads.
+import { extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { CodecHandlers } from './codec-worker.ts';
+import type { Device, RunnerInfo, RunnerOptions, StepPlan, StepResult } from './protocol.ts';
+import type { RunnerHandlers } from './runner-worker.ts';
+import type { StepRunner } from './scheduler.ts';
+import { type Handlers, WorkerClient } from './worker-rpc.ts';
+
+/** A sibling module of this one, with this module's extension (.ts from source, .js when compiled). */
+const sibling = (name: string) =>
+  new URL(`./${name}${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
+
+async function stop<H extends Handlers & { close: () => Promise<void> }>(
+  worker: WorkerClient<H>,
+): Promise<void> {
+  await worker.call('close', undefined).catch(() => {}); // release sessions; a dead worker has none
+  await worker.terminate();
+}
+
+/** The model runner worker: the MLLM graphs and the KV cache (model-runner.ts). */
+export class RunnerClient implements StepRunner {
+  private constructor(
+    private readonly worker: WorkerClient<RunnerHandlers>,
+    readonly info: RunnerInfo,
+  ) {}
+
+  static async start(options: RunnerOptions): Promise<RunnerClient> {
+    const worker = WorkerClient.spawn<RunnerHandlers>(sibling('runner-worker'), 'model-runner');
+    try {
+      return new RunnerClient(worker, await worker.call('load', options));
+    } catch (err) {
+      await worker.terminate();
+      throw err;
+    }
+  }
+
+  step(plan: StepPlan): Promise<StepResult> {
+    return this.worker.call('step', plan);
+  }
+
+  /** Why the worker is gone, or null. */
+  get lost(): Error | null {
+    return this.worker.failure;
+  }
+
+  close(): Promise<void> {
+    return stop(this.worker);
+  }
+}
+
+/** The image codec worker: the UniTok tokenizer graphs (codec-worker.ts). */
+export class CodecClient {
+  private constructor(private readonly worker: WorkerClient<CodecHandlers>) {}
+
+  static async start(bundleDir: string, device: Device): Promise<CodecClient> {
+    const worker = WorkerClient.spawn<CodecHandlers>(sibling('codec-worker'), 'image-codec');
+    try {
+      await worker.call('load', { bundleDir, device });
+      return new CodecClient(worker);
+    } catch (err) {
+      await worker.terminate();
+      throw err;
+    }
+  }
+
+  /** CHW pixels in [-1, 1] of `batch` images (moved, not copied) -> codes [batch, K, N]. */
+  encode(pixels: Float32Array, batch: number): Promise<Int32Array> {
+    return this.worker.call('encode', { pixels, batch }, [pixels.buffer as ArrayBuffer]);
+  }
+
+  /** Why the worker is gone, or null. */
+  get lost(): Error | null {
+    return this.worker.failure;
+  }
+
+  /** One code grid [K, N] (moved, not copied) -> CHW pixels in [-1, 1]. */
+  decode(grid: Int32Array): Promise<Float32Array> {
+    return this.worker.call('decode', { codes: grid, batch: 1 }, [grid.buffer as ArrayBuffer]);
+  }
+
+  close(): Promise<void> {
+    return stop(this.worker);
+  }
+}
