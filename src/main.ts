@@ -1,25 +1,15 @@
 #!/usr/bin/env node
 // `npm start [-- options]`: the OpenAI-style server on this project's engine (src/model/engine.ts).
 //
-// Flags and environment are the server's (src/server/config.ts; `--help` lists them). Defaults that differ here:
-// the model is the committed tiny bundle (models/tiny) and 8 sequences are batched, unless UNITOK_MODEL /
-// UNITOK_MAX_BATCH or --model / --max-batch say otherwise.
+// Flags and environment are the server's (src/server/config.ts; `--help` lists them and their defaults).
 // The server listens at once (/health answers 503 while the model loads). If loading fails, e.g. --device webgpu
 // on a machine without a WebGPU adapter, the reason is printed and the process exits with status 1: the engine
 // never falls back to another device.
-import { fileURLToPath } from 'node:url';
 import { startEngine, type UniTokEngine } from './model/engine.ts';
 import { readCli, runMain, serve } from './server/serve.ts';
 
-const DEFAULTS = {
-  UNITOK_MODEL: fileURLToPath(new URL('../models/tiny', import.meta.url)),
-  UNITOK_MAX_BATCH: '8',
-};
-
 runMain(async () => {
-  const env = { ...process.env };
-  for (const [name, value] of Object.entries(DEFAULTS)) if (!env[name]) env[name] = value; // unset or empty
-  const cli = readCli(process.argv.slice(2), env);
+  const cli = readCli(process.argv.slice(2));
   if (typeof cli === 'number') return cli;
   const { app, engine } = await serve(cli, startEngine);
   const { model, device, maxBatch } = cli.engine;

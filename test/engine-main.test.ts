@@ -12,7 +12,7 @@ function start(args: string[]): {
   waitFor: (re: RegExp) => Promise<string>;
 } {
   const env = { ...process.env };
-  for (const name of ['UNITOK_MODEL', 'UNITOK_MAX_BATCH', 'UNITOK_DEVICE', 'PORT']) delete env[name]; // main.ts's defaults
+  for (const name of ['UNITOK_MODEL', 'UNITOK_MAX_BATCH', 'UNITOK_DEVICE', 'PORT']) delete env[name]; // the built-in defaults
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--port', '0', ...args], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,5 +1,6 @@
 // Every server knob in one object, and the CLI/environment parser that fills it.
 // Precedence: command-line flag > environment variable > default. Each flag has exactly one variable.
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { EngineOptions } from '../model/engine-types.ts';
 
@@ -64,10 +65,11 @@ export function resolveConfig(input: ServerConfigInput = {}): ServerConfig {
 }
 
 export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
-  model: 'models/unitok',
+  // The bundle shipped in this repository, wherever the server is started from.
+  model: fileURLToPath(new URL('../../models/tiny', import.meta.url)),
   device: 'cpu',
   maxQueue: 16,
-  maxBatch: 1,
+  maxBatch: 8,
 };
 /** Module exporting `createEngine: EngineFactory`, relative to the working directory unless absolute. */
 export const DEFAULT_ENGINE_MODULE = 'src/model/engine.ts';
