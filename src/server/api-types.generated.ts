@@ -70,7 +70,10 @@ export interface paths {
         /**
          * WebSocket image generation with per-token codes, progress and previews.
          * @description Upgrade to a WebSocket (`ws://host:port/v1/images/stream`, with `Authorization: Bearer <key>` when the
-         *     server has an API key). Every message is a JSON text frame.
+         *     server has an API key). Browsers, which cannot set headers on an upgrade, offer the key as a subprotocol
+         *     instead: `new WebSocket(url, ["unitok", "bearer." + base64url(key)])` (unpadded base64url of the UTF-8
+         *     key). The server selects the first offered subprotocol, so list `unitok` first to keep the key out of the
+         *     response. Every message is a JSON text frame.
          *
          *     Client to server (`ImageStreamClientMessage`):
          *     * `{"type":"generate", "prompt": "...", ...}`: start one job (`n` images). Optional: `n`, `size`,

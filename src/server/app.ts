@@ -14,6 +14,7 @@ import errorsPlugin from './plugins/errors.ts';
 import imagesPlugin from './plugins/images.ts';
 import imagesWsPlugin from './plugins/images-ws.ts';
 import opsPlugin from './plugins/ops.ts';
+import webPlugin from './plugins/web.ts';
 import { RequestRegistry } from './requests.ts';
 
 export interface BuildServerOptions {
@@ -52,6 +53,7 @@ export function buildServer({ engine, config: input, logger }: BuildServerOption
   app.register(chatPlugin, ctx);
   app.register(imagesPlugin, ctx);
   app.register(imagesWsPlugin, ctx);
+  app.register(webPlugin);
 
   // Stop generations on shutdown and give their routes a moment to tell clients (503 / in-band error event)
   // before connections are closed.

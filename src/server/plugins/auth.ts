@@ -7,6 +7,19 @@ import { ApiError } from '../errors.ts';
 
 const digest = (key: string) => createHash('sha256').update(key).digest();
 
+/** The WebSocket subprotocol prefix that carries a key: `bearer.<base64url(key)>`. */
+export const BEARER_SUBPROTOCOL = 'bearer.';
+
+/**
+ * Browsers cannot set headers on a WebSocket upgrade, but they can offer subprotocols (as Kubernetes does for
+ * its bearer tokens). Base64url keeps any key within the header's token characters.
+ */
+function subprotocolKey(header: string | string[] | undefined): string | undefined {
+  const offered = (Array.isArray(header) ? header.join(',') : (header ?? '')).split(',').map((p) => p.trim());
+  const entry = offered.find((p) => p.startsWith(BEARER_SUBPROTOCOL));
+  return entry && Buffer.from(entry.slice(BEARER_SUBPROTOCOL.length), 'base64url').toString('utf8');
+}
+
 export interface AuthOptions {
   apiKeys: string[];
 }
@@ -20,7 +33,8 @@ const authPlugin: FastifyPluginAsync<AuthOptions> = async (app, { apiKeys }) => 
     const auth = request.headers.authorization;
     const presented = auth?.startsWith('Bearer ')
       ? auth.slice(7).trim()
-      : (request.headers['x-api-key'] as string | undefined);
+      : ((request.headers['x-api-key'] as string | undefined) ??
+        subprotocolKey(request.headers['sec-websocket-protocol']));
     const candidate = presented ? digest(presented) : undefined;
     if (!candidate || !accepted.some((key) => timingSafeEqual(key, candidate))) {
       throw new ApiError(
