@@ -1,14 +1,19 @@
 // Serving benchmark: the engine (or a running server) under 1, 4 and 8 concurrent streams, next to the bare
 // session.run loop on the same bundle as the floor.
 //
-//   node --import tsx bench/engine.ts [--model models/tiny] [--tokens 64] [--rounds 2] [--url http://127.0.0.1:8000]
+//   node --import tsx bench/engine.ts [--model models/tiny] [--tokens 64] [--rounds 2] [--multi-step 1,8]
+//                                     [--url http://127.0.0.1:8000]
+//
+// --multi-step: one in-process engine per value of EngineTuning.multiStep (most decode steps per runner call), run
+// in turn within every round next to the floor, so that each row of the table saw the same machine load.
 //
 // Metrics follow vLLM's benchmark_serving definitions, measured at the client:
 //   TTFT  send -> first streamed text;  ITL  gaps between consecutive text chunks (all streams pooled);
 //   TPOT  per request (E2E - TTFT) / (output tokens - 1), median over requests (robust on a shared machine);
 //   throughput  output tokens of all streams / wall time.
 // Floor: the same graphs with the engine's session settings, driven directly on this thread (embed_tokens + llm
-// with in-place KV, argmax), one batched step per token; `overhead` = engine TPOT / floor step at the same batch - 1.
+// with in-place KV, argmax), one batched step per token, timed like TPOT (mean step of a TOKENS-long run, median
+// over the row's runs); `overhead` = engine TPOT / floor step at the same batch - 1.
 // `worker ms/step` is the runner thread's own time per step (embed + llm + sampling + plan handling): the part of
 // TPOT that is compute, whatever the machine's load; TPOT - worker is the main thread and the message hops.
 // Images: one request (CFG, K depth steps per visual token) end to end, against the floor's bare image loop.
@@ -17,7 +22,7 @@ import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { readBundle } from '../src/model/bundle.ts';
 import { sessionOptions } from '../src/model/devices.ts';
-import { startEngine } from '../src/model/engine.ts';
+import { MULTI_STEP, startEngine } from '../src/model/engine.ts';
 import { LlamaTokenizer } from '../src/model/text-tokenizer.ts';
 
 const { values } = parseArgs({
@@ -25,6 +30,7 @@ const { values } = parseArgs({
     model: { type: 'string', default: 'models/tiny' },
     tokens: { type: 'string', default: '64' },
     rounds: { type: 'string', default: '2' },
+    'multi-step': { type: 'string', default: `1,${MULTI_STEP}` },
     url: { type: 'string' },
   },
 });
@@ -51,6 +57,8 @@ interface Trace {
 }
 
 type Client = {
+  /** What the table calls it: the multi-step setting, or 'http'. */
+  label: string;
   chat(i: number): Promise<Trace>;
   image(): Promise<{ first: number; total: number }>;
   /** Steps run and the runner's busy ms so far (in-process engine only). */
@@ -58,17 +66,19 @@ type Client = {
   close(): Promise<void>;
 };
 
-async function engineClient(): Promise<Client> {
+async function engineClient(multiStep: number): Promise<Client> {
   const engine = await startEngine({
     model: MODEL,
     device: 'cpu',
     maxQueue: 64,
     maxBatch: 8,
+    multiStep,
   });
   await engine.loaded;
   if (engine.info().status !== 'ready') throw new Error(engine.info().statusMessage);
   const signal = new AbortController().signal;
   return {
+    label: String(multiStep),
     async chat(i) {
       const start = performance.now();
       const stream = await engine.submitChat({
@@ -134,6 +144,7 @@ async function httpClient(url: string): Promise<Client> {
     }
   }
   return {
+    label: 'http',
     async chat(i) {
       const trace: Trace = { start: performance.now(), chunks: [], outputTokens: 0 };
       const body = {
@@ -233,7 +244,10 @@ class Floor {
     return (await this.s.llm.run(feeds, fetches))[out].data as Float32Array;
   }
 
-  /** Median ms of one batched greedy decode step (embed_tokens + llm + argmax) over TOKENS tokens. */
+  /**
+   * ms per batched greedy decode step (embed_tokens + llm + argmax), averaged over one request's TOKENS - 1 steps
+   * exactly as TPOT averages a stream's, so that the machine's load spikes count on both sides.
+   */
   async textStep(batch: number): Promise<number> {
     const bind = this.kv(this.s.llm, batch, bundle.contextLength);
     const ids = tokenizer.encode(prompt(0));
@@ -252,13 +266,10 @@ class Floor {
         'logits',
       ),
     );
-    const times: number[] = [];
-    for (let t = 0; t < TOKENS - 1; t++) {
-      const t0 = performance.now();
+    const t0 = performance.now();
+    for (let t = 0; t < TOKENS - 1; t++)
       next = argmaxRows(await this.llm(bind, await embed(next, 1), new Array(batch).fill(P + t), 'logits'));
-      times.push(performance.now() - t0);
-    }
-    return median(times);
+    return (performance.now() - t0) / (TOKENS - 1);
   }
 
   /** ms for one greedy CFG image: prompt pair, N x (K depth steps + code embeds, visual_embed, llm), unitok_decode. */
@@ -322,6 +333,8 @@ function argmax(values: ArrayLike<number>): number {
 
 interface Row {
   streams: number;
+  /** Client label: max steps per runner call, or 'http'. */
+  steps: string;
   ttft: number;
   tpot: number;
   itl: number;
@@ -336,56 +349,70 @@ function workPerStep(a: ReturnType<Client['work']>, b: ReturnType<Client['work']
   return a && b ? (b.busyMs - a.busyMs) / (b.steps - a.steps) : Number.NaN;
 }
 
+/** The table's metrics from one client's traces at one concurrency. */
+function summarise(traces: Trace[], wall: number): Pick<Row, 'ttft' | 'tpot' | 'itl' | 'itlP99' | 'tokS'> {
+  const ttft = traces.map((t) => t.chunks[0].at - t.start);
+  const tpot = traces
+    .filter((t) => t.outputTokens > 1)
+    .map((t) => (t.chunks[t.chunks.length - 1].at - t.chunks[0].at) / (t.outputTokens - 1));
+  const itl = traces.flatMap((t) => t.chunks.slice(1).map((ch, i) => ch.at - t.chunks[i].at));
+  const tokens = traces.reduce((s, t) => s + t.outputTokens, 0);
+  return {
+    ttft: median(ttft),
+    tpot: median(tpot),
+    itl: mean(itl),
+    itlP99: p99(itl),
+    tokS: tokens / (wall / 1000),
+  };
+}
+
 async function main() {
   const floor = await Floor.open();
-  const client = values.url ? await httpClient(values.url) : await engineClient();
-  await client.chat(0); // warm-ups
+  const clients = values.url
+    ? [await httpClient(values.url)]
+    : await Promise.all((values['multi-step'] as string).split(',').map((m) => engineClient(Number(m))));
+  for (const client of clients) await client.chat(0); // warm-ups
   await floor.textStep(1);
   const rows: Row[] = [];
-  // Floor and engine alternate per row, so that both see the same machine load.
+  // Floor and clients take turns within each round, so that all of them see the same machine load.
   for (const c of CONCURRENCY) {
     const floors: number[] = [];
-    for (let r = 0; r < ROUNDS; r++) floors.push(await floor.textStep(c));
-    const traces: Trace[] = [];
-    const before = client.work();
-    let wall = 0;
+    const runs = clients.map((client) => ({ client, traces: [] as Trace[], wall: 0, before: client.work() }));
     for (let r = 0; r < ROUNDS; r++) {
-      const t0 = performance.now();
-      traces.push(...(await Promise.all(Array.from({ length: c }, (_, i) => client.chat(r * 100 + i)))));
-      wall += performance.now() - t0;
+      floors.push(await floor.textStep(c));
+      for (const run of runs) {
+        const t0 = performance.now();
+        run.traces.push(
+          ...(await Promise.all(Array.from({ length: c }, (_, i) => run.client.chat(r * 100 + i)))),
+        );
+        run.wall += performance.now() - t0;
+      }
     }
-    const ttft = traces.map((t) => t.chunks[0].at - t.start);
-    const tpot = traces
-      .filter((t) => t.outputTokens > 1)
-      .map((t) => (t.chunks[t.chunks.length - 1].at - t.chunks[0].at) / (t.outputTokens - 1));
-    const itl = traces.flatMap((t) => t.chunks.slice(1).map((ch, i) => ch.at - t.chunks[i].at));
-    const tokens = traces.reduce((s, t) => s + t.outputTokens, 0);
-    rows.push({
-      streams: c,
-      ttft: median(ttft),
-      tpot: median(tpot),
-      itl: mean(itl),
-      itlP99: p99(itl),
-      tokS: tokens / (wall / 1000),
-      floor: median(floors),
-      worker: workPerStep(before, client.work()),
-    });
+    for (const run of runs)
+      rows.push({
+        streams: c,
+        steps: run.client.label,
+        ...summarise(run.traces, run.wall),
+        floor: median(floors),
+        worker: workPerStep(run.before, run.client.work()),
+      });
   }
-  const images: { first: number; total: number }[] = [];
+  const images = clients.map(() => [] as { first: number; total: number }[]);
   const floorImages: number[] = [];
   for (let r = 0; r < ROUNDS + 1; r++) {
-    images.push(await client.image());
+    for (const [i, client] of clients.entries()) images[i].push(await client.image());
     floorImages.push(await floor.image());
   }
-  images.shift(); // warm-up
+  for (const list of images) list.shift(); // warm-up
   floorImages.shift();
-  await client.close();
+  for (const client of clients) await client.close();
   await floor.close();
 
   const f = (x: number, d = 2) => x.toFixed(d);
   const table = [
     [
       'streams',
+      'steps/call',
       'TTFT ms (p50)',
       'TPOT ms (p50)',
       'ITL ms (mean)',
@@ -399,6 +426,7 @@ async function main() {
     ],
     ...rows.map((r) => [
       String(r.streams),
+      r.steps,
       f(r.ttft),
       f(r.tpot),
       f(r.itl),
@@ -421,13 +449,21 @@ async function main() {
       '\n',
     ),
   );
-  const one = rows[0].tokS;
-  const eight = rows[rows.length - 1].tokS;
-  console.log(`8 streams vs 1: ${f(eight / one)}x output tokens/s (goal >= 3x)`);
+  const ratio = clients.map((client) => {
+    const tokS = (c: number) =>
+      rows.find((r) => r.streams === c && r.steps === client.label)?.tokS ?? Number.NaN;
+    return `${f(tokS(CONCURRENCY[CONCURRENCY.length - 1]) / tokS(CONCURRENCY[0]))}x (steps/call ${client.label})`;
+  });
+  console.log(`8 streams vs 1, output tokens/s: ${ratio.join(', ')} (goal >= 3x)`);
+  const { guidance } = bundle.defaults.image;
+  const { visualTokens, codesPerToken } = bundle.image;
+  for (const [i, client] of clients.entries())
+    console.log(
+      `image (CFG ${guidance}, ${visualTokens} visual tokens x ${codesPerToken} codes), steps/call ${client.label}: ` +
+        `first visual token ${f(median(images[i].map((x) => x.first)))} ms, PNG ${f(median(images[i].map((x) => x.total)))} ms`,
+    );
   console.log(
-    `image (CFG ${bundle.defaults.image.guidance}, ${bundle.image.visualTokens} visual tokens x ${bundle.image.codesPerToken} codes): ` +
-      `first visual token ${f(median(images.map((i) => i.first)))} ms, PNG ${f(median(images.map((i) => i.total)))} ms; ` +
-      `floor (bare loop + unitok_decode, greedy) ${f(median(floorImages))} ms (medians of ${images.length})`,
+    `image floor (bare loop + unitok_decode, greedy): ${f(median(floorImages))} ms (medians of ${floorImages.length})`,
   );
 }
 

@@ -96,6 +96,22 @@ describe('steps', () => {
     }
   });
 
+  test('rank with k ranks exactly the k first of the full ranking', () => {
+    const g = new Mulberry32(5);
+    for (const n of [1, 9, 300, 5000]) {
+      const pool = [0, -0, 1.5, -1.5, 2, -7.25, 0.1, 3e-300];
+      const z = Float64Array.from({ length: n }, () => pool[g.nextUint32() % pool.length]);
+      const full = Array.from(rank(z).ids);
+      for (const k of [1, 2, 3, 40, n - 1, n, n + 5]) {
+        if (k < 1) continue;
+        const c = rank(z, k);
+        assert.deepEqual(Array.from(c.ids.subarray(0, c.n)), full.slice(0, k), `n=${n} k=${k}`);
+      }
+    }
+    const nan = Float64Array.of(1, Number.NaN, 3, 3, 2);
+    assert.deepEqual(Array.from(rank(nan, 2).ids.subarray(0, 2)), Array.from(rank(nan).ids.subarray(0, 2)));
+  });
+
   test('sample() equals a literal implementation of the spec (full sort, every token kept)', () => {
     const g = new Mulberry32(11);
     const specs: SamplingSpec[] = [

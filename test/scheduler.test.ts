@@ -6,19 +6,22 @@ import { CancelledError, type FinishReason, QueueFullError } from '../src/model/
 import type { HeadResult, StepPlan, StepResult } from '../src/model/protocol.ts';
 import { GenerationRequest, ImageSequence, TextSequence } from '../src/model/request.ts';
 import { skipDraws } from '../src/model/sampling.ts';
-import { Scheduler, SlotPool, type StepRunner } from '../src/model/scheduler.ts';
+import { BURST_MS, Scheduler, SlotPool, type StepRunner } from '../src/model/scheduler.ts';
 
 const EOS = 2;
 const GREEDY = { temperature: 0, topK: 0, topP: 1 };
 
 /**
- * A runner like the worker: steps execute one at a time in arrival order. Text heads get token 100 + slot (or
- * what `tokenFor` says), image heads codes [slot, slot]. In manual mode each step waits for release().
+ * A runner like the worker: calls execute one at a time in arrival order, each running plan.steps steps. Text
+ * heads get token 100 + slot (or what `tokenFor` says; `ran` counts the steps before), image heads codes
+ * [slot, slot]; every step reports `stepMs`. In manual mode each call waits for release().
  */
 class ScriptedRunner implements StepRunner {
   readonly plans: StepPlan[] = [];
   manual = false;
   tokenFor = (slot: number) => 100 + slot;
+  ran = 0;
+  stepMs = 0;
   private chain: Promise<unknown> = Promise.resolve();
   private gate: (() => void) | null = null;
 
@@ -30,13 +33,18 @@ class ScriptedRunner implements StepRunner {
           this.gate = resolve;
         });
       } else await new Promise((r) => setImmediate(r));
-      const heads = plan.heads.map(
-        (h): HeadResult =>
-          h.kind === 'text'
-            ? { kind: 'text', token: this.tokenFor(h.slot), rng: h.rng }
-            : { kind: 'image', codes: [h.slots[0], h.slots[0]], rng: h.rng },
-      );
-      return { heads, timings: { embed: 0, llm: 0, depth: 0, sample: 0, total: 0 } };
+      const steps = Array.from({ length: plan.steps ?? 1 }, () => {
+        const heads = plan.heads.map(
+          (h): HeadResult =>
+            h.kind === 'text'
+              ? { kind: 'text', token: this.tokenFor(h.slot), rng: h.rng }
+              : { kind: 'image', codes: [h.slots[0], h.slots[0]], rng: h.rng },
+        );
+        this.ran++;
+        return heads;
+      });
+      const total = this.stepMs * steps.length;
+      return { steps, timings: { embed: 0, llm: 0, depth: 0, sample: 0, total } };
     });
     this.chain = done.catch(() => {});
     return done;
@@ -342,6 +350,92 @@ describe('Scheduler', () => {
     s.submit(b.req);
     await b.done;
     assert.deepEqual(failures, ['a: boom']);
+    await s.close();
+  });
+
+  test('multi-step: decode plans ask for several steps; positions and generator states move on by all of them', async () => {
+    const runner = new ScriptedRunner();
+    runner.tokenFor = () => 200 + runner.ran;
+    const s = new Scheduler(runner, { slots: 2, maxQueue: 4, multiStep: 4, ...serial });
+    const req = new GenerationRequest('t');
+    const tokens: number[] = [];
+    const sampled = { temperature: 1, topK: 0, topP: 1 };
+    const done = new Promise<FinishReason>((resolve) => {
+      new TextSequence(req, [{ ids: [1, 2, 3] }], 3, sampled, 7, EOS, 10, {
+        token: (t) => tokens.push(t) < 0,
+        finish: resolve,
+      });
+    });
+    s.submit(req);
+    assert.equal(await done, 'length');
+    // The prefill alone (its token is the TTFT), then bursts of 4 capped by the 10 tokens asked for.
+    assert.deepEqual(
+      runner.plans.map((p) => p.steps),
+      [1, 4, 4, 1],
+    );
+    assert.deepEqual(
+      runner.plans.map((p) => p.decode?.rows[0].position ?? -1),
+      [-1, 3, 7, 11],
+    );
+    assert.deepEqual(
+      runner.plans.map((p) => p.heads[0].rng),
+      [7, skipDraws(7, 1), skipDraws(7, 5), skipDraws(7, 9)],
+    );
+    assert.deepEqual(tokens, [200, 201, 202, 203, 204, 205, 206, 207, 208, 209], 'every step, in order');
+    assert.deepEqual([s.stats().steps, s.stats().calls], [10, 4]);
+    await s.close();
+  });
+
+  test('multi-step: tokens past a stop (EOS or a stop string) are dropped', async () => {
+    const runner = new ScriptedRunner();
+    runner.tokenFor = () => (runner.ran === 6 ? EOS : 300 + runner.ran);
+    const s = new Scheduler(runner, { slots: 2, maxQueue: 4, multiStep: 4, ...serial });
+    const eos = textRequest('eos', 2, 20);
+    s.submit(eos.req);
+    assert.equal(await eos.done, 'stop');
+    assert.deepEqual(
+      eos.tokens,
+      [300, 301, 302, 303, 304, 305],
+      'EOS came in the middle of the second burst',
+    );
+
+    const req = new GenerationRequest('stop');
+    const tokens: number[] = [];
+    const done = new Promise<FinishReason>((resolve) => {
+      // The output reports that token 313 completes a stop string.
+      new TextSequence(req, [{ ids: [1] }], 1, GREEDY, 0, EOS, 20, {
+        token: (t) => tokens.push(t) < 0 || t === 313,
+        finish: resolve,
+      });
+    });
+    runner.tokenFor = () => 300 + runner.ran;
+    s.submit(req);
+    assert.equal(await done, 'stop');
+    assert.deepEqual(tokens.at(-1), 313, 'nothing after the stop reached the output');
+    await s.close();
+  });
+
+  test('multi-step: one step per plan while a request waits for a slot, and when steps are long', async () => {
+    const runner = new ScriptedRunner();
+    const s = new Scheduler(runner, { slots: 1, maxQueue: 4, multiStep: 8, ...serial });
+    const first = textRequest('first', 1, 6);
+    const waiting = textRequest('waiting', 1, 6);
+    s.submit(first.req);
+    s.submit(waiting.req);
+    await first.done;
+    await waiting.done;
+    const steps = runner.plans.map((p) => p.steps);
+    assert.deepEqual(steps.slice(0, 6), [1, 1, 1, 1, 1, 1], 'first decodes one step at a time');
+    assert.deepEqual(steps.slice(6), [1, 5], "waiting's prefill, then one burst once nothing waits");
+
+    runner.stepMs = BURST_MS / 3; // three steps fit a burst
+    const long = textRequest('long', 1, 9);
+    s.submit(long.req);
+    await long.done;
+    assert.deepEqual(
+      runner.plans.slice(8).map((p) => p.steps),
+      [1, 3, 3, 2],
+    );
     await s.close();
   });
 });

@@ -47,6 +47,12 @@ import { CodecClient, RunnerClient } from './workers.ts';
 /** Most outputs one request may ask for (the API allows more; the engine answers 400 naming `n`). */
 export const MAX_N = 16;
 
+/**
+ * Most steps per runner call. Only short steps use it (the scheduler's BURST_MS): there a step costs little more
+ * than the hop between threads, which a burst pays once.
+ */
+export const MULTI_STEP = 8;
+
 /** Knobs beyond the server's EngineOptions, for tests and benches. */
 export interface EngineTuning {
   /** ORT intra-op threads per session (default: ORT's choice). */
@@ -55,6 +61,8 @@ export interface EngineTuning {
   contextLength?: number;
   /** See RunnerOptions.simulatedStepMs. */
   simulatedStepMs?: number;
+  /** Most decode steps per runner call (SchedulerOptions.multiStep); 1 = one round trip per step. */
+  multiStep?: number;
 }
 
 /** Engine.stats() plus what a scheduler and a bench want to see. */
@@ -139,6 +147,7 @@ export class UniTokEngine implements Engine {
         slots,
         maxQueue: this.options.maxQueue,
         onFailure: (request, err) => this.failed(request, err),
+        multiStep: this.options.multiStep ?? MULTI_STEP,
       });
       this.status = 'ready';
       this.statusMessage = undefined;

@@ -10,9 +10,13 @@ import { totalmem } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { readBundle } from './bundle.ts';
 import { openSession } from './devices.ts';
+import { LogitsBuffer } from './logits.ts';
 import type {
+  DecodeRun,
+  Head,
   HeadResult,
   ImageHead,
+  PrefillRun,
   RunnerInfo,
   RunnerOptions,
   Segment,
@@ -136,6 +140,8 @@ function floats(t: ort.Tensor): Float32Array {
 
 export class ModelRunner {
   private readonly sampled = new Map<number, Segment>();
+  /** Text logits of every slot (row `slot`), written in place by the llm runs. */
+  private readonly logits: LogitsBuffer;
 
   private constructor(
     private readonly s: Record<
@@ -147,7 +153,9 @@ export class ModelRunner {
     private readonly io: FloatType,
     readonly info: RunnerInfo,
     private readonly simulatedStepMs: number,
-  ) {}
+  ) {
+    this.logits = new LogitsBuffer(kv.rows * info.vocabSize);
+  }
 
   static async load(opts: RunnerOptions): Promise<ModelRunner> {
     const bundle = readBundle(opts.bundleDir);
@@ -201,23 +209,62 @@ export class ModelRunner {
   private async execute(plan: StepPlan): Promise<StepResult> {
     const start = performance.now();
     const timings: StepTimings = { embed: 0, llm: 0, depth: 0, sample: 0, total: 0 };
-    const textSlots = new Set(plan.heads.flatMap((h) => (h.kind === 'text' ? [h.slot] : [])));
-    const imageSlots = new Set(plan.heads.flatMap((h) => (h.kind === 'image' ? h.slots : [])));
+    let heads = plan.heads;
+    const steps = [await this.once(plan.decode, plan.prefill, heads, timings)];
+    const count = plan.steps ?? 1;
+    if (count > 1) {
+      // Where each head row's next input lands: after its decode position, or after its prompt.
+      const next = new Map<number, number>();
+      plan.decode?.rows.forEach((r, slot) => {
+        if (r.input) next.set(slot, r.position + 1);
+      });
+      for (const run of plan.prefill)
+        run.rows.forEach((segments, b) => {
+          next.set(run.firstSlot + b, this.rowLength(segments));
+        });
+      const slots = heads.flatMap((h) => (h.kind === 'text' ? [h.slot] : h.slots));
+      const width = Math.max(...slots) + 1;
+      for (let s = 1; s < count; s++) {
+        const done = steps[s - 1];
+        heads = heads.map((h, i) => ({ ...h, rng: done[i].rng }));
+        const rows: DecodeRun['rows'] = Array.from({ length: width }, () => ({ input: null, position: 0 }));
+        for (const slot of slots) {
+          const position = next.get(slot);
+          if (position === undefined)
+            throw new Error(`slot ${slot} has a head but no row in the planned step`);
+          rows[slot] = { input: 'sampled', position: position + s - 1 };
+        }
+        steps.push(await this.once({ rows }, [], heads, timings));
+      }
+    }
+    timings.total = performance.now() - start;
+    return { steps, timings };
+  }
+
+  /** One step: the decode run, then the prefill runs, then every head samples (and becomes the 'sampled' register). */
+  private async once(
+    decode: DecodeRun | null,
+    prefill: PrefillRun[],
+    plannedHeads: Head[],
+    timings: StepTimings,
+  ): Promise<HeadResult[]> {
+    const textSlots = new Set(plannedHeads.flatMap((h) => (h.kind === 'text' ? [h.slot] : [])));
+    const imageSlots = new Set(plannedHeads.flatMap((h) => (h.kind === 'image' ? h.slots : [])));
     const want = (slots: number[]) => ({
       logits: slots.some((s) => textSlots.has(s)),
       hidden: slots.some((s) => imageSlots.has(s)),
     });
     const rows = new Map<number, RowOutput>();
     // Decode first: its holes write position 0 of the slots that the prefill runs then overwrite.
-    if (plan.decode) {
-      const inputs = plan.decode.rows.map((r, slot) =>
+    if (decode) {
+      const inputs = decode.rows.map((r, slot) =>
         r.input ? [r.input === 'sampled' ? this.sampledBy(slot) : r.input] : null,
       );
-      const positions = plan.decode.rows.map((r) => (r.input ? r.position : 0));
+      const positions = decode.rows.map((r) => (r.input ? r.position : 0));
       await this.runLlm(0, inputs, positions, want, rows, timings);
     }
-    for (const run of plan.prefill) {
-      const lengths = run.rows.map((segments) => segments.reduce((n, seg) => n + this.lengthOf(seg), 0));
+    for (const run of prefill) {
+      const lengths = run.rows.map((segments) => this.rowLength(segments));
       await this.runLlm(
         run.firstSlot,
         run.rows,
@@ -228,17 +275,17 @@ export class ModelRunner {
       );
     }
 
-    const heads: HeadResult[] = new Array(plan.heads.length);
+    const heads: HeadResult[] = new Array(plannedHeads.length);
     const t0 = performance.now();
-    plan.heads.forEach((h, i) => {
+    plannedHeads.forEach((h, i) => {
       if (h.kind !== 'text') return;
       const logits = rows.get(h.slot)?.logits;
       if (!logits) throw new Error(`text head on slot ${h.slot}, which no run of this step computed`);
       const rng = new Mulberry32(h.rng);
-      heads[i] = { kind: 'text', token: sample(logits, h.sampling, rng), rng: rng.state };
+      heads[i] = { kind: 'text', token: sample(logits, h.sampling, rng, this.logits.argmax), rng: rng.state };
     });
     timings.sample += performance.now() - t0;
-    const imageHeads = plan.heads.flatMap((h, i) => (h.kind === 'image' ? [{ h, i }] : []));
+    const imageHeads = plannedHeads.flatMap((h, i) => (h.kind === 'image' ? [{ h, i }] : []));
     if (imageHeads.length > 0) {
       const results = await this.depth(
         imageHeads.map((x) => x.h),
@@ -251,7 +298,7 @@ export class ModelRunner {
     }
     // What this step sampled, for the next step's 'sampled' inputs.
     this.sampled.clear();
-    plan.heads.forEach((h, i) => {
+    plannedHeads.forEach((h, i) => {
       const r = heads[i];
       if (h.kind === 'text' && r.kind === 'text') this.sampled.set(h.slot, { ids: [r.token] });
       if (h.kind === 'image' && r.kind === 'image')
@@ -261,8 +308,7 @@ export class ModelRunner {
       const until = performance.now() + this.simulatedStepMs;
       while (performance.now() < until); // deliberately blocks this thread, as a big model's session.run would
     }
-    timings.total = performance.now() - start;
-    return { heads, timings };
+    return heads;
   }
 
   /** The previous step's sampled token (or visual token) of `slot`: the pipeline register behind 'sampled'. */
@@ -290,7 +336,7 @@ export class ModelRunner {
   ): Promise<void> {
     const B = rows.length;
     const D = this.info.hiddenSize;
-    const S = Math.max(...rows.map((r) => (r ? r.reduce((n, seg) => n + this.lengthOf(seg), 0) : 1)));
+    const S = Math.max(...rows.map((r) => (r ? this.rowLength(r) : 1)));
     const live = rows.flatMap((r, b) => (r ? [b] : []));
     const t0 = performance.now();
     const x = await this.embed(rows, S);
@@ -305,20 +351,26 @@ export class ModelRunner {
     // Only the outputs some head reads: without `logits` ORT skips the lm_head projection over the vocabulary.
     const needs = want(live.map((b) => first + b));
     const fetches: Record<string, ort.Tensor | null> = {};
-    if (needs.logits || !needs.hidden) fetches.logits = null;
+    const V = this.info.vocabSize;
+    // Each slot's logits land in its own row of the buffer, so a later run of the step leaves them alone.
+    const logits = this.logits.data.subarray(first * V, (first + B) * V);
+    if (needs.logits || !needs.hidden) fetches.logits = new ort.Tensor('float32', logits, [B, V]);
     if (needs.hidden) fetches.hidden = null;
     this.kv.bind(first, first + B, feeds, fetches);
     const result = await this.s.llm.run(feeds, fetches);
     timings.llm += performance.now() - t1;
-    const V = this.info.vocabSize;
-    const logits = needs.logits ? floats(result.logits) : null;
     const hidden = needs.hidden ? (result.hidden.data as FloatData) : null;
     for (const b of live) {
       out.set(first + b, {
-        logits: logits ? logits.subarray(b * V, (b + 1) * V) : null,
+        logits: needs.logits ? logits.subarray(b * V, (b + 1) * V) : null,
         hidden: hidden ? hidden.subarray(b * D, (b + 1) * D) : null,
       });
     }
+  }
+
+  /** Positions a row's segments take. */
+  private rowLength(segments: Segment[]): number {
+    return segments.reduce((n, seg) => n + this.lengthOf(seg), 0);
   }
 
   /** Positions a prompt segment takes: one per text token, one per visual token. */

@@ -7,6 +7,10 @@
 // main thread. A row of step t+1 therefore cannot name the token step t will sample; it says 'sampled', and the
 // runner feeds what its previous step sampled for that slot (a one-step pipeline register, as vLLM's async
 // scheduling keeps sampled ids on the device). Generator states need no such help: the scheduler predicts them.
+//
+// The same register lets one plan stand for several steps (vLLM's multi-step scheduling): after the planned step,
+// the runner repeats a decode of every head's rows on what it just sampled, so short steps do not each pay a
+// round trip between the threads. The scheduler applies stops afterwards and drops the tokens past them.
 import type { SamplingSpec } from './sampling.ts';
 
 /** A piece of a prompt: text token ids, or one image's visual codes [K, N] codebook-major (visual_embed input). */
@@ -61,6 +65,11 @@ export interface StepPlan {
   prefill: PrefillRun[];
   /** One per sequence that advances; its slots must be rows of this step's runs. */
   heads: Head[];
+  /**
+   * Steps to run (default 1). Each step after the first decodes every head's rows at the next position, fed
+   * 'sampled', with the generator state the previous step left; the caller keeps every row within its context.
+   */
+  steps?: number;
 }
 
 export type HeadResult =
@@ -80,8 +89,9 @@ export interface StepTimings {
 }
 
 export interface StepResult {
-  /** In the order of plan.heads. */
-  heads: HeadResult[];
+  /** One entry per step run, each in the order of plan.heads. */
+  steps: HeadResult[][];
+  /** Summed over the steps. */
   timings: StepTimings;
 }
 

@@ -74,8 +74,12 @@ export abstract class Sequence {
     return this.prompt.length;
   }
 
-  /** Whether another step may be planned (not every planned step need come back: an early stop drops the rest). */
-  abstract get wantsStep(): boolean;
+  /** Steps that may still be planned (not every planned step need come back: an early stop drops the rest). */
+  abstract get stepsLeft(): number;
+
+  get wantsStep(): boolean {
+    return this.stepsLeft > 0;
+  }
 
   /** KV position where row `row` feeds its next decode input (the prompt, then one token per planned decode step). */
   position(row: number): number {
@@ -87,11 +91,11 @@ export abstract class Sequence {
     return this.accepted === this.planned ? this.lastSampled() : 'sampled';
   }
 
-  /** The head of the next step; plans it (the phase, step count and generator state move on). */
-  plan(): Head {
+  /** The head of the next `steps` steps (at most stepsLeft); plans them (the phase, step count and generator state move on). */
+  plan(steps = 1): Head {
     const head = this.head(this.rng);
-    this.rng = skipDraws(this.rng, this.drawsPerStep);
-    this.planned++;
+    this.rng = skipDraws(this.rng, this.drawsPerStep * steps);
+    this.planned += steps;
     this.phase = 'decode';
     return head;
   }
@@ -126,8 +130,8 @@ export class TextSequence extends Sequence {
     super(request, [prompt], [promptLength], sampling, seed, drawsPerToken(sampling));
   }
 
-  get wantsStep(): boolean {
-    return this.planned < this.maxTokens;
+  get stepsLeft(): number {
+    return this.maxTokens - this.planned;
   }
 
   protected head(rng: number): Head {
@@ -184,8 +188,8 @@ export class ImageSequence extends Sequence {
   }
 
   /** The last visual token is never fed back, so N steps: the prefill and N - 1 decodes. */
-  get wantsStep(): boolean {
-    return this.planned < this.visualTokens;
+  get stepsLeft(): number {
+    return this.visualTokens - this.planned;
   }
 
   protected head(rng: number): Head {

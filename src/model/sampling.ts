@@ -93,8 +93,11 @@ export function scale(logits: ArrayLike<number>, temperature: number): Float64Ar
  */
 export const NEGLIGIBLE_GAP = 40;
 
-/** The tokens that can matter, ordered by z descending, ties by lower id (numpy's argsort(-z, 'stable')). */
-export function rank(z: Float64Array): Candidates {
+/**
+ * The tokens that can matter, ordered by z descending, ties by lower id (numpy's argsort(-z, 'stable')). With
+ * `k` > 0 only the k first of that order are ranked (what topK keeps), which spares sorting the whole vocabulary.
+ */
+export function rank(z: Float64Array, k = 0): Candidates {
   let max = Number.NEGATIVE_INFINITY;
   for (let i = 0; i < z.length; i++) if (z[i] > max) max = z[i];
   const floor = max - NEGLIGIBLE_GAP;
@@ -106,6 +109,7 @@ export function rank(z: Float64Array): Candidates {
     kept[n] = z[i];
     keptIds[n++] = i;
   }
+  if (k > 0 && k < n) n = keepBest(kept, keptIds, n, k);
   const order = sortDescending(kept.subarray(0, n));
   const ids = new Int32Array(n);
   const sorted = new Float64Array(n);
@@ -114,6 +118,52 @@ export function rank(z: Float64Array): Candidates {
     sorted[i] = kept[order[i]];
   }
   return { ids, z: sorted, p: new Float64Array(n), n };
+}
+
+/**
+ * Compacts values[0..n) and their ids (in id order) to the k first by value descending, ties by lower id, still
+ * in id order; returns the new count. Leaves all n when a value is NaN (its place is the full sort's business).
+ */
+function keepBest(values: Float64Array, ids: Int32Array, n: number, k: number): number {
+  // The k-th largest value: the root of a min-heap of the k largest seen.
+  const heap = new Float64Array(k);
+  let size = 0;
+  for (let i = 0; i < n; i++) {
+    const v = values[i];
+    if (Number.isNaN(v)) return n;
+    if (size < k) {
+      let c = size++;
+      while (c > 0 && heap[(c - 1) >> 1] > v) {
+        heap[c] = heap[(c - 1) >> 1];
+        c = (c - 1) >> 1;
+      }
+      heap[c] = v;
+    } else if (v > heap[0]) {
+      let c = 0;
+      for (;;) {
+        let child = 2 * c + 1;
+        if (child >= k) break;
+        if (child + 1 < k && heap[child + 1] < heap[child]) child++;
+        if (heap[child] >= v) break;
+        heap[c] = heap[child];
+        c = child;
+      }
+      heap[c] = v;
+    }
+  }
+  const kth = heap[0];
+  let ties = k;
+  for (let i = 0; i < n; i++) if (values[i] > kth) ties--;
+  // Everything above the k-th value, and of the values equal to it the lowest ids, as many as are left.
+  let m = 0;
+  for (let i = 0; i < n; i++) {
+    const v = values[i];
+    if (v > kth || (v === kth && ties-- > 0)) {
+      values[m] = v;
+      ids[m++] = ids[i];
+    }
+  }
+  return m;
 }
 
 /** Keep the k best (k <= 0: all). */
@@ -164,10 +214,18 @@ function sum(c: Candidates): number {
 
 // ---------------------------------------------------------------------------------------- the pipeline
 
-/** One token from `logits` (float32 logits, or float64 ones already mixed by `cfg`). */
-export function sample(logits: ArrayLike<number>, spec: SamplingSpec, rng: Mulberry32): number {
-  if (spec.temperature <= 0) return argmax(logits);
-  const c = topP(weigh(topK(rank(scale(logits, spec.temperature)), spec.topK)), spec.topP);
+/**
+ * One token from `logits` (float32 logits, or float64 ones already mixed by `cfg`). `max` may replace `argmax`
+ * with an equal but faster one (logits.ts).
+ */
+export function sample(
+  logits: ArrayLike<number>,
+  spec: SamplingSpec,
+  rng: Mulberry32,
+  max: (values: ArrayLike<number>) => number = argmax,
+): number {
+  if (spec.temperature <= 0) return max(logits);
+  const c = topP(weigh(topK(rank(scale(logits, spec.temperature), spec.topK), spec.topK)), spec.topP);
   return draw(c, rng);
 }
 

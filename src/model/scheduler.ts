@@ -9,9 +9,16 @@
 // never idles while the main thread streams results. New requests join between steps; a cancelled or finished
 // sequence frees its slot as soon as the step in flight returns (the queued step may still compute its row once;
 // the runner executes in order, so the slot's next prefill comes after it).
+//
+// Multi-step: when steps are short, one plan asks for several (protocol.ts), so the round trip between the threads
+// and the scheduling here are paid once per burst instead of once per token. The burst is kept under BURST_MS and
+// drops to one step while a request waits for a slot, which bounds how late a stop or a cancel frees a slot.
 import { CancelledError, QueueFullError } from './engine-types.ts';
 import type { DecodeRun, PrefillRun, StepPlan, StepResult, StepTimings } from './protocol.ts';
 import type { GenerationRequest, Sequence } from './request.ts';
+
+/** How long one multi-step burst may take: the most a stream's tokens are held back to be sent together. */
+export const BURST_MS = 10;
 
 /** A step sent to the runner: whose heads it carries, in order, and its coming result. */
 interface Sent {
@@ -62,6 +69,8 @@ export interface SchedulerOptions {
   onFailure: (request: GenerationRequest, err: Error) => void;
   /** Steps sent ahead of the one computing: 1 = none (the runner waits for every result to be handled). Default 2. */
   pipeline?: number;
+  /** Most steps one plan may ask for (multi-step decoding); default 1. Fewer when steps are long (BURST_MS). */
+  multiStep?: number;
 }
 
 export interface SchedulerStats {
@@ -72,6 +81,8 @@ export interface SchedulerStats {
   slotsUsed: number;
   slots: number;
   steps: number;
+  /** Runner calls: fewer than steps when calls ran several (multi-step). */
+  calls: number;
   /** Sequences (rows) in the last step's runs. */
   lastBatch: number;
   /** Sum of the worker's step timings, ms. */
@@ -83,6 +94,7 @@ export class Scheduler {
   private active: Sequence[] = [];
   private readonly pool: SlotPool;
   private steps = 0;
+  private calls = 0;
   private lastBatch = 0;
   private readonly busy: StepTimings = { embed: 0, llm: 0, depth: 0, sample: 0, total: 0 };
   private wake: (() => void) | null = null;
@@ -91,6 +103,8 @@ export class Scheduler {
   private readonly depth: number;
   /** Seconds a request lasted, averaged (for Retry-After). */
   private meanRequestSeconds = 1;
+  /** The runner's ms per step in the last call (the current batch's cost); null until one came back. */
+  private stepMs: number | null = null;
 
   constructor(
     private readonly runner: StepRunner,
@@ -139,6 +153,7 @@ export class Scheduler {
       slotsUsed: this.pool.used,
       slots: this.pool.size,
       steps: this.steps,
+      calls: this.calls,
       lastBatch: this.lastBatch,
       busy: { ...this.busy },
     };
@@ -180,13 +195,17 @@ export class Scheduler {
         for (const seq of sent.owners) this.fail(seq.request, err as Error);
         continue;
       }
-      this.steps++;
+      const count = result.steps.length;
+      this.steps += count;
+      this.calls++;
       this.lastBatch = sent.rows;
       for (const key of Object.keys(this.busy) as (keyof StepTimings)[])
         this.busy[key] += result.timings[key];
-      sent.owners.forEach((seq, i) => {
-        if (!seq.request.cancelled) seq.accept(result.heads[i]);
-      });
+      this.stepMs = result.timings.total / count;
+      for (const heads of result.steps)
+        sent.owners.forEach((seq, i) => {
+          if (!seq.request.cancelled) seq.accept(heads[i]);
+        });
     }
     this.reap();
   }
@@ -245,10 +264,22 @@ export class Scheduler {
       last = seq.slot + seq.rows;
     }
     const owners = [...decoding, ...prefilling];
-    const heads = owners.map((s) => s.plan()); // after the rows: planning moves positions and inputs on
-    const result = this.runner.step({ decode, prefill, heads });
+    const steps = this.stepsPerPlan(owners, prefill.length > 0);
+    const heads = owners.map((s) => s.plan(steps)); // after the rows: planning moves positions and inputs on
+    const result = this.runner.step({ decode, prefill, heads, steps });
     result.catch(() => {}); // awaited in order later; until then a rejection is not unhandled
     return { owners, rows: owners.reduce((n, s) => n + s.rows, 0), result };
+  }
+
+  /**
+   * Steps for the next plan: as many as fit the burst, none past any owner's last. One for a prefill, whose first
+   * token is the request's TTFT, and one while a request waits for a slot that a finishing sequence will free.
+   */
+  private stepsPerPlan(owners: Sequence[], prefill: boolean): number {
+    const most = this.options.multiStep ?? 1;
+    if (most <= 1 || prefill || this.queue.length > 0 || this.stepMs === null) return 1;
+    const fit = this.stepMs > 0 ? Math.floor(BURST_MS / this.stepMs) : most;
+    return Math.max(1, Math.min(most, fit, ...owners.map((s) => s.stepsLeft)));
   }
 
   private fail(request: GenerationRequest, err: Error): void {

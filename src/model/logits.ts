@@ -1,0 +1,117 @@
+// Text logits in WebAssembly memory: the runner hands views of it to session.run as the preallocated `logits`
+// fetch (ORT writes them in place: no output allocation per step), and greedy decoding takes their argmax with
+// 128-bit SIMD, about 4x faster than a scalar loop over a 32000-token vocabulary (the biggest cost of a step
+// outside session.run on a small model). Exact: the same index as sampling.ts's argmax, lowest id on ties.
+import { argmax } from './sampling.ts';
+
+// The parts of the WebAssembly global used here (this project's libs, ES2023 and node's types, leave it out).
+declare const WebAssembly: {
+  validate(bytes: Uint8Array): boolean;
+  Memory: new (limits: { initial: number }) => { buffer: ArrayBuffer };
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
+};
+
+// The kernel, hand-assembled (no toolchain needed): lanes(ptr, groups, out) scans `groups` blocks of 8 float32
+// from byte `ptr` with two independent [4 x f32] running maxima (blocks' first and second halves), each lane
+// keeping the first index where its maximum appeared (strict >, so ties keep the lower index). Every lane starts
+// at element 0's value and index, which makes NaNs behave as in the scalar loop: a NaN never wins a comparison,
+// and a NaN first element wins everything. It stores maxA, idxA, maxB, idxB as 4 x 16 bytes at `out`.
+const I32 = 0x7f;
+const V128 = 0x7b;
+const SIMD = 0xfd;
+const [localGet, localSet, localTee] = [0x20, 0x21, 0x22];
+const i32x4 = (...v: number[]) => [SIMD, 0x0c, ...new Uint8Array(Int32Array.from(v).buffer)]; // v128.const
+const load = (offset: number) => [SIMD, 0x00, 4, offset]; // v128.load align=16
+const store = (offset: number) => [SIMD, 0x0b, 4, offset]; // v128.store align=16
+// params: 0 ptr, 1 groups, 2 out; locals: 3 end; 4 maxA, 5 idxA, 6 curA, 7 x, 8 mask, 9 maxB, 10 idxB, 11 curB
+const [ptr, groups, out, end, maxA, idxA, curA, x, mask, maxB, idxB, curB] = [
+  0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
+];
+/** x = load(ptr + offset); mask = x > max; max = mask ? x : max; idx = mask ? cur : idx */
+const track = (offset: number, max: number, idx: number, cur: number) => [
+  ...[localGet, ptr, ...load(offset), localSet, x],
+  ...[localGet, x, localGet, max, SIMD, 0x44, localSet, mask], // f32x4.gt
+  ...[localGet, x, localGet, max, localGet, mask, SIMD, 0x52, localSet, max], // v128.bitselect
+  ...[localGet, cur, localGet, idx, localGet, mask, SIMD, 0x52, localSet, idx],
+];
+const advance = (cur: number) => [localGet, cur, ...i32x4(8, 8, 8, 8), SIMD, 0xae, 0x01, localSet, cur]; // i32x4.add
+const body = [
+  ...[2, 1, I32, 8, V128], // local declarations
+  ...[localGet, ptr, localGet, groups, 0x41, 5, 0x74, 0x6a, localSet, end], // end = ptr + groups << 5
+  ...[localGet, ptr, SIMD, 0x09, 2, 0, localTee, maxA, localSet, maxB], // v128.load32_splat
+  ...[...i32x4(0, 1, 2, 3), localSet, curA, ...i32x4(4, 5, 6, 7), localSet, curB],
+  ...[0x03, 0x40], // loop
+  ...track(0, maxA, idxA, curA),
+  ...track(16, maxB, idxB, curB),
+  ...advance(curA),
+  ...advance(curB),
+  ...[localGet, ptr, 0x41, 32, 0x6a, localTee, ptr, localGet, end, 0x49, 0x0d, 0], // ptr += 32; br_if ptr < end
+  0x0b, // end loop
+  ...[localGet, out, localGet, maxA, ...store(0), localGet, out, localGet, idxA, ...store(16)],
+  ...[localGet, out, localGet, maxB, ...store(32), localGet, out, localGet, idxB, ...store(48)],
+  0x0b,
+];
+
+function leb(n: number): number[] {
+  const bytes: number[] = [];
+  do {
+    bytes.push((n & 0x7f) | (n > 0x7f ? 0x80 : 0));
+    n >>>= 7;
+  } while (n > 0);
+  return bytes;
+}
+const section = (id: number, bytes: number[]) => [id, ...leb(bytes.length), ...bytes];
+const name = (s: string) => [s.length, ...Buffer.from(s)];
+const MODULE = Uint8Array.from([
+  ...[0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0],
+  ...section(1, [1, 0x60, 3, I32, I32, I32, 0]), // type (i32, i32, i32) -> ()
+  ...section(2, [1, ...name('m'), ...name('memory'), 0x02, 0, 1]), // import memory m.memory
+  ...section(3, [1, 0]),
+  ...section(7, [1, ...name('lanes'), 0x00, 0]),
+  ...section(10, [1, ...leb(body.length), ...body]),
+]);
+
+/** Bytes before the logits: the kernel's 64-byte result. */
+const HEADER = 64;
+const BLOCK = 8;
+
+export class LogitsBuffer {
+  /** Room for `floats` logits; every row view of it is a valid `logits` fetch. */
+  readonly data: Float32Array;
+  private readonly lanes: ((ptr: number, groups: number, out: number) => void) | null;
+  private readonly laneMax: Float32Array;
+  private readonly laneIdx: Int32Array;
+
+  constructor(floats: number) {
+    const simd = WebAssembly.validate(MODULE);
+    // Without SIMD support the buffer is a plain array and argmax the scalar loop: same results, slower.
+    const memory = new WebAssembly.Memory({ initial: Math.ceil((HEADER + 4 * floats) / 65536) });
+    const instance = simd
+      ? new WebAssembly.Instance(new WebAssembly.Module(MODULE), { m: { memory } })
+      : null;
+    this.lanes = instance ? (instance.exports.lanes as LogitsBuffer['lanes']) : null;
+    this.data = new Float32Array(memory.buffer, HEADER, floats);
+    this.laneMax = new Float32Array(memory.buffer, 0, 16);
+    this.laneIdx = new Int32Array(memory.buffer, 0, 16);
+  }
+
+  /** sampling.ts's argmax, with SIMD when `values` is a view of this buffer. */
+  readonly argmax = (values: ArrayLike<number>): number => {
+    const n = values.length;
+    if (!this.lanes || n < BLOCK || !(values instanceof Float32Array) || values.buffer !== this.data.buffer)
+      return argmax(values);
+    const groups = Math.floor(n / BLOCK);
+    this.lanes(values.byteOffset, groups, 0);
+    // Lanes 0-3 and 4-7 (maxima at floats 0-3 and 8-11, indices at ints 4-7 and 12-15): the largest, lowest index on ties.
+    let best = this.laneMax[0];
+    let at = this.laneIdx[4];
+    for (let j = 1; j < 8; j++) {
+      const v = this.laneMax[j < 4 ? j : j + 4];
+      const i = this.laneIdx[j < 4 ? j + 4 : j + 8];
+      if (v > best || (v === best && i < at)) [best, at] = [v, i];
+    }
+    for (let i = groups * BLOCK; i < n; i++) if (values[i] > best) [best, at] = [values[i], i];
+    return at;
+  };
+}
