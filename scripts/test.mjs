@@ -2,7 +2,8 @@
 // The whole test suite in one command (`npm test`):
 //   1. the Python toolkit writes the cross-language fixtures (seeded inputs, PyTorch outputs, ONNX graphs);
 //   2. pytest runs the Python tests;
-//   3. node's test runner runs every test/**/*.test.ts through tsx.
+//   3. the TypeScript is type-checked (tsc) and linted (biome);
+//   4. node's test runner runs every test/**/*.test.ts through tsx.
 // `--only python` or `--only ts` runs one side (ts still needs the fixtures, made if missing).
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
@@ -45,6 +46,9 @@ if (only !== 'ts') {
   failed += run(python, ['-m', 'pytest', '-q', 'test/python'], { UNITOK_FIXTURES: fixtures }) !== 0 ? 1 : 0;
 }
 if (only !== 'python') {
+  const bin = (name) => join(root, 'node_modules', '.bin', name);
+  failed += run(bin('tsc'), ['-p', 'tsconfig.json', '--noEmit']) !== 0 ? 1 : 0;
+  failed += run(bin('biome'), ['check', '.']) !== 0 ? 1 : 0;
   const files = findTests(join(root, 'test'));
   failed +=
     run(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...files], {
