@@ -1,4 +1,4 @@
-// `npm start` (src/main.ts) as a process: serves the tiny bundle by default, shuts down on SIGTERM, and exits
+// `npm start` (src/main.ts) as a process: serves the demo bundle by default, shuts down on SIGTERM, and exits
 // with status 1 and the reason when the model cannot load (no silent fallback from --device webgpu).
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -42,15 +42,15 @@ function start(args: string[]): {
 }
 
 describe('npm start', () => {
-  test('serves models/tiny with 8 slots, answers /health and /v1/models, stops on SIGTERM', async () => {
+  test('serves the default bundle (models/demo) with 8 slots, answers /health and /v1/models, stops on SIGTERM', async () => {
     const { child, waitFor } = start([]);
     const listening = await waitFor(/Server listening at/);
     const url = /(http:\/\/[\d.]+:\d+)/.exec(listening)?.[1];
-    assert.match(await waitFor(/loading the model/), /models\/tiny.*"maxBatch":8/);
+    assert.match(await waitFor(/loading the model/), /models\/demo.*"maxBatch":8/);
     await waitFor(/model ready/);
     assert.equal((await fetch(`${url}/health`)).status, 200);
     const models = (await (await fetch(`${url}/v1/models`)).json()) as { data: { id: string }[] };
-    assert.equal(models.data[0].id, 'unitok_mllm_random_tiny');
+    assert.equal(models.data[0].id, 'unitok_mllm_demo');
     child.kill('SIGTERM');
     const [code] = await once(child, 'exit');
     assert.equal(code, 0);

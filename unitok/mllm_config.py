@@ -91,6 +91,14 @@ MLLM_CONFIGS = {
         intermediate_size=128, max_position_embeddings=512, num_codebooks=4, codebook_size=64, code_dim=4,
         embedder_width=64, embedder_heads=4,
     ),
+    # The demo model (unitok/demo, models/demo): codebooks of TokenizerConfig 'demo' (8 x 256 x 8-d; embedder width
+    # 128 / 2 heads as its post_quant_proj), the real 32000-token vocabulary, hidden 128 so that embed_tokens +
+    # lm_head (2 x 32000 x 128) fit the bundle's size budget; 4 Llama layers, the released 3-layer depth head.
+    "demo": MLLMConfig(
+        name="demo", hidden_size=128, num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=4, head_dim=32,
+        intermediate_size=320, max_position_embeddings=512, num_codebooks=8, codebook_size=256, code_dim=8,
+        embedder_width=128, embedder_heads=2,
+    ),
 }
 
 

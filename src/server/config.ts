@@ -66,7 +66,7 @@ export function resolveConfig(input: ServerConfigInput = {}): ServerConfig {
 
 export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   // The bundle shipped in this repository, wherever the server is started from.
-  model: fileURLToPath(new URL('../../models/tiny', import.meta.url)),
+  model: fileURLToPath(new URL('../../models/demo', import.meta.url)),
   device: 'cpu',
   maxQueue: 16,
   maxBatch: 8,

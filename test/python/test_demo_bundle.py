@@ -1,0 +1,59 @@
+"""The committed default model models/demo: complete, within its size budget, at the demo presets, with its model
+card; and the held-out sample the TypeScript meaning test (test/demo-model.test.ts) reads is what the world
+generator makes today. The model's behaviour itself is checked through its ONNX graphs by that TypeScript test."""
+import json
+import os
+
+import pytest
+
+from unitok.config import get_tokenizer_config
+from unitok.demo import world
+from unitok.mllm_config import get_mllm_config
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUNDLE = os.path.join(ROOT, "models", "demo")
+SAMPLE = os.path.join(ROOT, "test", "data", "demo")
+
+
+def test_bundle_is_complete_and_small():
+    with open(os.path.join(BUNDLE, "config.json")) as f:
+        config = json.load(f)
+    for name, size in config["files"].items():
+        assert os.path.getsize(os.path.join(BUNDLE, name)) == size, name
+    total = sum(os.path.getsize(os.path.join(BUNDLE, f)) for f in os.listdir(BUNDLE))
+    assert total <= 40 * 10**6, f"{total / 1e6:.1f} MB"
+    assert config["source"]["mllm_config"] == "demo" and config["source"]["tokenizer_config"] == "demo"
+    mllm, tok = get_mllm_config("demo"), get_tokenizer_config("demo")
+    assert config["llm"]["hidden_size"] == mllm.hidden_size and config["llm"]["vocab_size"] == 32000
+    assert config["image"] == {**config["image"], "size": tok.img_size, "grid": tok.grid,
+                               "num_codebooks": tok.num_codebooks, "codebook_size": tok.codebook_size}
+
+
+def test_model_card_reports_the_held_out_measurements():
+    with open(os.path.join(BUNDLE, "MODEL_CARD.md")) as f:
+        card = f.read()
+    for needle in ("reconstruction PSNR", "VQA exact match", "text -> image oracle accuracy", "zero-shot", "## Limits"):
+        assert needle in card, needle
+    assert "not measured" not in card
+
+
+def test_sample_matches_the_world_generator(tmp_path):
+    from unitok.demo.world import main
+
+    with open(os.path.join(SAMPLE, "heldout.json")) as f:
+        committed = json.load(f)
+    n, t = len(committed["scenes"]), len(committed["t2i"])
+    assert main(["--out", str(tmp_path), "--count", str(n), "--t2i", str(t), "--no-sheet"]) == 0
+    with open(tmp_path / "heldout.json") as f:
+        assert json.load(f) == committed, "test/data/demo is stale: rerun the make-world command in its test"
+    for scene in committed["scenes"]:
+        with open(os.path.join(SAMPLE, scene["file"]), "rb") as a, open(tmp_path / scene["file"], "rb") as b:
+            assert a.read() == b.read(), scene["file"]
+    assert committed["clip"]["shape"]["labels"] == list(world.SHAPES)
+
+
+@pytest.mark.parametrize("kind", ["color", "shape"])
+def test_sample_has_core_questions(kind):
+    with open(os.path.join(SAMPLE, "heldout.json")) as f:
+        scenes = json.load(f)["scenes"]
+    assert sum(q["kind"] == kind for s in scenes for q in s["qa"]) >= 16

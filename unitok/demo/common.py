@@ -1,0 +1,78 @@
+"""Pieces both demo training stages share: thread setup, a resumable checkpoint, the LR schedule, a progress line."""
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+
+import torch
+
+
+def setup_torch(threads: int | None) -> torch.device:
+    """CPU threads (default 2: the project's CI box; other jobs share it) and the device: CUDA when lent one."""
+    torch.set_num_threads(threads or int(os.environ.get("UNITOK_THREADS", "2")))
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def save_checkpoint(path: str, state: dict) -> None:
+    """Atomic: a crash while writing never leaves a half checkpoint where --resume would find it."""
+    tmp = path + ".tmp"
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: str) -> dict | None:
+    return torch.load(path, map_location="cpu") if os.path.isfile(path) else None
+
+
+def lr_at(step: int, total: int, peak: float, warmup: int, time_frac: float = 0.0) -> float:
+    """Linear warm-up, then cosine decay to 10% of the peak. The decay follows whichever is further along, the
+    steps or the wall-clock budget (time_frac), so a run cut short by --minutes still ends at a low LR."""
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    t = min(max((step - warmup) / max(total - warmup, 1), time_frac), 1.0)
+    return peak * (0.1 + 0.45 * (1 + math.cos(math.pi * t)))
+
+
+class StepProgress:
+    """A progress line for training loops: step, running loss figures, steps/s, ETA.
+
+    Redrawn in place on a terminal; one plain line every `every` seconds in a log file (nohup ... > log)."""
+
+    def __init__(self, label: str, total: int, start: int = 0, every: float = 20.0):
+        self.label, self.total, self.start_step, self.every = label, total, start, every
+        self.t0 = self.last = time.monotonic()
+        self.tty = sys.stderr.isatty()
+
+    def update(self, step: int, metrics: dict[str, float], force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self.last < (0.5 if self.tty else self.every):
+            return
+        self.last = now
+        done = step - self.start_step
+        rate = done / max(now - self.t0, 1e-9)
+        eta = (self.total - step) / rate if rate > 0 else 0.0
+        frac = step / max(self.total, 1)
+        bar = "#" * int(20 * frac) + "." * (20 - int(20 * frac))
+        figures = " ".join(f"{k} {v:.4g}" for k, v in metrics.items())
+        line = (f"{self.label} [{bar}] {step}/{self.total} {rate:.2f} step/s "
+                f"elapsed {(now - self.t0) / 60:.1f}m ETA {eta / 60:.1f}m | {figures}")
+        sys.stderr.write(("\r" + line[:160].ljust(160)) if self.tty else line + "\n")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.tty:
+            sys.stderr.write("\n")
+
+
+class RunningMean:
+    """Exponential moving averages of the logged figures, so a progress line is not one noisy batch."""
+
+    def __init__(self, decay: float = 0.9):
+        self.decay, self.values = decay, {}
+
+    def add(self, **figures: float) -> dict[str, float]:
+        for k, v in figures.items():
+            self.values[k] = v if k not in self.values else self.decay * self.values[k] + (1 - self.decay) * v
+        return dict(self.values)

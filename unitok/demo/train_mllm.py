@@ -1,0 +1,317 @@
+"""Stage 2 of the demo model: train the UniTok MLLM ('demo' preset) on the shapes world, from scratch, on top of
+the stage-1 tokenizer, with the real Llama-2 tokenizer and the released sequence formats.
+
+    python3 -m unitok train-mllm --out runs/demo [--steps 3000] [--minutes 40] [--batch 32]
+
+Each batch mixes two kinds of rows (eval/liquid/train.py formats):
+  text -> image   BOS "{caption} Generate an image based on this description." boi <64 visual tokens> eoi eos
+                  Loss: the depth head on all 8 codes of every visual token (cross-entropy + z-loss 5e-5 max_logit^2),
+                  and lm_head on eoi and eos. 10% of captions are dropped for classifier-free guidance; a dropped row
+                  is "<unconditional>" boi ..., exactly the unconditional prompt the released loop feeds.
+  chat (VQA)      vicuna_v1: "{system} USER: <image>\\n{question} ASSISTANT:" then " {answer}</s>"; loss on the answer
+                  and eos. Questions cover colour, shape, position, size, count, background, "is there a ..." and
+                  "Describe the image." (answer: the caption).
+Visual tokens enter through model.multi_embedder: the tokenizer's codebooks (copied, frozen, as released) and a causal
+copy of its post_quant_proj (copied, then trained), then the MLP projector. Chat rows embed the image's tokens all at
+once (causal), text -> image rows one token at a time, exactly as the released inference loops feed them (see
+losses()). The depth head reads the LLM's post-norm
+hidden state at the position before each visual token.
+
+The training images are a fixed pool of train-split scenes, encoded once by the stage-1 tokenizer (train_codes.npy);
+captions, caption variants and questions are drawn afresh every time a scene is used.
+
+Writes to --out: mllm_train.pt (resumable state; re-running resumes), and mllm/ — the released Hugging Face layout
+(config.json, model.safetensors, Llama-2 tokenizer files) that `python3 -m unitok convert` reads.
+"""
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..convert.bundle_config import TEXT_TO_IMAGE, vqa_prompt
+from ..convert.progress import Progress
+from ..convert.random_checkpoint import hf_config
+from ..convert.tokenizer_files import write_tokenizer_files
+from ..export.tokenizer_onnx import load_released_tokenizer
+from ..mllm_config import get_mllm_config
+from ..modules.llama import run_decoder
+from ..modules.mllm import UniTokMLLM
+from ..safetensors import write_sharded
+from ..text_tokenizer import IMAGE_TOKEN_INDEX, LlamaTokenizer
+from . import world
+from .common import RunningMean, StepProgress, load_checkpoint, lr_at, save_checkpoint, setup_torch
+from .train_tokenizer import RELEASED_FILE
+
+STATE_FILE = "mllm_train.pt"
+CODES_FILE = "train_codes.npy"
+CFG_DROP = 0.1  # released: caption replaced by "<unconditional>" when np.random.rand() > 0.9
+Z_LOSS = 5e-5
+T2I_SHARE = 0.5
+IGNORE = -100
+
+
+# ------------------------------------------------------------------------------------------------ data
+
+
+@torch.no_grad()
+def encode_pool(tok_model, count: int, path: str, batch: int = 32) -> np.ndarray:
+    """Codes uint8 [count, K, N] of train scenes 0..count-1 (cached: computed once per tokenizer)."""
+    if os.path.isfile(path):
+        codes = np.load(path)
+        if len(codes) >= count:
+            return codes[:count]
+    bar = Progress("encoding training images", count, count, unit="images")
+    out = []
+    for start in range(0, count, batch):
+        n = min(batch, count - start)
+        imgs = np.stack([world.render(world.make_scene("train", i)) for i in range(start, start + n)])
+        out.append(tok_model.img_to_idx(torch.from_numpy(world.to_pixels(imgs))).numpy().astype(np.uint8))
+        bar.update(n, n)
+    bar.close()
+    codes = np.concatenate(out)
+    np.save(path, codes)
+    return codes
+
+
+class Rows:
+    """Turns (scene index, rng) into token sequences in the released formats. Tokenizations are cached: the
+    question templates and captions repeat."""
+
+    def __init__(self, tok: LlamaTokenizer):
+        self.tok = tok
+
+    @functools.lru_cache(maxsize=None)
+    def encode(self, text: str, add_bos: bool) -> tuple:
+        return tuple(self.tok.encode(text, add_bos=add_bos))
+
+    @functools.lru_cache(maxsize=None)
+    def chat_prompt(self, question: str) -> tuple[tuple, tuple]:
+        """The vicuna_v1 prompt's ids before and after the image (tokenizer_image_token)."""
+        ids = self.tok.tokenizer_image_token(vqa_prompt(question))
+        cut = ids.index(IMAGE_TOKEN_INDEX)
+        return tuple(ids[:cut]), tuple(ids[cut + 1:])
+
+    def t2i(self, scene: world.Scene, rng: np.random.Generator) -> dict:
+        if rng.random() < CFG_DROP:
+            prefix = self.encode(TEXT_TO_IMAGE["unconditional"], True)
+        else:
+            # Mostly the full caption; sometimes without size / background, so short prompts work too.
+            with_size, with_bg = rng.random() < 0.8, rng.random() < 0.8
+            prefix = self.encode(scene.caption(with_size, with_bg) + TEXT_TO_IMAGE["suffix"], True)
+        return {"before": prefix + (3,), "after": (4, 2), "targets": (4, 2), "t2i": True}
+
+    def chat(self, scene: world.Scene, rng: np.random.Generator) -> dict:
+        qa = world.questions(scene, rng)
+        kinds = sorted({k for k, _, _ in qa})
+        kind = kinds[int(rng.integers(len(kinds)))]  # uniform over question kinds, then over that kind's questions
+        options = [(q, a) for k, q, a in qa if k == kind]
+        question, answer = options[int(rng.integers(len(options)))]
+        before, after = self.chat_prompt(question)
+        targets = self.encode(answer, False) + (2,)
+        return {"before": before, "after": after + targets, "targets": targets, "t2i": False}
+
+
+def make_batch(rows: Rows, codes: np.ndarray, step: int, batch: int, seed: int = 0, t2i_share: float = T2I_SHARE) -> dict:
+    """Right-padded batch. With right padding the causal mask alone keeps real tokens from seeing pads, so no
+    attention mask is needed. Per row: ids (image slots hold 0), image start, text labels (IGNORE elsewhere)."""
+    rng = np.random.default_rng([seed, step])
+    picks = rng.integers(len(codes), size=batch)
+    seqs = []
+    for idx in picks:
+        scene = world.make_scene("train", int(idx))
+        seqs.append(rows.t2i(scene, rng) if rng.random() < t2i_share else rows.chat(scene, rng))
+    n_vis = codes.shape[2]
+    length = max(len(s["before"]) + n_vis + len(s["after"]) for s in seqs)
+    ids = np.zeros((batch, length), np.int64)
+    labels = np.full((batch, length), IGNORE, np.int64)
+    starts = np.zeros(batch, np.int64)
+    for r, s in enumerate(seqs):
+        full = list(s["before"]) + [0] * n_vis + list(s["after"])
+        ids[r, : len(full)] = full
+        starts[r] = len(s["before"])
+        # Position i predicts token i+1: the targets are the last len(targets) tokens of the row.
+        end = len(full)
+        labels[r, end - len(s["targets"]) - 1 : end - 1] = s["targets"]
+    return {"ids": torch.from_numpy(ids), "labels": torch.from_numpy(labels), "starts": torch.from_numpy(starts),
+            "codes": torch.from_numpy(codes[picks].astype(np.int64)),
+            "t2i": torch.tensor([s["t2i"] for s in seqs])}
+
+
+# ----------------------------------------------------------------------------------------------- model
+
+
+def build_model(tok_model, seed: int = 0) -> UniTokMLLM:
+    """Random Llama init (normal 0.02, as HF initializer_range), then the embedder from the tokenizer as released
+    initialize_embedder does: quantizer and post_quant_proj copied; the quantizer stays frozen."""
+    cfg = get_mllm_config("demo")
+    torch.manual_seed(seed)
+    model = UniTokMLLM(cfg)
+    for m in model.modules():
+        if isinstance(m, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(m.weight, std=0.02)
+            if getattr(m, "bias", None) is not None:
+                nn.init.zeros_(m.bias)
+    emb = model.model.multi_embedder
+    emb.quantizer.load_state_dict(tok_model.quantizer.state_dict())
+    emb.attn_projection.load_state_dict(tok_model.post_quant_proj.state_dict())
+    emb.quantizer.requires_grad_(False)
+    return model
+
+
+def losses(model: UniTokMLLM, b: dict, device, depth_tokens: float = 1.0) -> dict:
+    """Text loss (lm_head where labels are set) and depth-head loss (text -> image rows). depth_tokens < 1 trains the
+    depth head on that random share of each image's visual tokens (the LLM still reads all of them): the depth
+    head runs K positions per visual token, the dearest part of a step, and neighbouring tokens are redundant."""
+    cfg = model.cfg
+    ids, labels, starts = b["ids"].to(device), b["labels"].to(device), b["starts"].to(device)
+    codes, t2i = b["codes"].to(device), b["t2i"].to(device)
+    B, L = ids.shape
+    n_vis = codes.shape[2]
+    x = model.embed_text(ids)
+    # Visual inputs as the released inference loops embed them. Understanding (prepare_inputs_for_multimodal):
+    # all N tokens of the image at once, through the causal projection. Generation (T2I_forward_withcache): each
+    # generated token alone (N = 1). Training text -> image rows on the all-at-once embedding, as the released
+    # train.py does, leaves a small model unable to draw with the shipped loop: it never saw those inputs.
+    vis = model.embed_visual(codes)
+    if t2i.any():
+        alone = model.embed_visual(codes.permute(0, 2, 1).reshape(B * n_vis, -1, 1)).view(B, n_vis, -1)
+        vis = torch.where(t2i[:, None, None], alone, vis)
+    pos = starts[:, None] + torch.arange(n_vis, device=device)[None]  # [B, N]
+    x = x.scatter(1, pos[..., None].expand(-1, -1, cfg.hidden_size), vis)
+    # The decoder body without lm_head: logits are needed only where there are labels (32000-wide, the dearest op).
+    hidden, _ = run_decoder(model.model.layers, model.model.norm, cfg, x)
+
+    sel = labels != IGNORE
+    text_logits = model.lm_head(hidden[sel])
+    text_loss = F.cross_entropy(text_logits, labels[sel])
+    text_acc = (text_logits.argmax(-1) == labels[sel]).float().mean()
+
+    out = {"text": text_loss, "text_acc": text_acc}
+    if t2i.any():
+        rows = t2i.nonzero().flatten()
+        prev = hidden[rows[:, None], pos[rows] - 1]  # [Bt, N, D]: the hidden state before each visual token
+        c = codes[rows].permute(0, 2, 1)  # [Bt, N, K]
+        if depth_tokens < 1.0:
+            keep = torch.randperm(n_vis, device=device)[: max(1, int(round(depth_tokens * n_vis)))]
+            prev, c = prev[:, keep], c[:, keep]
+        feed = [model.embed_code(level, c[..., level]) for level in range(cfg.num_codebooks - 1)]
+        seq = torch.stack([prev] + feed, dim=2).reshape(-1, cfg.num_codebooks, cfg.hidden_size)
+        h, _ = model.ar_head(seq)
+        logits = model.ar_head.linear_head(h)  # [Bt*N, K, codebook_size]
+        target = c.reshape(-1, cfg.num_codebooks)
+        ce = F.cross_entropy(logits.reshape(-1, cfg.codebook_size), target.reshape(-1))
+        z = logits.max(-1).values.pow(2).mean()
+        out["depth"] = ce + Z_LOSS * z
+        out["depth_ce"] = ce
+        out["code_acc"] = (logits.argmax(-1) == target).float().mean()
+    else:
+        out["depth"] = out["depth_ce"] = out["code_acc"] = torch.zeros((), device=device)
+    out["loss"] = out["text"] + out["depth"]
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- output
+
+
+def save_hf_folder(model: UniTokMLLM, folder: str) -> None:
+    """The released MLLM layout: config.json + safetensors (float32 here; the released one is bf16) + tokenizer."""
+    os.makedirs(folder, exist_ok=True)
+    sd = {k: v.detach().cpu().float().numpy() for k, v in model.state_dict().items()}
+    write_sharded(folder, [(k, "F32", v.shape) for k, v in sd.items()], lambda name, _dt, _shape: sd[name], 5 * 10**9,
+                  metadata={"format": "pt"})
+    config = hf_config(model.cfg)
+    config.update({"_name_or_path": "unitok_mllm_demo", "torch_dtype": "float32"})
+    with open(os.path.join(folder, "config.json"), "w") as f:
+        json.dump(config, f, indent=2)
+    write_tokenizer_files(folder, "sentencepiece")
+
+
+def load_hf_folder(folder: str) -> UniTokMLLM:
+    from ..convert.mllm_checkpoint import load_mllm_torch
+
+    return load_mllm_torch(folder, "demo")
+
+
+# ------------------------------------------------------------------------------------------------ loop
+
+
+def train(out: str, steps: int, batch: int, lr: float, minutes: float | None, pool: int, save_every: int,
+          threads: int | None, depth_tokens: float = 1.0, t2i_share: float = T2I_SHARE) -> None:
+    device = setup_torch(threads)
+    tok_model, _ = load_released_tokenizer(os.path.join(out, RELEASED_FILE), "demo")
+    codes = encode_pool(tok_model, pool, os.path.join(out, CODES_FILE))
+    rows = Rows(LlamaTokenizer.load())
+    model = build_model(tok_model).to(device)
+    del tok_model
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.95), weight_decay=0.0)
+    state_path = os.path.join(out, STATE_FILE)
+    step, elapsed = 0, 0.0
+    saved = load_checkpoint(state_path)
+    if saved:
+        model.load_state_dict(saved["model"])
+        opt.load_state_dict(saved["opt"])
+        step, elapsed = saved["step"], saved["elapsed"]
+        print(f"resuming MLLM training at step {step} ({elapsed / 60:.1f} min done)", flush=True)
+    t_start = time.monotonic() - elapsed
+    progress, avg = StepProgress("mllm", steps, step), RunningMean()
+
+    def checkpoint():
+        save_checkpoint(state_path, {"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
+                                     "elapsed": time.monotonic() - t_start})
+
+    model.train()
+    while step < steps:
+        spent = time.monotonic() - t_start
+        if minutes is not None and spent > minutes * 60:
+            print(f"\nwall-clock budget of {minutes} min spent at step {step}; stopping", flush=True)
+            break
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, steps, lr, warmup=100, time_frac=spent / (minutes * 60) if minutes else 0.0)
+        out_ = losses(model, make_batch(rows, codes, step, batch, t2i_share=t2i_share), device, depth_tokens)
+        opt.zero_grad(set_to_none=True)
+        out_["loss"].backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        step += 1
+        progress.update(step, avg.add(**{k: out_[k].item() for k in ("loss", "text", "depth_ce", "text_acc", "code_acc")}),
+                        force=step == steps)
+        if step % save_every == 0:
+            checkpoint()
+    progress.close()
+    checkpoint()
+    save_hf_folder(model.cpu().eval(), os.path.join(out, "mllm"))
+    with open(os.path.join(out, "mllm_train.json"), "w") as f:
+        json.dump({"steps": step, "batch": batch, "pool": pool, "lr": lr, "depth_tokens": depth_tokens,
+                   "t2i_share_last": t2i_share,
+                   "train_minutes": (time.monotonic() - t_start) / 60, "final": avg.values}, f, indent=2)
+    print(f"wrote {out}/mllm (step {step})", flush=True)
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="python3 -m unitok train-mllm", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default="runs/demo", help="run folder holding the stage-1 unitok_tokenizer.pth")
+    ap.add_argument("--steps", type=int, default=3000)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--minutes", type=float, default=None, help="stop (checkpointed) after this much training time")
+    ap.add_argument("--pool", type=int, default=8000, help="training scenes encoded once and reused")
+    ap.add_argument("--save-every", type=int, default=100)
+    ap.add_argument("--depth-tokens", type=float, default=1.0,
+                    help="share of each image's visual tokens the depth head is trained on per step (speed)")
+    ap.add_argument("--t2i-share", type=float, default=T2I_SHARE,
+                    help="share of text -> image rows in a batch (the rest are chats); it may change on resume")
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default 2, or $UNITOK_THREADS)")
+    args = ap.parse_args(argv)
+    train(args.out, args.steps, args.batch, args.lr, args.minutes, args.pool, args.save_every, args.threads,
+          args.depth_tokens, args.t2i_share)
+    return 0

@@ -1,0 +1,308 @@
+"""Stage 1 of the demo model: train the UniTok tokenizer ('demo' preset) on the shapes world, from scratch.
+
+    python3 -m unitok train-tokenizer --out runs/demo [--steps 1400] [--minutes 25] [--batch 16]
+
+Losses, as UniTok trains (minus the perceptual and GAN terms, which need pretrained networks):
+  reconstruction  MSE + L1 between the decoded image and the input, in [-1, 1], with pixels of the shapes weighted
+                  FG_WEIGHT times the background's (see foreground_weights);
+  VQ              per codebook, codebook loss ||sg(z) - q||^2 + beta ||z - sg(q)||^2 (beta 0.25) on the L2-normalised
+                  8-d chunks, with the straight-through estimator carrying the decoder's gradient to the encoder;
+  contrastive     symmetric InfoNCE between the CLIP image embedding (built from the quantised tokens, as
+                  UniTok.encode_image) and the text tower's embedding of a caption, with the learned logit scale
+                  (clamped to ln 100); captions that are the same string count as positives of each other.
+The first --vq-start steps train a plain autoencoder (no quantisation); the codebooks are then seeded from the
+encoder's latents, and entries unused for `--restart-every` steps are re-seeded from latents the codebook fits worst
+(dead-code restart), so the small 256-entry codebooks cover the shapes and not only the backgrounds.
+
+Writes to --out: tokenizer_train.pt (resumable training state; re-running the command resumes from it),
+unitok_tokenizer.pth (released layout, what the converter reads) and tokenizer_metrics.json (held-out PSNR).
+--minutes stops early (checkpointed) when the wall-clock budget is spent; the LR schedule still follows --steps.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..config import get_tokenizer_config
+from ..export.tokenizer_onnx import load_released_tokenizer, save_released_tokenizer
+from ..modules.unitok import UniTok
+from . import world
+from .common import RunningMean, StepProgress, load_checkpoint, lr_at, save_checkpoint, setup_torch
+
+BETA = 0.25
+CLIP_WEIGHT = 0.1
+FG_WEIGHT = 8.0
+STATE_FILE = "tokenizer_train.pt"
+RELEASED_FILE = "unitok_tokenizer.pth"
+
+
+def batch_for_step(step: int, batch: int) -> tuple[np.ndarray, list[str], list[str]]:
+    """The step's training scenes (train split, consecutive indices): uint8 images, one caption each, backgrounds."""
+    images, texts, backgrounds = [], [], []
+    for i in range(step * batch, (step + 1) * batch):
+        scene = world.make_scene("train", i)
+        images.append(world.render(scene))
+        texts.append(world.clip_caption(scene, world.scene_rng("train", 10**9 + i)))
+        backgrounds.append(scene.background)
+    return np.stack(images), texts, backgrounds
+
+
+def quantize_train(model: UniTok, z: torch.Tensor, quantize: bool = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Training forward of the multi-codebook quantiser: (straight-through features [B,N,W], codes [B,K,N],
+    VQ loss, normalised latent chunks [K,B,N,d] for dead-code restarts). Same code choice as f_to_idx.
+    quantize=False (warm-up) passes the normalised latents through unquantised and gives no VQ loss."""
+    outs, codes, chunks, loss = [], [], [], 0.0
+    for cb, c in zip(model.quantizer.codebooks, z.chunk(model.cfg.num_codebooks, dim=-1)):
+        c = F.normalize(c, dim=-1)
+        w = cb.codebook.get_norm_weight()
+        idx = (c.detach() @ w.t()).argmax(-1)
+        q = F.embedding(idx, w)
+        loss = loss + F.mse_loss(q, c.detach()) + BETA * F.mse_loss(c, q.detach())
+        outs.append(c + (q - c).detach() if quantize else c)
+        codes.append(idx)
+        chunks.append(c.detach())
+    return torch.cat(outs, -1), torch.stack(codes, 1), (loss if quantize else 0 * loss) / len(outs), torch.stack(chunks)
+
+
+def foreground_weights(imgs: np.ndarray, scenes_bg: list[str]) -> torch.Tensor:
+    """Per-pixel loss weights [B,1,H,W]: FG_WEIGHT on pixels that differ from the scene's background colour, 1
+    elsewhere. Shapes are a few percent of the pixels; unweighted, the tokenizer first learns backgrounds only
+    and its codebooks collapse onto them."""
+    bg = np.asarray([world.BACKGROUNDS[b] for b in scenes_bg], np.int16)[:, None, None, :]
+    fg = (np.abs(imgs.astype(np.int16) - bg).max(-1) > 8).astype(np.float32)
+    return torch.from_numpy(1.0 + (FG_WEIGHT - 1.0) * fg)[:, None]
+
+
+def clip_loss(model: UniTok, feats: torch.Tensor, texts: list[str], device) -> torch.Tensor:
+    img = F.normalize(model.projection(model.fc_norm(feats.mean(dim=1))), dim=-1)
+    tokens = torch.from_numpy(world.clip_tokenize(texts, model.cfg.text_context_length)).to(device)
+    txt = model.encode_text(tokens)
+    logits = model.logit_scale.clamp(0, math.log(100)).exp() * img @ txt.t()
+    same = torch.tensor([[a == b for b in texts] for a in texts], dtype=torch.float32, device=device)
+    target = same / same.sum(1, keepdim=True)
+    return 0.5 * (torch.sum(-target * logits.log_softmax(1), 1).mean() + torch.sum(-target * logits.log_softmax(0).t(), 1).mean())
+
+
+@torch.no_grad()
+def restart_dead_codes(model: UniTok, usage: torch.Tensor, chunks: torch.Tensor, gen: torch.Generator) -> int:
+    """usage [K, size]: hits since the last restart. Each unused entry is moved onto a latent of the batch, drawn
+    with probability proportional to how badly the codebook fits it now (1 - best cosine). Random draws would
+    mostly pick background latents (most of every image): the codebook then collapses onto a few background
+    codes and the shapes, a small share of the tokens, are never encoded."""
+    restarted = 0
+    for k, cb in enumerate(model.quantizer.codebooks):
+        dead = (usage[k] == 0).nonzero().flatten()
+        if len(dead) == 0:
+            continue
+        pool = chunks[k].reshape(-1, chunks.shape[-1])
+        misfit = (1 - (pool @ cb.codebook.get_norm_weight().t()).max(-1).values).clamp(min=1e-6).cpu()
+        pick = torch.multinomial(misfit, len(dead), replacement=len(dead) > len(pool), generator=gen).to(pool.device)
+        noise = 0.01 * torch.randn(len(dead), pool.shape[1], generator=gen).to(pool.device)
+        cb.codebook.weight[dead] = pool[pick] + noise
+        restarted += len(dead)
+    usage.zero_()
+    return restarted
+
+
+@torch.no_grad()
+def heldout_psnr(model: UniTok, count: int, device, batch: int = 16) -> dict:
+    """Encode -> codes -> decode on held-out scenes; PSNR of the 8-bit images (as a user would save them)."""
+    model.eval()
+    errs, used = [], torch.zeros(model.cfg.num_codebooks, model.cfg.codebook_size)
+    for start in range(0, count, batch):
+        imgs = np.stack([world.render(world.make_scene("heldout", i)) for i in range(start, min(start + batch, count))])
+        codes = model.img_to_idx(torch.from_numpy(world.to_pixels(imgs)).to(device))
+        rec = model.idx_to_img(codes).cpu()
+        rec8 = ((rec + 1) * 127.5).round().clamp(0, 255).permute(0, 2, 3, 1).numpy()
+        errs += list(((rec8 - imgs.astype(np.float32)) ** 2).reshape(len(imgs), -1).mean(1))
+        for k in range(codes.shape[1]):
+            used[k] += torch.bincount(codes[:, k].flatten().cpu(), minlength=model.cfg.codebook_size)
+    model.train()
+    errs = np.asarray(errs)
+    psnr = 10 * np.log10(255.0**2 / np.maximum(errs, 1e-10))
+    return {"images": count, "psnr_mean": float(psnr.mean()), "psnr_of_mean_mse": float(10 * np.log10(255**2 / errs.mean())),
+            "psnr_min": float(psnr.min()), "codebook_usage": float((used > 0).float().mean())}
+
+
+def train(out: str, steps: int, batch: int, lr: float, minutes: float | None, restart_every: int,
+          save_every: int, threads: int | None, eval_images: int, vq_start: int = 0) -> dict:
+    device = setup_torch(threads)
+    os.makedirs(out, exist_ok=True)
+    cfg = get_tokenizer_config("demo")
+    assert cfg.text_vocab_size == world.CLIP_VOCAB_SIZE, "demo preset text_vocab_size must match world.CLIP_VOCAB_SIZE"
+    torch.manual_seed(0)
+    model = UniTok(cfg).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=0.01)
+    state_path = os.path.join(out, STATE_FILE)
+    step, elapsed = 0, 0.0
+    saved = load_checkpoint(state_path)
+    if saved:
+        model.load_state_dict(saved["model"])
+        opt.load_state_dict(saved["opt"])
+        step, elapsed = saved["step"], saved["elapsed"]
+        print(f"resuming tokenizer training at step {step} ({elapsed / 60:.1f} min done)", flush=True)
+    usage = torch.zeros(cfg.num_codebooks, cfg.codebook_size, device=device)
+    gen = torch.Generator().manual_seed(step)
+    progress, avg = StepProgress("tokenizer", steps, step), RunningMean()
+    t_start = time.monotonic() - elapsed
+
+    def checkpoint():
+        save_checkpoint(state_path, {"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
+                                     "elapsed": time.monotonic() - t_start})
+
+    model.train()
+    while step < steps:
+        if minutes is not None and time.monotonic() - t_start > minutes * 60:
+            print(f"\nwall-clock budget of {minutes} min spent at step {step}; stopping", flush=True)
+            break
+        time_frac = (time.monotonic() - t_start) / (minutes * 60) if minutes else 0.0
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, steps, lr, warmup=50, time_frac=time_frac)
+        imgs, texts, backgrounds = batch_for_step(step, batch)
+        x = torch.from_numpy(world.to_pixels(imgs)).to(device)
+        weight = foreground_weights(imgs, backgrounds).to(device)
+        z = model.quant_proj(model.encoder(x))
+        quantize = step >= vq_start
+        if step == vq_start and vq_start > 0:
+            usage.zero_()  # every entry counts as dead: the first restart seeds the codebooks from real latents
+            restart_dead_codes(model, usage, quantize_train(model, z, False)[3], gen)
+        zq, codes, vq, chunks = quantize_train(model, z, quantize)
+        feats = model.post_quant_proj(zq)
+        rec = model.decoder(feats)
+        mse = F.mse_loss(rec.detach(), x)
+        rec_loss = ((rec - x).pow(2) * weight).mean() + ((rec - x).abs() * weight).mean()
+        cl = clip_loss(model, feats, texts, device)
+        loss = rec_loss + vq + CLIP_WEIGHT * cl
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        with torch.no_grad():
+            for k, cb in enumerate(model.quantizer.codebooks):
+                hits = torch.bincount(codes[:, k].flatten(), minlength=cfg.codebook_size).float()
+                usage[k] += hits
+                cb.vocab_usage.mul_(0.99).add_(0.01 * hits / hits.sum())  # the released buffer: EMA usage share
+        step += 1
+        if quantize and step % restart_every == 0 and max(step / steps, time_frac) < 0.8:  # stop restarting once the codes settle
+            restart_dead_codes(model, usage, chunks, gen)
+        used = sum(len(torch.unique(codes[:, k])) for k in range(cfg.num_codebooks)) / cfg.num_codebooks
+        figures = avg.add(loss=loss.item(), psnr=10 * math.log10(4.0 / max(mse.item(), 1e-10)), vq=vq.item(),
+                          clip=cl.item(), codes_per_batch=used)
+        progress.update(step, figures, force=step == steps)
+        if step % save_every == 0:
+            checkpoint()
+    progress.close()
+    checkpoint()
+    model.eval()
+    save_released_tokenizer(model.cpu(), os.path.join(out, RELEASED_FILE))
+    metrics = {"steps": step, "batch": batch, "train_minutes": (time.monotonic() - t_start) / 60,
+               "heldout": heldout_psnr(model, eval_images, torch.device("cpu"))}
+    with open(os.path.join(out, "tokenizer_metrics.json"), "w") as f:
+        json.dump(metrics, f, indent=2)
+    print(json.dumps(metrics, indent=2), flush=True)
+    return metrics
+
+
+def finetune_decoder(out: str, steps: int, batch: int, lr: float, minutes: float | None, save_every: int,
+                     threads: int | None, eval_images: int) -> dict:
+    """Continue training the decoder alone on a finished tokenizer. The encoder, quant_proj, codebooks and the
+    CLIP side are frozen, so every image keeps its codes: an MLLM trained on them stays valid (this can run while
+    the MLLM trains). Writes decoder_train.pt while running and updates unitok_tokenizer.pth at the end."""
+    device = setup_torch(threads)
+    released = os.path.join(out, RELEASED_FILE)
+    model = load_released_tokenizer(released, "demo")[0].to(device)
+    model.requires_grad_(False)
+    model.decoder.requires_grad_(True)
+    opt = torch.optim.AdamW(model.decoder.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=0.01)
+    state_path = os.path.join(out, "decoder_train.pt")
+    step, elapsed = 0, 0.0
+    saved = load_checkpoint(state_path)
+    if saved:
+        model.decoder.load_state_dict(saved["decoder"])
+        opt.load_state_dict(saved["opt"])
+        step, elapsed = saved["step"], saved["elapsed"]
+        print(f"resuming decoder fine-tuning at step {step}", flush=True)
+    t_start = time.monotonic() - elapsed
+    progress, avg = StepProgress("decoder", steps, step), RunningMean()
+
+    def checkpoint():
+        save_checkpoint(state_path, {"decoder": model.decoder.state_dict(), "opt": opt.state_dict(), "step": step,
+                                     "elapsed": time.monotonic() - t_start})
+
+    model.eval()
+    model.decoder.train()
+    while step < steps:
+        spent = time.monotonic() - t_start
+        if minutes is not None and spent > minutes * 60:
+            break
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, steps, lr, warmup=20, time_frac=spent / (minutes * 60) if minutes else 0.0)
+        # Fresh scenes (offset past the main run's), encoded by the frozen encoder.
+        imgs, _, backgrounds = batch_for_step(100_000 + step, batch)
+        x = torch.from_numpy(world.to_pixels(imgs)).to(device)
+        with torch.no_grad():
+            feats = model.post_quant_proj(model.quantizer.idx_to_f(model.img_to_idx(x)))
+        rec = model.decoder(feats)
+        weight = foreground_weights(imgs, backgrounds).to(device)
+        loss = ((rec - x).pow(2) * weight).mean() + ((rec - x).abs() * weight).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.decoder.parameters(), 1.0)
+        opt.step()
+        step += 1
+        mse = F.mse_loss(rec.detach(), x).item()
+        progress.update(step, avg.add(loss=loss.item(), psnr=10 * math.log10(4.0 / max(mse, 1e-10))), force=step == steps)
+        if step % save_every == 0:
+            checkpoint()
+    progress.close()
+    checkpoint()
+    model.eval()
+    save_released_tokenizer(model.cpu(), released)
+    metrics = _load_json(os.path.join(out, "tokenizer_metrics.json"))
+    metrics["decoder_finetune"] = {"steps": step, "batch": batch, "train_minutes": (time.monotonic() - t_start) / 60}
+    metrics["heldout"] = heldout_psnr(model, eval_images, torch.device("cpu"))
+    with open(os.path.join(out, "tokenizer_metrics.json"), "w") as f:
+        json.dump(metrics, f, indent=2)
+    print(json.dumps(metrics, indent=2), flush=True)
+    return metrics
+
+
+def _load_json(path: str) -> dict:
+    if not os.path.isfile(path):
+        return {}
+    with open(path) as f:
+        return json.load(f)
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="python3 -m unitok train-tokenizer", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", default="runs/demo", help="run folder (resumes from its tokenizer_train.pt)")
+    ap.add_argument("--steps", type=int, default=1400)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--minutes", type=float, default=None, help="stop (checkpointed) after this much training time")
+    ap.add_argument("--restart-every", type=int, default=25)
+    ap.add_argument("--vq-start", type=int, default=150,
+                    help="warm-up steps as a plain autoencoder (normalised latents, no quantisation); the codebooks "
+                         "are then seeded from the encoder's latents")
+    ap.add_argument("--save-every", type=int, default=100)
+    ap.add_argument("--eval-images", type=int, default=256)
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default 2, or $UNITOK_THREADS)")
+    ap.add_argument("--decoder-only", action="store_true",
+                    help="fine-tune only the decoder of the finished run (codes unchanged; see finetune_decoder)")
+    args = ap.parse_args(argv)
+    if args.decoder_only:
+        finetune_decoder(args.out, args.steps, args.batch, args.lr, args.minutes, args.save_every, args.threads,
+                         args.eval_images)
+        return 0
+    train(args.out, args.steps, args.batch, args.lr, args.minutes, args.restart_every, args.save_every,
+          args.threads, args.eval_images, args.vq_start)
+    return 0
