@@ -80,6 +80,11 @@ function judge(
   return positions[row * 3 + col] === position;
 }
 
+// Issue 5's quality targets, which the partly trained demo model does not reach yet: run and reported, not gating.
+const BELOW_TARGET = {
+  todo: 'below the issue-5 target until the demo model is trained further (models/demo/MODEL_CARD.md)',
+};
+
 test('the oracle passes the held-out images themselves', async () => {
   for (const scene of sample.scenes.filter((s) => s.shapes.length === 1)) {
     const [s] = scene.shapes;
@@ -114,7 +119,7 @@ describe('tokenizer graphs', () => {
     assert.ok(psnr >= 27, `PSNR ${psnr.toFixed(2)} dB`);
   });
 
-  test('zero-shot shape and colour from the CLIP side', { todo: 'below the issue-5 target until the demo model is trained further (models/demo/MODEL_CARD.md)' }, async () => {
+  test('zero-shot shape and colour from the CLIP side', BELOW_TARGET, async () => {
     const singles = sample.scenes.filter((s) => s.shapes.length === 1);
     const img = await tok.imageEmbeddings(await tok.encode(singles.map(png)));
     const D = img.length / singles.length;
@@ -148,7 +153,7 @@ describe('engine', () => {
   });
   after(() => engine.close());
 
-  test('VQA: exact answers about held-out images (greedy)', { todo: 'below the issue-5 target until the demo model is trained further (models/demo/MODEL_CARD.md)' }, async () => {
+  test('VQA: exact answers about held-out images (greedy)', BELOW_TARGET, async () => {
     const items = sample.scenes.flatMap((scene) =>
       scene.qa.filter((q) => q.kind !== 'caption').map((q) => ({ scene, ...q })),
     );
@@ -191,24 +196,28 @@ describe('engine', () => {
     assert.ok(mean(ok) >= 0.6, `all kinds exact match ${mean(ok)}: ${wrong.slice(0, 8).join('; ')}`);
   });
 
-  test('text to image: the oracle finds the prompted colour in the prompted place', { todo: 'below the issue-5 target until the demo model is trained further (models/demo/MODEL_CARD.md)' }, async () => {
-    const results = await Promise.all(
-      sample.t2i.map(async (item, i) => {
-        const d = engine.info().defaults.image;
-        const stream = await engine.submitImage({
-          id: `t2i-${i}`,
-          n: 1,
-          signal: new AbortController().signal,
-          prompt: item.prompt,
-          sampling: { ...d, seed: 1000 + i },
-          previewAt: [],
-        });
-        let image: Buffer | undefined;
-        for await (const e of stream) if (e.type === 'image') image = e.png;
-        assert.ok(image, 'no image event');
-        return judge(await rgb(image), item.color, item.position);
-      }),
-    );
-    assert.ok(mean(results) >= 0.7, `oracle accuracy ${mean(results)} (${results.map(Number).join('')})`);
-  });
+  test(
+    'text to image: the oracle finds the prompted colour in the prompted place',
+    BELOW_TARGET,
+    async () => {
+      const results = await Promise.all(
+        sample.t2i.map(async (item, i) => {
+          const d = engine.info().defaults.image;
+          const stream = await engine.submitImage({
+            id: `t2i-${i}`,
+            n: 1,
+            signal: new AbortController().signal,
+            prompt: item.prompt,
+            sampling: { ...d, seed: 1000 + i },
+            previewAt: [],
+          });
+          let image: Buffer | undefined;
+          for await (const e of stream) if (e.type === 'image') image = e.png;
+          assert.ok(image, 'no image event');
+          return judge(await rgb(image), item.color, item.position);
+        }),
+      );
+      assert.ok(mean(results) >= 0.7, `oracle accuracy ${mean(results)} (${results.map(Number).join('')})`);
+    },
+  );
 });
