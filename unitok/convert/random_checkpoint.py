@@ -18,13 +18,13 @@ import argparse
 import json
 import math
 import os
-import shutil
 import sys
 import zlib
 
 import numpy as np
 
 from ..config import get_tokenizer_config
+from ..export.onnx_io import atomic_output_dir
 from ..export.tokenizer_onnx import save_released_tokenizer
 from ..mllm_config import MLLMConfig, get_mllm_config
 from ..modules.unitok import UniTok, init_random
@@ -123,17 +123,11 @@ def make_random_checkpoint(out: str, mllm_config: str, tokenizer_config: str, se
                            max_shard_bytes: int = TRANSFORMERS_SHARD_BYTES, tokenizer_files: str = "sentencepiece") -> None:
     mcfg, tcfg = get_mllm_config(mllm_config), get_tokenizer_config(tokenizer_config)
     check_codebooks_match(mcfg, tcfg)
-    if os.path.exists(out) and os.listdir(out):
-        raise FileExistsError(f"{out} exists and is not empty")
-    os.makedirs(out, exist_ok=True)
-    try:
-        tok = write_random_tokenizer(tcfg, seed, os.path.join(out, "unitok_tokenizer.pth"))
+    with atomic_output_dir(out) as tmp:  # all or nothing, like the converter
+        tok = write_random_tokenizer(tcfg, seed, os.path.join(tmp, "unitok_tokenizer.pth"))
         codebooks = [cb.codebook.weight.detach().numpy() for cb in tok.quantizer.codebooks]
         del tok
-        write_random_mllm(mcfg, seed + 1, os.path.join(out, "mllm"), codebooks, max_shard_bytes, tokenizer_files)
-    except BaseException:
-        shutil.rmtree(out, ignore_errors=True)
-        raise
+        write_random_mllm(mcfg, seed + 1, os.path.join(tmp, "mllm"), codebooks, max_shard_bytes, tokenizer_files)
 
 
 def main(argv: list[str]) -> int:

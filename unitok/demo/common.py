@@ -26,6 +26,19 @@ def load_checkpoint(path: str) -> dict | None:
     return torch.load(path, map_location="cpu") if os.path.isfile(path) else None
 
 
+def resume(path: str, model: torch.nn.Module, opt: torch.optim.Optimizer, what: str,
+           key: str = "model") -> tuple[int, float]:
+    """Load a training checkpoint (module state under `key`) and the optimiser if there is one; returns
+    (step, seconds trained)."""
+    saved = load_checkpoint(path)
+    if not saved:
+        return 0, 0.0
+    model.load_state_dict(saved[key])
+    opt.load_state_dict(saved["opt"])
+    print(f"resuming {what} training at step {saved['step']} ({saved['elapsed'] / 60:.1f} min done)", flush=True)
+    return saved["step"], saved["elapsed"]
+
+
 def lr_at(step: int, total: int, peak: float, warmup: int, time_frac: float = 0.0) -> float:
     """Linear warm-up, then cosine decay to 10% of the peak. The decay follows whichever is further along, the
     steps or the wall-clock budget (time_frac), so a run cut short by --minutes still ends at a low LR."""

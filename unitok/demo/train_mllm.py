@@ -47,7 +47,7 @@ from ..modules.mllm import UniTokMLLM
 from ..safetensors import write_sharded
 from ..text_tokenizer import IMAGE_TOKEN_INDEX, LlamaTokenizer
 from . import world
-from .common import RunningMean, StepProgress, load_checkpoint, lr_at, save_checkpoint, setup_torch
+from .common import RunningMean, StepProgress, lr_at, resume, save_checkpoint, setup_torch
 from .train_tokenizer import RELEASED_FILE
 
 STATE_FILE = "mllm_train.pt"
@@ -254,13 +254,7 @@ def train(out: str, steps: int, batch: int, lr: float, minutes: float | None, po
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.95), weight_decay=0.0)
     state_path = os.path.join(out, STATE_FILE)
-    step, elapsed = 0, 0.0
-    saved = load_checkpoint(state_path)
-    if saved:
-        model.load_state_dict(saved["model"])
-        opt.load_state_dict(saved["opt"])
-        step, elapsed = saved["step"], saved["elapsed"]
-        print(f"resuming MLLM training at step {step} ({elapsed / 60:.1f} min done)", flush=True)
+    step, elapsed = resume(state_path, model, opt, "MLLM")
     t_start = time.monotonic() - elapsed
     progress, avg = StepProgress("mllm", steps, step), RunningMean()
 

@@ -34,7 +34,7 @@ from ..config import get_tokenizer_config
 from ..export.tokenizer_onnx import load_released_tokenizer, save_released_tokenizer
 from ..modules.unitok import UniTok
 from . import world
-from .common import RunningMean, StepProgress, load_checkpoint, lr_at, save_checkpoint, setup_torch
+from .common import RunningMean, StepProgress, lr_at, resume, save_checkpoint, setup_torch
 
 BETA = 0.25
 CLIP_WEIGHT = 0.1
@@ -141,13 +141,7 @@ def train(out: str, steps: int, batch: int, lr: float, minutes: float | None, re
     model = UniTok(cfg).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=0.01)
     state_path = os.path.join(out, STATE_FILE)
-    step, elapsed = 0, 0.0
-    saved = load_checkpoint(state_path)
-    if saved:
-        model.load_state_dict(saved["model"])
-        opt.load_state_dict(saved["opt"])
-        step, elapsed = saved["step"], saved["elapsed"]
-        print(f"resuming tokenizer training at step {step} ({elapsed / 60:.1f} min done)", flush=True)
+    step, elapsed = resume(state_path, model, opt, "tokenizer")
     usage = torch.zeros(cfg.num_codebooks, cfg.codebook_size, device=device)
     gen = torch.Generator().manual_seed(step)
     progress, avg = StepProgress("tokenizer", steps, step), RunningMean()
@@ -222,13 +216,7 @@ def finetune_decoder(out: str, steps: int, batch: int, lr: float, minutes: float
     model.decoder.requires_grad_(True)
     opt = torch.optim.AdamW(model.decoder.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=0.01)
     state_path = os.path.join(out, "decoder_train.pt")
-    step, elapsed = 0, 0.0
-    saved = load_checkpoint(state_path)
-    if saved:
-        model.decoder.load_state_dict(saved["decoder"])
-        opt.load_state_dict(saved["opt"])
-        step, elapsed = saved["step"], saved["elapsed"]
-        print(f"resuming decoder fine-tuning at step {step}", flush=True)
+    step, elapsed = resume(state_path, model.decoder, opt, "decoder", key="decoder")
     t_start = time.monotonic() - elapsed
     progress, avg = StepProgress("decoder", steps, step), RunningMean()
 
