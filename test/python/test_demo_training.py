@@ -51,27 +51,88 @@ def _row_tokens(batch, r):
 
 def test_batches_follow_the_released_formats(rows):
     codes = np.random.default_rng(0).integers(0, 256, size=(16, 8, 64)).astype(np.uint8)
-    batch = train_mllm.make_batch(rows, codes, step=3, batch=16)
+    groups = train_mllm.make_batch(rows, codes, step=3, batch=16)
+    assert [bool(g["t2i"].all()) for g in groups] == [False, True]  # chats, then text -> image rows
+    assert sum(len(g["t2i"]) for g in groups) == 16 and not groups[0]["t2i"].any()
     tok = rows.tok
-    assert batch["t2i"].any() and (~batch["t2i"]).any()
     suffix = tok.encode(TEXT_TO_IMAGE["suffix"].strip(), add_bos=False)
     uncond = tok.encode(TEXT_TO_IMAGE["unconditional"], add_bos=True)
-    for r in range(16):
-        ids, labels, start = _row_tokens(batch, r)
-        supervised = [(i, t) for i, t in enumerate(labels) if t != train_mllm.IGNORE]
-        # Position i is trained to predict token i + 1.
-        assert all(ids[i + 1] == t for i, t in supervised)
-        assert ids[0] == 1  # BOS
-        if batch["t2i"][r]:
-            assert ids[start - 1] == 3 and ids[start + 64:start + 66] == [4, 2]  # boi, image, eoi, eos
-            prompt = ids[:start - 1]
-            assert prompt == uncond or prompt[-len(suffix):] == suffix
-            assert [t for _, t in supervised] == [4, 2]
-        else:
-            text = tok.decode(ids[start + 64:])
-            assert text.startswith("\n") and " ASSISTANT: " in text
-            answer = [t for _, t in supervised]
-            assert answer[-1] == 2 and supervised[0][0] == ids.index(2, start) - len(answer)  # the answer, then eos
+    for batch in groups:
+        for r in range(len(batch["t2i"])):
+            ids, labels, start = _row_tokens(batch, r)
+            supervised = [(i, t) for i, t in enumerate(labels) if t != train_mllm.IGNORE]
+            # Position i is trained to predict token i + 1.
+            assert all(ids[i + 1] == t for i, t in supervised)
+            assert ids[0] == 1  # BOS
+            if batch["t2i"][r]:
+                assert ids[start - 1] == 3 and ids[start + 64:start + 66] == [4, 2]  # boi, image, eoi, eos
+                prompt = ids[:start - 1]
+                assert prompt == uncond or prompt[-len(suffix):] == suffix
+                assert [t for _, t in supervised] == [4, 2]
+                assert batch["positions"][r, : start + 66].tolist() == list(range(start + 66))
+                continue
+            # A chat row: the vicuna prompt and image, then several "\n{question} ASSISTANT: {answer}</s>" branches,
+            # each restarting at the position right after the image.
+            prefix = start + 64
+            pos = batch["positions"][r].tolist()
+            branch_starts = [i for i in range(prefix, len(pos)) if pos[i] == prefix]
+            assert len(branch_starts) >= 2
+            kinds = set()
+            for i, b0 in enumerate(branch_starts):
+                b1 = branch_starts[i + 1] if i + 1 < len(branch_starts) else ids.index(2, b0) + 1
+                text = tok.decode(ids[b0:b1])
+                assert text.startswith("\n") and " ASSISTANT: " in text
+                answer = [t for j, t in supervised if b0 <= j < b1]
+                assert answer[-1] == 2 and ids[b1 - 1] == 2  # the answer, then eos ends the branch
+                kinds.add(text.split(" ASSISTANT:")[0].strip().split()[1])
+                # The branch sees the prefix and itself, nothing of the other branches.
+                seen = (batch["bias"][r, 0, b1 - 1] == 0).nonzero().flatten().tolist()
+                assert seen == list(range(prefix)) + list(range(b0, b1))
+            assert {"color", "shape"} <= kinds  # "What color is ...", "What shape is ..." always come
+
+
+def test_packed_questions_equal_single_turn_chats(tokenizer_model, rows):
+    """A chat row's branches are exactly the single-turn chats inference runs: same logits at every answer token."""
+    torch.manual_seed(0)
+    model = train_mllm.build_model(tokenizer_model).eval()
+    codes = np.random.default_rng(2).integers(0, 256, size=(4, 8, 64)).astype(np.uint8)
+    scene = world.make_scene("train", 5)
+    chat = {**rows.chat(scene, np.random.default_rng(0), 8), "scene": scene, "index": 1}
+    packed = train_mllm.pad_group([chat], codes, np.random.default_rng(0), 0.3)
+    with torch.no_grad():
+        logits = _answer_logits(model, packed)
+        singles = [train_mllm.pad_group([{**chat, "branches": [b]}], codes, np.random.default_rng(0), 0.3)
+                   for b in chat["branches"]]
+        one_by_one = torch.cat([_answer_logits(model, b) for b in singles])
+    assert len(chat["branches"]) >= 4 and logits.shape == one_by_one.shape
+    assert (logits - one_by_one).abs().max().item() < 1e-4
+
+
+def _answer_logits(model, batch):
+    from unitok.modules.llama import run_decoder
+
+    x = model.embed_text(batch["ids"])
+    start = int(batch["starts"][0])
+    x[0, start:start + 64] = model.embed_visual(batch["codes"])[0]
+    hidden, _ = run_decoder(model.model.layers, model.model.norm, model.cfg, x, position_ids=batch["positions"],
+                            bias=batch["bias"])
+    return model.lm_head(hidden[batch["labels"] != train_mllm.IGNORE])
+
+
+def test_depth_head_trains_on_every_shape_token():
+    scene = world.make_scene("train", 11, count=1)
+    touched = train_mllm.touched_tokens(scene, 8).reshape(8, 8)
+    s = scene.shapes[0]
+    r = world.SIZES[s.size]
+    rows_, cols = touched.any(1).nonzero()[0], touched.any(0).nonzero()[0]
+    assert rows_.min() * 16 <= s.cy - r < (rows_.min() + 1) * 16 and rows_.max() * 16 <= s.cy + r < (rows_.max() + 1) * 16
+    assert cols.min() * 16 <= s.cx - r < (cols.min() + 1) * 16 and cols.max() * 16 <= s.cx + r < (cols.max() + 1) * 16
+    assert touched.sum() == len(rows_) * len(cols)  # one box per shape
+    rows = train_mllm.Rows(LlamaTokenizer.load())
+    codes = np.zeros((1, 8, 64), np.uint8)
+    seq = {**rows.t2i(scene, np.random.default_rng(0)), "scene": scene, "index": 0}
+    focus = train_mllm.pad_group([seq], codes, np.random.default_rng(0), 0.3)["focus"][0]
+    assert focus[torch.from_numpy(touched.reshape(-1))].all() and 0 < (~focus).sum() < (~touched).sum()
 
 
 def test_losses_learn_and_checkpoint_round_trips(tokenizer_model, rows, tmp_path):
@@ -85,7 +146,7 @@ def test_losses_learn_and_checkpoint_round_trips(tokenizer_model, rows, tmp_path
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=3e-3)
     first = None
     for _ in range(8):  # overfit one batch
-        out = train_mllm.losses(model, batch, "cpu")
+        out = train_mllm.step_losses(model, batch, "cpu")
         first = first if first is not None else {k: out[k].item() for k in ("text", "depth_ce")}
         opt.zero_grad()
         out["loss"].backward()

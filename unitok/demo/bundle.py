@@ -37,6 +37,15 @@ def _pct(x) -> str:
     return "n/a" if x is None else f"{100 * x:.1f}%"
 
 
+def _mix(mllm: dict) -> str:
+    mix = mllm.get("mix_last")
+    if not mix:
+        return "not recorded"
+    return (f"{_pct(mix['t2i_share'])} text -> image rows ({_pct(mix['single_share'])} of them one-shape scenes, depth "
+            f"head on {_pct(mix['depth_background'])} of the background tokens), the rest chats with up to "
+            f"{mix['questions']} questions each")
+
+
 def model_card(run: str, ev: dict, size: int, image_sampling: dict) -> str:
     tok, mllm = _load(os.path.join(run, "tokenizer_metrics.json")), _load(os.path.join(run, "mllm_train.json"))
     params = sum(p.numel() for p in load_released_tokenizer(os.path.join(run, RELEASED_FILE), "demo")[0].parameters())
@@ -96,8 +105,12 @@ One command per stage, each resumable, on the project's 2-core CPU (`python3 -m 
    MLLM preset `demo` (hidden 128, 4 layers, 4 heads, depth head 3 layers, real Llama-2 tokenizer and 32000-token
    vocabulary). Rows are text -> image in the released format (`{{caption}} Generate an image based on this
    description.` + boi + 64 visual tokens + eoi + eos; depth-head loss on the codes, 10% of captions dropped to
-   `<unconditional>` for CFG) or vicuna_v1 chats with the image (loss on the answer). The visual embedder starts
-   from the tokenizer's codebooks (frozen) and post_quant_proj, as released.{notes}
+   `<unconditional>` for CFG) or vicuna_v1 chats with the image (loss on the answer). Mix per batch: {_mix(mllm)}.
+   The depth head trains on every visual token a shape touches and a random share of the flat background
+   ones; a chat row carries several questions about its image as branches that each see only the prompt, the
+   image and themselves (exactly single-turn chats, sharing one image). Text -> image rows embed each visual
+   token alone, as the released generation loop feeds them. The visual embedder starts from the tokenizer's
+   codebooks (frozen) and post_quant_proj, as released.{notes}
 3. `build-demo-bundle`: the released-layout checkpoints through `python3 -m unitok convert --dtype {DTYPE}
    --int4-accuracy-level {ACCURACY_LEVEL}` (int4 Linear layers, fp16 embedding tables; fp32 tokenizer graphs).
 4. `evaluate --dtype int4`: the numbers below, computed on the bundle's own (int4-dequantised) weights.

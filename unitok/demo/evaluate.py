@@ -102,16 +102,19 @@ def vqa(tok, mllm, text_tok: LlamaTokenizer, scenes: int, log_every: int = 50) -
 
 
 @torch.no_grad()
-def text_to_image(tok, mllm, text_tok: LlamaTokenizer, count: int, cfg_scale: float, temperature: float,
-                  top_k: int, top_p: float, seed: int, sheet_path: str | None = None) -> dict:
+def text_to_image(tok, mllm, text_tok: LlamaTokenizer, count: int, sampling: dict, seed: int,
+                  sheet_path: str | None = None, split: str = "heldout") -> dict:
+    """One-shape prompts of `split` (held-out; the train split's unseen scenes to choose sampling settings on),
+    generated with `sampling` (cfg_scale, temperature, top_k, top_p) and seeds seed, seed + 1, ..., judged by the
+    oracle."""
     uncond = text_tok.encode(TEXT_TO_IMAGE["unconditional"], add_bos=True) + [mllm.cfg.boi_token_id]
     results, images, t0 = [], [], time.monotonic()
     for i in range(count):
-        scene = world.make_scene("heldout", T2I_BASE + i, count=1)
+        scene = world.make_scene(split, T2I_BASE + i, count=1)
         s = scene.shapes[0]
         prompt = scene.caption()
         cond = text_tok.encode(prompt + TEXT_TO_IMAGE["suffix"], add_bos=True) + [mllm.cfg.boi_token_id]
-        gen = generate_image(mllm, cond, uncond, tok.cfg.num_tokens, cfg_scale, temperature, top_k, top_p, seed + i)
+        gen = generate_image(mllm, cond, uncond, tok.cfg.num_tokens, seed=seed + i, **sampling)
         img = tok.idx_to_img(gen.codes[None])[0]
         img8 = ((img + 1) * 127.5).round().clamp(0, 255).permute(1, 2, 0).numpy().astype(np.uint8)
         verdict = world.judge_single(img8, s.color, s.position, s.shape)
@@ -122,8 +125,7 @@ def text_to_image(tok, mllm, text_tok: LlamaTokenizer, count: int, cfg_scale: fl
                  f"{np.mean([r['ok'] for r in results]):.2f}")
     if sheet_path:
         _save_sheet(images, sheet_path)
-    return {"prompts": count, "settings": dict(cfg_scale=cfg_scale, temperature=temperature, top_k=top_k, top_p=top_p,
-                                               seed=seed),
+    return {"prompts": count, "split": split, "settings": {**sampling, "seed": seed},
             "accuracy": float(np.mean([r["ok"] for r in results])),
             "color_accuracy": float(np.mean([r["color_ok"] for r in results])),
             "position_accuracy": float(np.mean([r["position_ok"] for r in results])),
@@ -144,8 +146,8 @@ def _save_sheet(images: list[np.ndarray], path: str, columns: int = 8) -> None:
     Image.fromarray(sheet).save(path)
 
 
-def evaluate(run: str, recon: int, zeroshot: int, vqa_scenes: int, t2i: int, cfg_scale: float, temperature: float,
-             top_k: int, top_p: float, seed: int, sheet: str | None = None, dtype: str = "fp32") -> dict:
+def evaluate(run: str, recon: int, zeroshot: int, vqa_scenes: int, t2i: int, sampling: dict, seed: int,
+             sheet: str | None = None, dtype: str = "fp32", t2i_split: str = "heldout") -> dict:
     tok, _ = load_released_tokenizer(os.path.join(run, RELEASED_FILE), "demo")
     report = {"split": "heldout", "mllm_weights": dtype}
     if recon:
@@ -165,9 +167,8 @@ def evaluate(run: str, recon: int, zeroshot: int, vqa_scenes: int, t2i: int, cfg
             _log(f"VQA on {vqa_scenes} held-out scenes ...")
             report["vqa"] = vqa(tok, mllm, text_tok, vqa_scenes)
         if t2i:
-            _log(f"text -> image on {t2i} held-out one-shape prompts ...")
-            report["text_to_image"] = text_to_image(tok, mllm, text_tok, t2i, cfg_scale, temperature, top_k, top_p,
-                                                    seed, sheet)
+            _log(f"text -> image on {t2i} {t2i_split} one-shape prompts ...")
+            report["text_to_image"] = text_to_image(tok, mllm, text_tok, t2i, sampling, seed, sheet, t2i_split)
     return report
 
 
@@ -184,6 +185,9 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--top-k", type=int, default=IMAGE_SAMPLING["top_k"])
     ap.add_argument("--top-p", type=float, default=IMAGE_SAMPLING["top_p"])
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--t2i-split", default="heldout", choices=list(world.SPLIT_SEEDS),
+                    help="prompts' split: held-out to report; train (scenes outside the training pool) to choose "
+                         "sampling settings without looking at the held-out ones")
     ap.add_argument("--sheet", help="also save the generated images as one PNG")
     ap.add_argument("--dtype", default="fp32", choices=("fp32", "int4"),
                     help="MLLM weights as trained (fp32) or as the int4 bundle stores them (int4, accuracy level 0)")
@@ -191,8 +195,9 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--threads", type=int, default=None)
     args = ap.parse_args(argv)
     setup_torch(args.threads)
-    report = evaluate(args.run, args.recon, args.zeroshot, args.vqa, args.t2i, args.cfg_scale, args.temperature,
-                      args.top_k, args.top_p, args.seed, args.sheet, args.dtype)
+    sampling = dict(cfg_scale=args.cfg_scale, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p)
+    report = evaluate(args.run, args.recon, args.zeroshot, args.vqa, args.t2i, sampling, args.seed, args.sheet,
+                      args.dtype, args.t2i_split)
     text = json.dumps(report, indent=2)
     print(text)
     if args.out:

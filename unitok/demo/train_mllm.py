@@ -1,21 +1,26 @@
 """Stage 2 of the demo model: train the UniTok MLLM ('demo' preset) on the shapes world, from scratch, on top of
 the stage-1 tokenizer, with the real Llama-2 tokenizer and the released sequence formats.
 
-    python3 -m unitok train-mllm --out runs/demo [--steps 3000] [--minutes 40] [--batch 32]
+    python3 -m unitok train-mllm --out runs/demo [--steps 1400] [--minutes 44] [--batch 32]
 
-Each batch mixes two kinds of rows (eval/liquid/train.py formats):
+Each batch mixes two kinds of rows (eval/liquid/train.py formats), as two groups padded apart (`Mix` sets the mix):
   text -> image   BOS "{caption} Generate an image based on this description." boi <64 visual tokens> eoi eos
-                  Loss: the depth head on all 8 codes of every visual token (cross-entropy + z-loss 5e-5 max_logit^2),
+                  Loss: the depth head on all 8 codes of the visual tokens (cross-entropy + z-loss 5e-5 max_logit^2),
                   and lm_head on eoi and eos. 10% of captions are dropped for classifier-free guidance; a dropped row
-                  is "<unconditional>" boi ..., exactly the unconditional prompt the released loop feeds.
-  chat (VQA)      vicuna_v1: "{system} USER: <image>\\n{question} ASSISTANT:" then " {answer}</s>"; loss on the answer
+                  is "<unconditional>" boi ..., exactly the unconditional prompt the released loop feeds. The depth
+                  head trains on every token a shape touches and on a random 30% of the flat background ones, and
+                  60% of these rows show one shape: the background is most of every image and learnt from far
+                  fewer examples, while where the shape goes is what a prompt is about.
+  chat (VQA)      vicuna_v1: "{system} USER: <image>\n{question} ASSISTANT:" then " {answer}</s>"; loss on the answer
                   and eos. Questions cover colour, shape, position, size, count, background, "is there a ..." and
-                  "Describe the image." (answer: the caption).
+                  "Describe the image." (answer: the caption). One row carries up to 8 questions about its image as
+                  branches behind the shared prompt + image: each branch restarts its positions after the image and
+                  sees only the prompt, the image and itself (an attention bias), so it is exactly a single-turn chat,
+                  at a fraction of the cost of 8 rows (the system prompt and the image are 100 of ~120 tokens).
 Visual tokens enter through model.multi_embedder: the tokenizer's codebooks (copied, frozen, as released) and a causal
 copy of its post_quant_proj (copied, then trained), then the MLP projector. Chat rows embed the image's tokens all at
 once (causal), text -> image rows one token at a time, exactly as the released inference loops feed them (see
-losses()). The depth head reads the LLM's post-norm
-hidden state at the position before each visual token.
+losses()). The depth head reads the LLM's post-norm hidden state at the position before each visual token.
 
 The training images are a fixed pool of train-split scenes, encoded once by the stage-1 tokenizer (train_codes.npy);
 captions, caption variants and questions are drawn afresh every time a scene is used.
@@ -26,6 +31,7 @@ Writes to --out: mllm_train.pt (resumable state; re-running resumes), and mllm/ 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import json
 import os
@@ -54,8 +60,17 @@ STATE_FILE = "mllm_train.pt"
 CODES_FILE = "train_codes.npy"
 CFG_DROP = 0.1  # released: caption replaced by "<unconditional>" when np.random.rand() > 0.9
 Z_LOSS = 5e-5
-T2I_SHARE = 0.5
 IGNORE = -100
+
+
+@dataclasses.dataclass(frozen=True)
+class Mix:
+    """What a batch is made of (each may change on resume)."""
+
+    t2i_share: float = 0.5  # text -> image rows; the rest are chats
+    questions: int = 8  # question branches per chat row
+    single_share: float = 0.6  # text -> image rows drawn from one-shape scenes (the prompts the demo is judged on)
+    depth_background: float = 0.3  # share of untouched (background) visual tokens the depth head trains on
 
 
 # ------------------------------------------------------------------------------------------------ data
@@ -82,8 +97,8 @@ def encode_pool(tok_model, count: int, path: str, batch: int = 32) -> np.ndarray
 
 
 class Rows:
-    """Turns (scene index, rng) into token sequences in the released formats. Tokenizations are cached: the
-    question templates and captions repeat."""
+    """Turns (scene, rng) into token sequences in the released formats. Tokenizations are cached: the question
+    templates and captions repeat."""
 
     def __init__(self, tok: LlamaTokenizer):
         self.tok = tok
@@ -106,43 +121,111 @@ class Rows:
             # Mostly the full caption; sometimes without size / background, so short prompts work too.
             with_size, with_bg = rng.random() < 0.8, rng.random() < 0.8
             prefix = self.encode(scene.caption(with_size, with_bg) + TEXT_TO_IMAGE["suffix"], True)
-        return {"before": prefix + (3,), "after": (4, 2), "targets": (4, 2), "t2i": True}
+        return {"before": prefix + (3,), "branches": [((4, 2), (4, 2))], "t2i": True}
 
-    def chat(self, scene: world.Scene, rng: np.random.Generator) -> dict:
+    def chat(self, scene: world.Scene, rng: np.random.Generator, questions: int) -> dict:
+        """One image and up to `questions` of its questions, each a branch that sees the image prompt but not the
+        other branches (make_batch's mask): exactly `questions` single-turn chats for the price of one image.
+        Colour and shape questions (what the demo is judged on) always come; the rest are drawn at random, the
+        long caption answer less often."""
         qa = world.questions(scene, rng)
-        kinds = sorted({k for k, _, _ in qa})
-        kind = kinds[int(rng.integers(len(kinds)))]  # uniform over question kinds, then over that kind's questions
-        options = [(q, a) for k, q, a in qa if k == kind]
-        question, answer = options[int(rng.integers(len(options)))]
-        before, after = self.chat_prompt(question)
-        targets = self.encode(answer, False) + (2,)
-        return {"before": before, "after": after + targets, "targets": targets, "t2i": False}
+        must = [x for x in qa if x[0] in ("color", "shape")]
+        rest = [x for x in qa if x[0] not in ("color", "shape") and (x[0] != "caption" or rng.random() < 0.3)]
+        rest = [rest[i] for i in rng.permutation(len(rest))]
+        branches, before = [], None
+        for _, question, answer in (must + rest)[:questions]:
+            b, after = self.chat_prompt(question)
+            assert before in (None, b), "the prompt before the image must not depend on the question"
+            before = b
+            targets = self.encode(answer, False) + (2,)
+            branches.append((after + targets, targets))
+        return {"before": before, "branches": branches, "t2i": False}
 
 
-def make_batch(rows: Rows, codes: np.ndarray, step: int, batch: int, seed: int = 0, t2i_share: float = T2I_SHARE) -> dict:
-    """Right-padded batch. With right padding the causal mask alone keeps real tokens from seeing pads, so no
-    attention mask is needed. Per row: ids (image slots hold 0), image start, text labels (IGNORE elsewhere)."""
+def touched_tokens(scene: world.Scene, grid: int) -> np.ndarray:
+    """bool [grid * grid]: the visual tokens whose patch meets a shape's bounding box (row-major, as the codes)."""
+    patch = world.IMG_SIZE / grid
+    out = np.zeros((grid, grid), bool)
+    for s in scene.shapes:
+        r = world.SIZES[s.size]
+        c0, c1 = int((s.cx - r) // patch), int(min(s.cx + r, world.IMG_SIZE - 1) // patch)
+        r0, r1 = int((s.cy - r) // patch), int(min(s.cy + r, world.IMG_SIZE - 1) // patch)
+        out[max(r0, 0): r1 + 1, max(c0, 0): c1 + 1] = True
+    return out.reshape(-1)
+
+
+def make_batch(rows: Rows, codes: np.ndarray, step: int, batch: int, mix: Mix = Mix(),
+               singles: np.ndarray | None = None, seed: int = 0) -> list[dict]:
+    """`batch` rows, as one group of chats and one of text -> image rows (each padded to its own length: the two
+    kinds differ by 2x). `singles`: indices of the pool's one-shape scenes, which mix.single_share of the
+    text -> image rows draw from."""
     rng = np.random.default_rng([seed, step])
-    picks = rng.integers(len(codes), size=batch)
     seqs = []
-    for idx in picks:
-        scene = world.make_scene("train", int(idx))
-        seqs.append(rows.t2i(scene, rng) if rng.random() < t2i_share else rows.chat(scene, rng))
-    n_vis = codes.shape[2]
-    length = max(len(s["before"]) + n_vis + len(s["after"]) for s in seqs)
+    for _ in range(batch):
+        t2i = rng.random() < mix.t2i_share
+        if t2i and singles is not None and rng.random() < mix.single_share:
+            idx = int(singles[rng.integers(len(singles))])
+        else:
+            idx = int(rng.integers(len(codes)))
+        scene = world.make_scene("train", idx)
+        seqs.append({**(rows.t2i(scene, rng) if t2i else rows.chat(scene, rng, mix.questions)), "scene": scene,
+                     "index": idx})
+    return [pad_group(group, codes, rng, mix.depth_background)
+            for group in ([s for s in seqs if not s["t2i"]], [s for s in seqs if s["t2i"]]) if group]
+
+
+def pad_group(seqs: list[dict], codes: np.ndarray, rng: np.random.Generator, depth_background: float) -> dict:
+    """Right-padded rows: a prefix (text, then the image's slots, which hold 0 in ids) and one or more branches
+    after it. Every branch restarts its positions where the prefix ends and attends to the prefix and to itself
+    only (`bias`), so it is exactly the single-turn sequence inference sees. Pads come last and no real token
+    attends to them. Also per row: image start, text labels (IGNORE elsewhere); per text -> image row the visual
+    tokens the depth head is trained on (`focus`: every token a shape touches and `depth_background` of the others:
+    most of an image is flat background, which the head learns from far fewer examples)."""
+    batch, n_vis = len(seqs), codes.shape[2]
+    grid = int(round(n_vis ** 0.5))
+    length = max(len(s["before"]) + n_vis + sum(len(b) for b, _ in s["branches"]) for s in seqs)
     ids = np.zeros((batch, length), np.int64)
     labels = np.full((batch, length), IGNORE, np.int64)
+    positions = np.zeros((batch, length), np.int64)
+    segment = np.full((batch, length), -1, np.int64)
     starts = np.zeros(batch, np.int64)
+    focus = np.zeros((batch, n_vis), bool)
     for r, s in enumerate(seqs):
-        full = list(s["before"]) + [0] * n_vis + list(s["after"])
-        ids[r, : len(full)] = full
+        prefix = len(s["before"]) + n_vis
+        ids[r, : len(s["before"])] = s["before"]
+        positions[r, :prefix] = np.arange(prefix)
+        segment[r, :prefix] = 0
         starts[r] = len(s["before"])
-        # Position i predicts token i+1: the targets are the last len(targets) tokens of the row.
-        end = len(full)
-        labels[r, end - len(s["targets"]) - 1 : end - 1] = s["targets"]
+        at = prefix
+        for j, (tokens, targets) in enumerate(s["branches"]):
+            n = len(tokens)
+            ids[r, at: at + n] = tokens
+            positions[r, at: at + n] = prefix + np.arange(n)
+            segment[r, at: at + n] = j + 1
+            # Position i predicts token i+1: the targets are the branch's last len(targets) tokens.
+            labels[r, at + n - len(targets) - 1: at + n - 1] = targets
+            at += n
+        positions[r, at:] = positions[r, at - 1] + 1 + np.arange(length - at)
+        if s["t2i"]:
+            focus[r] = touched_tokens(s["scene"], grid) | (rng.random(n_vis) < depth_background)
+    seg = torch.from_numpy(segment)
+    causal = torch.ones(length, length, dtype=torch.bool).tril()[None]
+    allowed = causal & ((seg[:, None, :] == 0) | (seg[:, None, :] == seg[:, :, None]))
+    bias = torch.zeros(allowed.shape).masked_fill(~allowed, torch.finfo(torch.float32).min)[:, None]
     return {"ids": torch.from_numpy(ids), "labels": torch.from_numpy(labels), "starts": torch.from_numpy(starts),
-            "codes": torch.from_numpy(codes[picks].astype(np.int64)),
+            "positions": torch.from_numpy(positions), "bias": bias, "focus": torch.from_numpy(focus),
+            "codes": torch.from_numpy(codes[[s["index"] for s in seqs]].astype(np.int64)),
             "t2i": torch.tensor([s["t2i"] for s in seqs])}
+
+
+def step_losses(model: UniTokMLLM, groups: list[dict], device) -> dict:
+    """The batch's loss (the groups' losses summed) and its figures: text ones from the chats, code ones from the
+    text -> image rows."""
+    outs = [losses(model, g, device) for g in groups]
+    chat = next((o for g, o in zip(groups, outs) if not g["t2i"][0]), outs[0])
+    t2i = next((o for g, o in zip(groups, outs) if g["t2i"][0]), outs[0])
+    return {"loss": sum(o["loss"] for o in outs), "text": chat["text"], "text_acc": chat["text_acc"],
+            "depth_ce": t2i["depth_ce"], "code_acc": t2i["code_acc"]}
 
 
 # ----------------------------------------------------------------------------------------------- model
@@ -166,10 +249,8 @@ def build_model(tok_model, seed: int = 0) -> UniTokMLLM:
     return model
 
 
-def losses(model: UniTokMLLM, b: dict, device, depth_tokens: float = 1.0) -> dict:
-    """Text loss (lm_head where labels are set) and depth-head loss (text -> image rows). depth_tokens < 1 trains the
-    depth head on that random share of each image's visual tokens (the LLM still reads all of them): the depth
-    head runs K positions per visual token, the dearest part of a step, and neighbouring tokens are redundant."""
+def losses(model: UniTokMLLM, b: dict, device) -> dict:
+    """Text loss (lm_head where labels are set) and depth-head loss (text -> image rows, on their `focus` tokens)."""
     cfg = model.cfg
     ids, labels, starts = b["ids"].to(device), b["labels"].to(device), b["starts"].to(device)
     codes, t2i = b["codes"].to(device), b["t2i"].to(device)
@@ -187,7 +268,8 @@ def losses(model: UniTokMLLM, b: dict, device, depth_tokens: float = 1.0) -> dic
     pos = starts[:, None] + torch.arange(n_vis, device=device)[None]  # [B, N]
     x = x.scatter(1, pos[..., None].expand(-1, -1, cfg.hidden_size), vis)
     # The decoder body without lm_head: logits are needed only where there are labels (32000-wide, the dearest op).
-    hidden, _ = run_decoder(model.model.layers, model.model.norm, cfg, x)
+    hidden, _ = run_decoder(model.model.layers, model.model.norm, cfg, x, position_ids=b["positions"].to(device),
+                            bias=b["bias"].to(device))
 
     sel = labels != IGNORE
     text_logits = model.lm_head(hidden[sel])
@@ -195,23 +277,18 @@ def losses(model: UniTokMLLM, b: dict, device, depth_tokens: float = 1.0) -> dic
     text_acc = (text_logits.argmax(-1) == labels[sel]).float().mean()
 
     out = {"text": text_loss, "text_acc": text_acc}
-    if t2i.any():
-        rows = t2i.nonzero().flatten()
-        prev = hidden[rows[:, None], pos[rows] - 1]  # [Bt, N, D]: the hidden state before each visual token
-        c = codes[rows].permute(0, 2, 1)  # [Bt, N, K]
-        if depth_tokens < 1.0:
-            keep = torch.randperm(n_vis, device=device)[: max(1, int(round(depth_tokens * n_vis)))]
-            prev, c = prev[:, keep], c[:, keep]
-        feed = [model.embed_code(level, c[..., level]) for level in range(cfg.num_codebooks - 1)]
-        seq = torch.stack([prev] + feed, dim=2).reshape(-1, cfg.num_codebooks, cfg.hidden_size)
-        h, _ = model.ar_head(seq)
-        logits = model.ar_head.linear_head(h)  # [Bt*N, K, codebook_size]
-        target = c.reshape(-1, cfg.num_codebooks)
-        ce = F.cross_entropy(logits.reshape(-1, cfg.codebook_size), target.reshape(-1))
+    focus = b["focus"].to(device) & t2i[:, None]
+    if focus.any():
+        prev = hidden[torch.arange(B, device=device)[:, None], pos - 1][focus]  # [M, D]: the state before each token
+        c = codes.permute(0, 2, 1)[focus]  # [M, K]
+        feed = [model.embed_code(level, c[:, level]) for level in range(cfg.num_codebooks - 1)]
+        h, _ = model.ar_head(torch.stack([prev] + feed, dim=1))
+        logits = model.ar_head.linear_head(h)  # [M, K, codebook_size]
+        ce = F.cross_entropy(logits.reshape(-1, cfg.codebook_size), c.reshape(-1))
         z = logits.max(-1).values.pow(2).mean()
         out["depth"] = ce + Z_LOSS * z
         out["depth_ce"] = ce
-        out["code_acc"] = (logits.argmax(-1) == target).float().mean()
+        out["code_acc"] = (logits.argmax(-1) == c).float().mean()
     else:
         out["depth"] = out["depth_ce"] = out["code_acc"] = torch.zeros((), device=device)
     out["loss"] = out["text"] + out["depth"]
@@ -244,10 +321,11 @@ def load_hf_folder(folder: str) -> UniTokMLLM:
 
 
 def train(out: str, steps: int, batch: int, lr: float, minutes: float | None, pool: int, save_every: int,
-          threads: int | None, depth_tokens: float = 1.0, t2i_share: float = T2I_SHARE) -> None:
+          threads: int | None, mix: Mix = Mix()) -> None:
     device = setup_torch(threads)
     tok_model, _ = load_released_tokenizer(os.path.join(out, RELEASED_FILE), "demo")
     codes = encode_pool(tok_model, pool, os.path.join(out, CODES_FILE))
+    singles = np.asarray([i for i in range(len(codes)) if len(world.make_scene("train", i).shapes) == 1])
     rows = Rows(LlamaTokenizer.load())
     model = build_model(tok_model).to(device)
     del tok_model
@@ -270,7 +348,7 @@ def train(out: str, steps: int, batch: int, lr: float, minutes: float | None, po
             break
         for g in opt.param_groups:
             g["lr"] = lr_at(step, steps, lr, warmup=100, time_frac=spent / (minutes * 60) if minutes else 0.0)
-        out_ = losses(model, make_batch(rows, codes, step, batch, t2i_share=t2i_share), device, depth_tokens)
+        out_ = step_losses(model, make_batch(rows, codes, step, batch, mix, singles), device)
         opt.zero_grad(set_to_none=True)
         out_["loss"].backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -284,8 +362,7 @@ def train(out: str, steps: int, batch: int, lr: float, minutes: float | None, po
     checkpoint()
     save_hf_folder(model.cpu().eval(), os.path.join(out, "mllm"))
     with open(os.path.join(out, "mllm_train.json"), "w") as f:
-        json.dump({"steps": step, "batch": batch, "pool": pool, "lr": lr, "depth_tokens": depth_tokens,
-                   "t2i_share_last": t2i_share,
+        json.dump({"steps": step, "batch": batch, "pool": pool, "lr": lr, "mix_last": dataclasses.asdict(mix),
                    "train_minutes": (time.monotonic() - t_start) / 60, "final": avg.values}, f, indent=2)
     print(f"wrote {out}/mllm (step {step})", flush=True)
 
@@ -294,18 +371,24 @@ def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="python3 -m unitok train-mllm", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default="runs/demo", help="run folder holding the stage-1 unitok_tokenizer.pth")
-    ap.add_argument("--steps", type=int, default=3000)
+    ap.add_argument("--steps", type=int, default=1400)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--minutes", type=float, default=None, help="stop (checkpointed) after this much training time")
     ap.add_argument("--pool", type=int, default=8000, help="training scenes encoded once and reused")
     ap.add_argument("--save-every", type=int, default=100)
-    ap.add_argument("--depth-tokens", type=float, default=1.0,
-                    help="share of each image's visual tokens the depth head is trained on per step (speed)")
-    ap.add_argument("--t2i-share", type=float, default=T2I_SHARE,
-                    help="share of text -> image rows in a batch (the rest are chats); it may change on resume")
+    mix = Mix()
+    ap.add_argument("--t2i-share", type=float, default=mix.t2i_share,
+                    help="share of text -> image rows in a batch (the rest are chats)")
+    ap.add_argument("--questions", type=int, default=mix.questions,
+                    help="questions per chat row, each seeing the image but not the other questions")
+    ap.add_argument("--single-share", type=float, default=mix.single_share,
+                    help="share of text -> image rows drawn from one-shape scenes")
+    ap.add_argument("--depth-background", type=float, default=mix.depth_background,
+                    help="share of background visual tokens the depth head is trained on (it trains on every token "
+                         "a shape touches)")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default 2, or $UNITOK_THREADS)")
     args = ap.parse_args(argv)
     train(args.out, args.steps, args.batch, args.lr, args.minutes, args.pool, args.save_every, args.threads,
-          args.depth_tokens, args.t2i_share)
+          Mix(args.t2i_share, args.questions, args.single_share, args.depth_background))
     return 0

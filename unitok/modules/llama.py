@@ -81,7 +81,8 @@ class LlamaAttention(nn.Module):
         present = (k, v)
         # GQA: each group of num_heads / num_kv_heads consecutive query heads shares one key/value head.
         group = self.num_heads // self.num_kv_heads
-        k, v = k.repeat_interleave(group, dim=1), v.repeat_interleave(group, dim=1)
+        if group > 1:  # (skipped when it is a copy: its backward is a slow index_add_)
+            k, v = k.repeat_interleave(group, dim=1), v.repeat_interleave(group, dim=1)
         scores = torch.matmul(q, k.transpose(-2, -1)) * self.head_dim**-0.5 + bias
         out = torch.matmul(scores.float().softmax(dim=-1).to(q.dtype), v)
         return self.o_proj(out.transpose(1, 2).reshape(B, S, -1)), present
@@ -120,11 +121,14 @@ def run_decoder(
     attention_mask: torch.Tensor | None = None,
     position_ids: torch.Tensor | None = None,
     past: list[KVCache] | None = None,
+    bias: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, list[KVCache]]:
     """Run a stack of decoder layers and the final norm: the body shared by the LLM and the depth head.
 
     x [B, S, D]; attention_mask [B, past_len + S] (1 = real token; None = all real); position_ids [B, S] (None:
     cumsum(attention_mask) - 1 over the whole mask, else past_len + 0..S-1); past: one KVCache per layer or None.
+    bias: an additive attention bias [B, 1, S, past_len + S] that replaces the causal one built from attention_mask
+    (training packs several independent answers behind one shared prefix this way).
     Returns the post-norm hidden states [B, S, D] and the present caches (past extended by the S new positions).
     """
     B, S, _ = x.shape
@@ -135,7 +139,8 @@ def run_decoder(
         else:
             position_ids = (past_len + torch.arange(S))[None].expand(B, -1)
     cos, sin = rotary_cos_sin(position_ids, cfg.head_dim, cfg.rope_theta)
-    bias = attention_bias(attention_mask, B, past_len, S)
+    if bias is None:
+        bias = attention_bias(attention_mask, B, past_len, S)
     presents = []
     for i, layer in enumerate(layers):
         x, present = layer(x, cos.to(x.dtype), sin.to(x.dtype), bias.to(x.dtype), past[i] if past else None)
