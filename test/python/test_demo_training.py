@@ -119,6 +119,33 @@ def _answer_logits(model, batch):
     return model.lm_head(hidden[batch["labels"] != train_mllm.IGNORE])
 
 
+def test_token_shapes_label_each_shape_box():
+    scene = world.Scene("white", (world.Shape("circle", "red", "large", 0, 21.0, 21.0),
+                                  world.Shape("triangle", "blue", "small", 4, 64.0, 64.0)))
+    labels = train_mllm.token_shapes(scene, 8).reshape(8, 8)
+    assert (labels[0:3, 0:3] == 1).all()  # circle: pixels 4..38 -> tokens 0..2
+    assert (labels[3:5, 3:5] == 3).all()  # triangle: pixels 54..74 -> tokens 3..4
+    assert (labels == 0).sum() == 64 - 9 - 4
+    overlapping = world.Scene("white", (world.Shape("circle", "red", "small", 0, 30.0, 30.0),
+                                        world.Shape("square", "blue", "small", 1, 40.0, 30.0)))
+    assert (train_mllm.token_shapes(overlapping, 8) == train_mllm.IGNORE).any()
+
+
+def test_aux_position_targets_are_raster_order():
+    aux = train_mllm.AuxHeads(4, 8)
+    with torch.no_grad():  # a head that reads row and column off the input exactly
+        aux.here.weight.zero_()
+        aux.here.bias.zero_()
+        aux.here.weight[torch.arange(8), 0] = 100 * torch.arange(8.0)
+        aux.here.bias[:8] = -50 * torch.arange(8.0) ** 2
+        aux.here.weight[8 + torch.arange(8), 1] = 100 * torch.arange(8.0)
+        aux.here.bias[8:] = -50 * torch.arange(8.0) ** 2
+    j = torch.arange(64.0)
+    h = torch.stack((j // 8, j % 8, torch.zeros(64), torch.zeros(64)), -1)[None]
+    assert aux.position_loss(aux.here, h).item() < 1e-3
+    assert aux.position_loss(aux.here, h.flip(1)).item() > 1.0
+
+
 def test_depth_head_trains_on_every_shape_token():
     scene = world.make_scene("train", 11, count=1)
     touched = train_mllm.touched_tokens(scene, 8).reshape(8, 8)
@@ -143,16 +170,19 @@ def test_losses_learn_and_checkpoint_round_trips(tokenizer_model, rows, tmp_path
     assert not any(p.requires_grad for p in emb.quantizer.parameters())
     codes = np.random.default_rng(1).integers(0, 256, size=(8, 8, 64)).astype(np.uint8)
     batch = train_mllm.make_batch(rows, codes, step=0, batch=6)
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=3e-3)
+    aux = train_mllm.AuxHeads(128, 8)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad] + list(aux.parameters()), lr=3e-3)
     first = None
     for _ in range(8):  # overfit one batch
-        out = train_mllm.step_losses(model, batch, "cpu")
-        first = first if first is not None else {k: out[k].item() for k in ("text", "depth_ce")}
+        out = train_mllm.step_losses(model, batch, "cpu", aux)
+        first = first if first is not None else {k: out[k].item() for k in ("text", "depth_ce", "aux")}
         opt.zero_grad()
         out["loss"].backward()
         opt.step()
     assert first["depth_ce"] == pytest.approx(np.log(256), rel=0.1)  # chance level at the start
     assert out["text"].item() < 0.8 * first["text"] and out["depth_ce"].item() < first["depth_ce"]
+    assert out["aux"].item() < 0.8 * first["aux"]
+    assert not any(k.startswith(("shape", "here", "next")) for k in model.state_dict())  # read-outs stay outside
 
     train_mllm.save_hf_folder(model.eval(), str(tmp_path / "mllm"))
     config = json.loads((tmp_path / "mllm" / "config.json").read_text())

@@ -53,7 +53,7 @@ from ..modules.mllm import UniTokMLLM
 from ..safetensors import write_sharded
 from ..text_tokenizer import IMAGE_TOKEN_INDEX, LlamaTokenizer
 from . import world
-from .common import RunningMean, StepProgress, lr_at, resume, save_checkpoint, setup_torch
+from .common import RunningMean, StepProgress, load_checkpoint, lr_at, resume, save_checkpoint, setup_torch
 from .train_tokenizer import RELEASED_FILE
 
 STATE_FILE = "mllm_train.pt"
@@ -61,6 +61,7 @@ CODES_FILE = "train_codes.npy"
 CFG_DROP = 0.1  # released: caption replaced by "<unconditional>" when np.random.rand() > 0.9
 Z_LOSS = 5e-5
 IGNORE = -100
+AUX_WEIGHT = 1.0  # the training-only read-outs (AuxHeads)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -142,16 +143,23 @@ class Rows:
         return {"before": before, "branches": branches, "t2i": False}
 
 
-def touched_tokens(scene: world.Scene, grid: int) -> np.ndarray:
-    """bool [grid * grid]: the visual tokens whose patch meets a shape's bounding box (row-major, as the codes)."""
+def token_shapes(scene: world.Scene, grid: int) -> np.ndarray:
+    """int64 [grid * grid], row-major as the codes: 1 + the index in world.SHAPES of the shape whose bounding box a
+    token's patch meets, 0 where none does, IGNORE where two do."""
     patch = world.IMG_SIZE / grid
-    out = np.zeros((grid, grid), bool)
+    out = np.zeros((grid, grid), np.int64)
     for s in scene.shapes:
         r = world.SIZES[s.size]
-        c0, c1 = int((s.cx - r) // patch), int(min(s.cx + r, world.IMG_SIZE - 1) // patch)
-        r0, r1 = int((s.cy - r) // patch), int(min(s.cy + r, world.IMG_SIZE - 1) // patch)
-        out[max(r0, 0): r1 + 1, max(c0, 0): c1 + 1] = True
+        c0, c1 = max(int((s.cx - r) // patch), 0), int(min(s.cx + r, world.IMG_SIZE - 1) // patch)
+        r0, r1 = max(int((s.cy - r) // patch), 0), int(min(s.cy + r, world.IMG_SIZE - 1) // patch)
+        box = out[r0: r1 + 1, c0: c1 + 1]
+        box[:] = np.where(box == 0, 1 + world.SHAPES.index(s.shape), IGNORE)
     return out.reshape(-1)
+
+
+def touched_tokens(scene: world.Scene, grid: int) -> np.ndarray:
+    """bool [grid * grid]: the visual tokens whose patch meets a shape's bounding box (row-major, as the codes)."""
+    return token_shapes(scene, grid) != 0
 
 
 def make_batch(rows: Rows, codes: np.ndarray, step: int, batch: int, mix: Mix = Mix(),
@@ -190,6 +198,7 @@ def pad_group(seqs: list[dict], codes: np.ndarray, rng: np.random.Generator, dep
     segment = np.full((batch, length), -1, np.int64)
     starts = np.zeros(batch, np.int64)
     focus = np.zeros((batch, n_vis), bool)
+    shapes = np.stack([token_shapes(s["scene"], grid) for s in seqs])
     for r, s in enumerate(seqs):
         prefix = len(s["before"]) + n_vis
         ids[r, : len(s["before"])] = s["before"]
@@ -207,25 +216,30 @@ def pad_group(seqs: list[dict], codes: np.ndarray, rng: np.random.Generator, dep
             at += n
         positions[r, at:] = positions[r, at - 1] + 1 + np.arange(length - at)
         if s["t2i"]:
-            focus[r] = touched_tokens(s["scene"], grid) | (rng.random(n_vis) < depth_background)
+            focus[r] = (shapes[r] != 0) | (rng.random(n_vis) < depth_background)
     seg = torch.from_numpy(segment)
     causal = torch.ones(length, length, dtype=torch.bool).tril()[None]
     allowed = causal & ((seg[:, None, :] == 0) | (seg[:, None, :] == seg[:, :, None]))
     bias = torch.zeros(allowed.shape).masked_fill(~allowed, torch.finfo(torch.float32).min)[:, None]
     return {"ids": torch.from_numpy(ids), "labels": torch.from_numpy(labels), "starts": torch.from_numpy(starts),
             "positions": torch.from_numpy(positions), "bias": bias, "focus": torch.from_numpy(focus),
+            "token_shapes": torch.from_numpy(shapes),
             "codes": torch.from_numpy(codes[[s["index"] for s in seqs]].astype(np.int64)),
             "t2i": torch.tensor([s["t2i"] for s in seqs])}
 
 
-def step_losses(model: UniTokMLLM, groups: list[dict], device) -> dict:
+def step_losses(model: UniTokMLLM, groups: list[dict], device, aux: AuxHeads | None = None) -> dict:
     """The batch's loss (the groups' losses summed) and its figures: text ones from the chats, code ones from the
     text -> image rows."""
-    outs = [losses(model, g, device) for g in groups]
+    outs = [losses(model, g, device, aux) for g in groups]
     chat = next((o for g, o in zip(groups, outs) if not g["t2i"][0]), outs[0])
     t2i = next((o for g, o in zip(groups, outs) if g["t2i"][0]), outs[0])
-    return {"loss": sum(o["loss"] for o in outs), "text": chat["text"], "text_acc": chat["text_acc"],
-            "depth_ce": t2i["depth_ce"], "code_acc": t2i["code_acc"]}
+    out = {"loss": sum(o["loss"] for o in outs), "text": chat["text"], "text_acc": chat["text_acc"],
+           "depth_ce": t2i["depth_ce"], "code_acc": t2i["code_acc"]}
+    if aux is not None:
+        out["aux"] = sum(o["aux"] for o in outs)
+        out["aux_shape_acc"] = chat.get("aux_shape_acc", torch.zeros(()))
+    return out
 
 
 # ----------------------------------------------------------------------------------------------- model
@@ -249,8 +263,33 @@ def build_model(tok_model, seed: int = 0) -> UniTokMLLM:
     return model
 
 
-def losses(model: UniTokMLLM, b: dict, device) -> dict:
-    """Text loss (lm_head where labels are set) and depth-head loss (text -> image rows, on their `focus` tokens)."""
+class AuxHeads(nn.Module):
+    """Training-only linear read-outs of the LLM's hidden states at the visual tokens, dropped from the checkpoint
+    (the model and its inference are the released ones). They give the small model direct signals for what its
+    answers and drawings need and otherwise learns slowly from a few answer tokens: chat rows, at each image token,
+    the shape it belongs to (none / circle / square / triangle; the state sees that token and the ones before it)
+    and its row and column; text -> image rows, at the state the depth head reads, the next token's row and column
+    (where in the picture it is drawing)."""
+
+    def __init__(self, hidden: int, grid: int, weight: float = AUX_WEIGHT):
+        super().__init__()
+        self.weight = weight
+        self.shape = nn.Linear(hidden, 1 + len(world.SHAPES))
+        self.here = nn.Linear(hidden, 2 * grid)
+        self.next = nn.Linear(hidden, 2 * grid)
+        self.grid = grid
+
+    def position_loss(self, head: nn.Linear, h: torch.Tensor) -> torch.Tensor:
+        """h [B, N, D] at the N = grid^2 visual tokens in raster order: cross-entropy on row and column."""
+        logits = head(h).view(*h.shape[:2], 2, self.grid)
+        j = torch.arange(h.shape[1], device=h.device)
+        target = torch.stack((j // self.grid, j % self.grid), -1).expand(h.shape[0], -1, -1)
+        return F.cross_entropy(logits.reshape(-1, self.grid), target.reshape(-1))
+
+
+def losses(model: UniTokMLLM, b: dict, device, aux: AuxHeads | None = None) -> dict:
+    """Text loss (lm_head where labels are set), depth-head loss (text -> image rows, on their `focus` tokens) and,
+    with `aux`, the auxiliary read-outs' losses (times aux.weight)."""
     cfg = model.cfg
     ids, labels, starts = b["ids"].to(device), b["labels"].to(device), b["starts"].to(device)
     codes, t2i = b["codes"].to(device), b["t2i"].to(device)
@@ -292,6 +331,23 @@ def losses(model: UniTokMLLM, b: dict, device) -> dict:
     else:
         out["depth"] = out["depth_ce"] = out["code_acc"] = torch.zeros((), device=device)
     out["loss"] = out["text"] + out["depth"]
+    if aux is not None:
+        rows = torch.arange(B, device=device)[:, None]
+        chat, gen = ~t2i, t2i
+        aux_loss = torch.zeros((), device=device)
+        if chat.any():
+            here = hidden[rows, pos][chat]  # [Bc, N, D]: the state at each image token
+            target = b["token_shapes"].to(device)[chat]
+            logits = aux.shape(here)
+            aux_loss = aux_loss + F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1),
+                                                  ignore_index=IGNORE)
+            aux_loss = aux_loss + 0.5 * aux.position_loss(aux.here, here)
+            on_shape = target > 0
+            out["aux_shape_acc"] = (logits.argmax(-1)[on_shape] == target[on_shape]).float().mean()
+        if gen.any():
+            aux_loss = aux_loss + 0.5 * aux.position_loss(aux.next, hidden[rows, pos - 1][gen])
+        out["aux"] = aux_loss
+        out["loss"] = out["loss"] + aux.weight * aux_loss
     return out
 
 
@@ -321,7 +377,7 @@ def load_hf_folder(folder: str) -> UniTokMLLM:
 
 
 def train(out: str, steps: int, batch: int, lr: float, minutes: float | None, pool: int, save_every: int,
-          threads: int | None, mix: Mix = Mix()) -> None:
+          threads: int | None, mix: Mix = Mix(), aux_weight: float = AUX_WEIGHT) -> None:
     device = setup_torch(threads)
     tok_model, _ = load_released_tokenizer(os.path.join(out, RELEASED_FILE), "demo")
     codes = encode_pool(tok_model, pool, os.path.join(out, CODES_FILE))
@@ -333,10 +389,22 @@ def train(out: str, steps: int, batch: int, lr: float, minutes: float | None, po
     opt = torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.95), weight_decay=0.0)
     state_path = os.path.join(out, STATE_FILE)
     step, elapsed = resume(state_path, model, opt, "MLLM")
+    # The read-outs have their own optimiser, so a run started without them can resume with them.
+    aux = AuxHeads(model.cfg.hidden_size, int(round(codes.shape[2] ** 0.5)), aux_weight).to(device) if aux_weight else None
+    aux_opt = torch.optim.AdamW(aux.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=0.0) if aux else None
+    saved_aux = load_checkpoint(state_path + ".aux") if aux else None
+    if saved_aux:
+        aux.load_state_dict(saved_aux["aux"])
+        aux_opt.load_state_dict(saved_aux["opt"])
+    optimizers = [o for o in (opt, aux_opt) if o is not None]
+    clipped = params + (list(aux.parameters()) if aux else [])
     t_start = time.monotonic() - elapsed
     progress, avg = StepProgress("mllm", steps, step), RunningMean()
+    shown = ("loss", "text", "depth_ce", "text_acc", "code_acc") + (("aux", "aux_shape_acc") if aux else ())
 
     def checkpoint():
+        if aux:  # written first: a checkpoint is never newer than its read-outs
+            save_checkpoint(state_path + ".aux", {"aux": aux.state_dict(), "opt": aux_opt.state_dict()})
         save_checkpoint(state_path, {"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
                                      "elapsed": time.monotonic() - t_start})
 
@@ -346,16 +414,18 @@ def train(out: str, steps: int, batch: int, lr: float, minutes: float | None, po
         if minutes is not None and spent > minutes * 60:
             print(f"\nwall-clock budget of {minutes} min spent at step {step}; stopping", flush=True)
             break
-        for g in opt.param_groups:
-            g["lr"] = lr_at(step, steps, lr, warmup=100, time_frac=spent / (minutes * 60) if minutes else 0.0)
-        out_ = step_losses(model, make_batch(rows, codes, step, batch, mix, singles), device)
-        opt.zero_grad(set_to_none=True)
+        for o in optimizers:
+            for g in o.param_groups:
+                g["lr"] = lr_at(step, steps, lr, warmup=100, time_frac=spent / (minutes * 60) if minutes else 0.0)
+        out_ = step_losses(model, make_batch(rows, codes, step, batch, mix, singles), device, aux)
+        for o in optimizers:
+            o.zero_grad(set_to_none=True)
         out_["loss"].backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        opt.step()
+        torch.nn.utils.clip_grad_norm_(clipped, 1.0)
+        for o in optimizers:
+            o.step()
         step += 1
-        progress.update(step, avg.add(**{k: out_[k].item() for k in ("loss", "text", "depth_ce", "text_acc", "code_acc")}),
-                        force=step == steps)
+        progress.update(step, avg.add(**{k: out_[k].item() for k in shown}), force=step == steps)
         if step % save_every == 0:
             checkpoint()
     progress.close()
@@ -363,6 +433,7 @@ def train(out: str, steps: int, batch: int, lr: float, minutes: float | None, po
     save_hf_folder(model.cpu().eval(), os.path.join(out, "mllm"))
     with open(os.path.join(out, "mllm_train.json"), "w") as f:
         json.dump({"steps": step, "batch": batch, "pool": pool, "lr": lr, "mix_last": dataclasses.asdict(mix),
+                   "aux_weight_last": aux_weight,
                    "train_minutes": (time.monotonic() - t_start) / 60, "final": avg.values}, f, indent=2)
     print(f"wrote {out}/mllm (step {step})", flush=True)
 
@@ -387,8 +458,10 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--depth-background", type=float, default=mix.depth_background,
                     help="share of background visual tokens the depth head is trained on (it trains on every token "
                          "a shape touches)")
+    ap.add_argument("--aux-weight", type=float, default=AUX_WEIGHT,
+                    help="weight of the training-only read-outs at the visual tokens (AuxHeads; 0: none)")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default 2, or $UNITOK_THREADS)")
     args = ap.parse_args(argv)
     train(args.out, args.steps, args.batch, args.lr, args.minutes, args.pool, args.save_every, args.threads,
-          Mix(args.t2i_share, args.questions, args.single_share, args.depth_background))
+          Mix(args.t2i_share, args.questions, args.single_share, args.depth_background), args.aux_weight)
     return 0
