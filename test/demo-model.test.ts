@@ -119,23 +119,35 @@ describe('tokenizer graphs', () => {
     assert.ok(psnr >= 27, `PSNR ${psnr.toFixed(2)} dB`);
   });
 
-  test('zero-shot shape and colour from the CLIP side', BELOW_TARGET, async () => {
+  /** Zero-shot accuracy of the CLIP side on the sample's one-shape scenes: image embedding vs "a {label}" texts. */
+  async function zeroShot(kind: 'shape' | 'color'): Promise<number> {
     const singles = sample.scenes.filter((s) => s.shapes.length === 1);
     const img = await tok.imageEmbeddings(await tok.encode(singles.map(png)));
     const D = img.length / singles.length;
-    for (const kind of ['shape', 'color'] as const) {
-      const { labels, ids } = sample.clip[kind];
-      const txt = await tok.textEmbeddings(BigInt64Array.from(ids.flat(), BigInt), ids.length);
-      const hits = singles.map((scene, i) => {
-        const scores = labels.map((_, j) => {
-          let dot = 0;
-          for (let d = 0; d < D; d++) dot += img[i * D + d] * txt[j * D + d];
-          return dot;
-        });
-        return labels[scores.indexOf(Math.max(...scores))] === scene.shapes[0][kind];
+    const { labels, ids } = sample.clip[kind];
+    const txt = await tok.textEmbeddings(BigInt64Array.from(ids.flat(), BigInt), ids.length);
+    const hits = singles.map((scene, i) => {
+      const scores = labels.map((_, j) => {
+        let dot = 0;
+        for (let d = 0; d < D; d++) dot += img[i * D + d] * txt[j * D + d];
+        return dot;
       });
-      assert.ok(mean(hits) >= 0.6, `zero-shot ${kind} accuracy ${mean(hits)}`);
-    }
+      return labels[scores.indexOf(Math.max(...scores))] === scene.shapes[0][kind];
+    });
+    return mean(hits);
+  }
+
+  test('zero-shot colour from the CLIP side', async () => {
+    const accuracy = await zeroShot('color');
+    assert.ok(accuracy >= 0.8, `zero-shot colour accuracy ${accuracy}`);
+  });
+
+  // Issue 5 sets no target here: run and reported, not gating.
+  test('zero-shot shape from the CLIP side', {
+    todo: "the demo tokenizer's CLIP side has not learnt shapes (MODEL_CARD.md)",
+  }, async () => {
+    const accuracy = await zeroShot('shape');
+    assert.ok(accuracy >= 0.6, `zero-shot shape accuracy ${accuracy}`);
   });
 });
 

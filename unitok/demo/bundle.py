@@ -46,6 +46,15 @@ def _mix(mllm: dict) -> str:
             f"{mix['questions']} questions each")
 
 
+def _aux(mllm: dict) -> str:
+    if not mllm.get("aux_weight_last"):
+        return ""
+    return ("\n   Training-only linear read-outs (weight {:g}, not part of the model or the bundle) ask the LLM's hidden "
+            "state at each image token of a chat for the shape it belongs to and its row and column, and at each "
+            "text -> image step for the row and column being drawn: the answers and the drawings need exactly "
+            "that, which a few answer tokens teach slowly.").format(mllm["aux_weight_last"])
+
+
 def model_card(run: str, ev: dict, size: int, image_sampling: dict) -> str:
     tok, mllm = _load(os.path.join(run, "tokenizer_metrics.json")), _load(os.path.join(run, "mllm_train.json"))
     params = sum(p.numel() for p in load_released_tokenizer(os.path.join(run, RELEASED_FILE), "demo")[0].parameters())
@@ -66,9 +75,9 @@ def model_card(run: str, ev: dict, size: int, image_sampling: dict) -> str:
     below = [name for name, value, goal in (("reconstruction PSNR", rec.get("psnr_mean"), 28.0),
                                              ("VQA colour + shape", vqa.get("accuracy_color_shape"), 0.9),
                                              ("text -> image", t2i.get("accuracy"), 0.8)) if value is not None and value < goal]
-    status = ("" if not below else f"\n**Status: below the demo's targets on {', '.join(below)}.** The training budget "
-              "(about 90 minutes on a shared 2-core CPU) was not enough for this model to learn those; the commands "
-              "resume from the run's checkpoints, so more training continues where this stopped.\n")
+    status = ("" if not below else f"\n**Status: below the demo's targets on {', '.join(below)}.** The training below "
+              "was not enough for this model to learn those; the commands resume from the run's checkpoints, so more "
+              "training continues where this stopped.\n")
     kinds = "\n".join(f"| {k} | {_pct(v)} |" for k, v in (vqa.get("accuracy_by_kind") or {}).items())
     db = lambda v: f"{v:.2f} dB"  # noqa: E731
     return f"""# UniTok demo model (shapes world)
@@ -110,7 +119,7 @@ One command per stage, each resumable, on the project's 2-core CPU (`python3 -m 
    ones; a chat row carries several questions about its image as branches that each see only the prompt, the
    image and themselves (exactly single-turn chats, sharing one image). Text -> image rows embed each visual
    token alone, as the released generation loop feeds them. The visual embedder starts from the tokenizer's
-   codebooks (frozen) and post_quant_proj, as released.{notes}
+   codebooks (frozen) and post_quant_proj, as released.{_aux(mllm)}{notes}
 3. `build-demo-bundle`: the released-layout checkpoints through `python3 -m unitok convert --dtype {DTYPE}
    --int4-accuracy-level {ACCURACY_LEVEL}` (int4 Linear layers, fp16 embedding tables; fp32 tokenizer graphs).
 4. `evaluate --dtype int4`: the numbers below, computed on the bundle's own (int4-dequantised) weights.
@@ -143,8 +152,9 @@ requires the prompt's colour over at least half a small circle's area, and its c
 - It knows only this world: the words above, these shapes, colours and positions. Other prompts give shapes
   anyway, or nonsense; other questions get one of the answers it knows. It is not a general assistant.
 - 128 px, 8 x 8 visual tokens (the release: 256 px, 16 x 16); edges are soft and small shapes can lose their corners.
-- Counting and multi-shape prompts are weaker than single-shape ones; sampling at temperature 1 sometimes adds
-  stray blobs or misses a shape.
+- Questions about scenes with two or three shapes are weaker than about one (the answer needs the colour bound to
+  the shape); drawn shapes are soft blobs in the prompted colour, often in the wrong cell, sometimes doubled;
+  multi-shape prompts are weaker still. Sampling hotter than the default adds stray blobs.
 - The CLIP text tower uses a closed word-level vocabulary (unknown words map to one id), not open_clip's BPE.
 - Bundle size: {human_bytes(size)} ({DTYPE} MLLM graphs, fp32 tokenizer graphs).
 
