@@ -15,6 +15,16 @@ def setup_torch(threads: int | None) -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def add_run_args(ap, out_help: str, batch: int, lr: float, steps: int = 1400) -> None:
+    """The options both demo trainers take: run folder, length, batch, learning rate, time budget, threads."""
+    ap.add_argument("--out", default="runs/demo", help=out_help)
+    ap.add_argument("--steps", type=int, default=steps)
+    ap.add_argument("--batch", type=int, default=batch)
+    ap.add_argument("--lr", type=float, default=lr)
+    ap.add_argument("--minutes", type=float, default=None, help="stop (checkpointed) after this much training time")
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default 2, or $UNITOK_THREADS)")
+
+
 def save_checkpoint(path: str, state: dict) -> None:
     """Atomic: a crash while writing never leaves a half checkpoint where --resume would find it."""
     tmp = path + ".tmp"

@@ -53,7 +53,7 @@ from ..modules.mllm import UniTokMLLM
 from ..safetensors import write_sharded
 from ..text_tokenizer import IMAGE_TOKEN_INDEX, LlamaTokenizer
 from . import world
-from .common import RunningMean, StepProgress, load_checkpoint, lr_at, resume, save_checkpoint, setup_torch
+from .common import RunningMean, StepProgress, add_run_args, load_checkpoint, lr_at, resume, save_checkpoint, setup_torch
 from .train_tokenizer import RELEASED_FILE
 
 STATE_FILE = "mllm_train.pt"
@@ -300,10 +300,11 @@ def losses(model: UniTokMLLM, b: dict, device, aux: AuxHeads | None = None) -> d
     # all N tokens of the image at once, through the causal projection. Generation (T2I_forward_withcache): each
     # generated token alone (N = 1). Training text -> image rows on the all-at-once embedding, as the released
     # train.py does, leaves a small model unable to draw with the shipped loop: it never saw those inputs.
-    vis = model.embed_visual(codes)
-    if t2i.any():
-        alone = model.embed_visual(codes.permute(0, 2, 1).reshape(B * n_vis, -1, 1)).view(B, n_vis, -1)
-        vis = torch.where(t2i[:, None, None], alone, vis)
+    # make_batch's groups are all one kind, so each group computes only the embedding it uses.
+    alone = (model.embed_visual(codes.permute(0, 2, 1).reshape(B * n_vis, -1, 1)).view(B, n_vis, -1)
+             if t2i.any() else None)
+    together = model.embed_visual(codes) if not t2i.all() else None
+    vis = together if alone is None else alone if together is None else torch.where(t2i[:, None, None], alone, together)
     pos = starts[:, None] + torch.arange(n_vis, device=device)[None]  # [B, N]
     x = x.scatter(1, pos[..., None].expand(-1, -1, cfg.hidden_size), vis)
     # The decoder body without lm_head: logits are needed only where there are labels (32000-wide, the dearest op).
@@ -441,11 +442,7 @@ def train(out: str, steps: int, batch: int, lr: float, minutes: float | None, po
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="python3 -m unitok train-mllm", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", default="runs/demo", help="run folder holding the stage-1 unitok_tokenizer.pth")
-    ap.add_argument("--steps", type=int, default=1400)
-    ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--lr", type=float, default=2e-3)
-    ap.add_argument("--minutes", type=float, default=None, help="stop (checkpointed) after this much training time")
+    add_run_args(ap, "run folder holding the stage-1 unitok_tokenizer.pth", batch=32, lr=2e-3)
     ap.add_argument("--pool", type=int, default=8000, help="training scenes encoded once and reused")
     ap.add_argument("--save-every", type=int, default=100)
     mix = Mix()
@@ -460,7 +457,6 @@ def main(argv: list[str]) -> int:
                          "a shape touches)")
     ap.add_argument("--aux-weight", type=float, default=AUX_WEIGHT,
                     help="weight of the training-only read-outs at the visual tokens (AuxHeads; 0: none)")
-    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default 2, or $UNITOK_THREADS)")
     args = ap.parse_args(argv)
     train(args.out, args.steps, args.batch, args.lr, args.minutes, args.pool, args.save_every, args.threads,
           Mix(args.t2i_share, args.questions, args.single_share, args.depth_background), args.aux_weight)

@@ -34,7 +34,7 @@ from ..config import get_tokenizer_config
 from ..export.tokenizer_onnx import load_released_tokenizer, save_released_tokenizer
 from ..modules.unitok import UniTok
 from . import world
-from .common import RunningMean, StepProgress, lr_at, resume, save_checkpoint, setup_torch
+from .common import RunningMean, StepProgress, add_run_args, lr_at, resume, save_checkpoint, setup_torch
 
 BETA = 0.25
 CLIP_WEIGHT = 0.1
@@ -272,18 +272,13 @@ def _load_json(path: str) -> dict:
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="python3 -m unitok train-tokenizer", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", default="runs/demo", help="run folder (resumes from its tokenizer_train.pt)")
-    ap.add_argument("--steps", type=int, default=1400)
-    ap.add_argument("--batch", type=int, default=16)
-    ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--minutes", type=float, default=None, help="stop (checkpointed) after this much training time")
+    add_run_args(ap, "run folder (resumes from its tokenizer_train.pt)", batch=16, lr=1e-3)
     ap.add_argument("--restart-every", type=int, default=25)
     ap.add_argument("--vq-start", type=int, default=150,
                     help="warm-up steps as a plain autoencoder (normalised latents, no quantisation); the codebooks "
                          "are then seeded from the encoder's latents")
     ap.add_argument("--save-every", type=int, default=100)
     ap.add_argument("--eval-images", type=int, default=256)
-    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default 2, or $UNITOK_THREADS)")
     ap.add_argument("--decoder-only", action="store_true",
                     help="fine-tune only the decoder of the finished run (codes unchanged; see finetune_decoder)")
     args = ap.parse_args(argv)
