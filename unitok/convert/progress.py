@@ -23,8 +23,11 @@ def human_time(s: float) -> str:
 
 
 class Progress:
-    def __init__(self, label: str, total_bytes: int, total_items: int, unit: str = "tensors", stream=None):
-        self.label, self.unit = label, unit
+    def __init__(self, label: str, total_bytes: int, total_items: int, unit: str = "tensors", stream=None,
+                 counts_bytes: bool = True):
+        """counts_bytes=False: the job has no byte size; total_bytes and update's nbytes count items too, and the
+        line shows items per second."""
+        self.label, self.unit, self.counts_bytes = label, unit, counts_bytes
         self.total_bytes, self.total_items = max(total_bytes, 1), total_items
         self.bytes = self.items = 0
         self.stream = stream or sys.stderr
@@ -53,8 +56,9 @@ class Progress:
         eta = elapsed * (1 - frac) / frac if frac > 0 else 0.0
         bar = "#" * int(24 * frac) + "." * (24 - int(24 * frac))
         rate = self.bytes / elapsed if elapsed > 0 else 0.0
-        return (f"{self.label} [{bar}] {100 * frac:5.1f}% {self.items}/{self.total_items} {self.unit} "
-                f"{human_bytes(self.bytes)}/{human_bytes(self.total_bytes)} {human_bytes(rate)}/s "
+        amount = (f"{human_bytes(self.bytes)}/{human_bytes(self.total_bytes)} {human_bytes(rate)}/s" if self.counts_bytes
+                  else f"{rate:.1f} {self.unit}/s")
+        return (f"{self.label} [{bar}] {100 * frac:5.1f}% {self.items}/{self.total_items} {self.unit} {amount} "
                 f"elapsed {human_time(elapsed)} ETA {human_time(eta)} {note}").rstrip()
 
     def close(self) -> None:
