@@ -108,6 +108,21 @@ def test_packed_questions_equal_single_turn_chats(tokenizer_model, rows):
     assert (logits - one_by_one).abs().max().item() < 1e-4
 
 
+def test_chat_read_outs_train_the_layers_an_answer_reads(tokenizer_model, rows):
+    """The chat read-outs read the middle layer's output: their loss reaches the layers up to it and not the later
+    ones, whose image-token states no answer reads."""
+    torch.manual_seed(0)
+    model = train_mllm.build_model(tokenizer_model)
+    codes = np.random.default_rng(3).integers(0, 256, size=(4, 8, 64)).astype(np.uint8)
+    groups = train_mllm.make_batch(rows, codes, step=0, batch=3, mix=train_mllm.Mix(t2i_share=0.0))
+    assert len(groups) == 1 and not groups[0]["t2i"].any()
+    aux = train_mllm.AuxHeads(128, 8, layer=2)
+    train_mllm.losses(model, groups[0], "cpu", aux)["aux"].backward()
+    reached = [any(p.grad is not None and p.grad.abs().sum() > 0 for p in layer.parameters())
+               for layer in model.model.layers]
+    assert reached == [True, True, False, False]
+
+
 def _answer_logits(model, batch):
     from unitok.modules.llama import run_decoder
 
@@ -160,6 +175,10 @@ def test_depth_head_trains_on_every_shape_token():
     seq = {**rows.t2i(scene, np.random.default_rng(0)), "scene": scene, "index": 0}
     focus = train_mllm.pad_group([seq], codes, np.random.default_rng(0), 0.3)["focus"][0]
     assert focus[torch.from_numpy(touched.reshape(-1))].all() and 0 < (~focus).sum() < (~touched).sum()
+    # Whole rows: the shape's and the one above it, where the model decides where the shape starts.
+    band = focus.view(8, 8)[max(rows_.min() - 1, 0): rows_.max() + 1]
+    assert band.all()
+    assert train_mllm.shape_band(touched.reshape(-1), 8).reshape(8, 8).any(1).sum() == len(rows_) + (rows_.min() > 0)
 
 
 def test_losses_learn_and_checkpoint_round_trips(tokenizer_model, rows, tmp_path):

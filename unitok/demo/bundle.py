@@ -42,17 +42,21 @@ def _mix(mllm: dict) -> str:
     if not mix:
         return "not recorded"
     return (f"{_pct(mix['t2i_share'])} text -> image rows ({_pct(mix['single_share'])} of them one-shape scenes, depth "
-            f"head on {_pct(mix['depth_background'])} of the background tokens), the rest chats with up to "
-            f"{mix['questions']} questions each")
+            f"head on the rows of each shape and the row above, and on {_pct(mix['depth_background'])} of the other "
+            f"background tokens), the rest chats with up to "
+            f"{mix['questions']} questions each"
+            + (f" ({_pct(mix['chat_multi_share'])} of them drawn from two- and three-shape scenes, the rest from all)"
+               if "chat_multi_share" in mix else ""))
 
 
 def _aux(mllm: dict) -> str:
     if not mllm.get("aux_weight_last"):
         return ""
-    return ("\n   Training-only linear read-outs (weight {:g}, not part of the model or the bundle) ask the LLM's hidden "
-            "state at each image token of a chat for the shape it belongs to and its row and column, and at each "
-            "text -> image step for the row and column being drawn: the answers and the drawings need exactly "
-            "that, which a few answer tokens teach slowly.").format(mllm["aux_weight_last"])
+    return ("\n   Training-only linear read-outs (weight {:g}, not part of the model or the bundle) ask the LLM's "
+            "middle-layer state at each image token of a chat for the shape it belongs to and its row and column "
+            "(the later layers' answer tokens read the image from there), and its last state at each text -> image "
+            "step for the row and column being drawn: the answers and the drawings need exactly that, which a few "
+            "answer tokens teach slowly.").format(mllm["aux_weight_last"])
 
 
 def model_card(run: str, ev: dict, size: int, image_sampling: dict) -> str:
@@ -63,8 +67,8 @@ def model_card(run: str, ev: dict, size: int, image_sampling: dict) -> str:
         with open(os.path.join(run, "NOTES.md")) as f:
             notes = "\n\n   " + f.read().strip().replace("\n", "\n   ")
     ft = tok.get("decoder_finetune")
-    decoder_note = ("" if not ft else f"\n   Then `train-tokenizer --decoder-only` ({ft['steps']} steps, {ft['train_minutes']:.0f} min, "
-                    "while the MLLM trained): the decoder alone, everything else frozen, so the codes did not change.")
+    decoder_note = ("" if not ft else f"\n   Then `train-tokenizer --decoder-only` ({ft['steps']} steps, {ft['train_minutes']:.0f} min): "
+                    "the decoder alone, everything else frozen, so the codes did not change.")
     rec, zs, vqa, t2i = (ev.get(k, {}) for k in ("reconstruction", "zero_shot", "vqa", "text_to_image"))
 
     def target(value, goal, fmt=_pct):
@@ -105,7 +109,7 @@ One command per stage, each resumable, on the project's 2-core CPU (`python3 -m 
 1. `train-tokenizer` ({tok.get('steps', '?')} steps x {tok.get('batch', '?')} images, {tok.get('train_minutes', 0):.0f} min):
    tokenizer preset `demo` (8 x 8 visual tokens, 8 codebooks x 256 x 8-d codes, {params / 1e6:.1f} M
    parameters). Loss: MSE + L1 reconstruction (shape pixels weighted 8x: they are a few percent of an image),
-   VQ codebook/commitment loss (beta 0.25, straight-through), image-text contrastive loss (weight 0.1) against its
+   VQ codebook/commitment loss (beta 0.25, straight-through), image-text contrastive loss (weight {tok.get('clip_weight', 0.1):g}) against its
    own text tower, whose vocabulary is the world's {len(world.CLIP_WORDS)} words (word-level, `world.CLIP_VOCAB`;
    the released tower uses open_clip BPE). The first steps train a plain autoencoder; the codebooks are then seeded
    from its latents and unused entries re-seeded where the codebook fits worst. No pretrained networks, no
@@ -115,8 +119,8 @@ One command per stage, each resumable, on the project's 2-core CPU (`python3 -m 
    vocabulary). Rows are text -> image in the released format (`{{caption}} Generate an image based on this
    description.` + boi + 64 visual tokens + eoi + eos; depth-head loss on the codes, 10% of captions dropped to
    `<unconditional>` for CFG) or vicuna_v1 chats with the image (loss on the answer). Mix per batch: {_mix(mllm)}.
-   The depth head trains on every visual token a shape touches and a random share of the flat background
-   ones; a chat row carries several questions about its image as branches that each see only the prompt, the
+   The depth head trains on every visual token of the rows a shape touches and of the row above it (where the
+   model decides where a shape starts) and on a random share of the other background ones; a chat row carries several questions about its image as branches that each see only the prompt, the
    image and themselves (exactly single-turn chats, sharing one image). Text -> image rows embed each visual
    token alone, as the released generation loop feeds them. The visual embedder starts from the tokenizer's
    codebooks (frozen) and post_quant_proj, as released.{_aux(mllm)}{notes}

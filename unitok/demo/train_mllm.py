@@ -8,7 +8,8 @@ Each batch mixes two kinds of rows (eval/liquid/train.py formats), as two groups
                   Loss: the depth head on all 8 codes of the visual tokens (cross-entropy + z-loss 5e-5 max_logit^2),
                   and lm_head on eoi and eos. 10% of captions are dropped for classifier-free guidance; a dropped row
                   is "<unconditional>" boi ..., exactly the unconditional prompt the released loop feeds. The depth
-                  head trains on every token a shape touches and on a random 30% of the flat background ones, and
+                  head trains on every token of the rows a shape touches and of the row above it (where the model
+                  decides where the shape starts) and on a random 30% of the other background ones, and
                   60% of these rows show one shape: the background is most of every image and learnt from far
                   fewer examples, while where the shape goes is what a prompt is about.
   chat (VQA)      vicuna_v1: "{system} USER: <image>\n{question} ASSISTANT:" then " {answer}</s>"; loss on the answer
@@ -17,6 +18,8 @@ Each batch mixes two kinds of rows (eval/liquid/train.py formats), as two groups
                   branches behind the shared prompt + image: each branch restarts its positions after the image and
                   sees only the prompt, the image and itself (an attention bias), so it is exactly a single-turn chat,
                   at a fraction of the cost of 8 rows (the system prompt and the image are 100 of ~120 tokens).
+                  Chats favour scenes of two and three shapes (Mix.chat_multi_share): one-shape questions are
+                  learnt early, while binding an answer to the one shape asked about is learnt last.
 Visual tokens enter through model.multi_embedder: the tokenizer's codebooks (copied, frozen, as released) and a causal
 copy of its post_quant_proj (copied, then trained), then the MLP projector. Chat rows embed the image's tokens all at
 once (causal), text -> image rows one token at a time, exactly as the released inference loops feed them (see
@@ -71,7 +74,8 @@ class Mix:
     t2i_share: float = 0.5  # text -> image rows; the rest are chats
     questions: int = 8  # question branches per chat row
     single_share: float = 0.6  # text -> image rows drawn from one-shape scenes (the prompts the demo is judged on)
-    depth_background: float = 0.3  # share of untouched (background) visual tokens the depth head trains on
+    chat_multi_share: float = 0.5  # chat rows drawn from scenes of two or three shapes (else from the whole pool)
+    depth_background: float = 0.3  # share of the background tokens outside shape_band the depth head trains on
 
 
 # ------------------------------------------------------------------------------------------------ data
@@ -84,7 +88,7 @@ def encode_pool(tok_model, count: int, path: str, batch: int = 32) -> np.ndarray
         codes = np.load(path)
         if len(codes) >= count:
             return codes[:count]
-    bar = Progress("encoding training images", count, count, unit="images")
+    bar = Progress("encoding training images", count, count, unit="images", counts_bytes=False)
     out = []
     for start in range(0, count, batch):
         n = min(batch, count - start)
@@ -162,17 +166,30 @@ def touched_tokens(scene: world.Scene, grid: int) -> np.ndarray:
     return token_shapes(scene, grid) != 0
 
 
+def shape_band(touched: np.ndarray, grid: int) -> np.ndarray:
+    """bool [grid * grid]: every token of the rows a shape touches and of the row above each shape. Where a shape
+    starts is decided at the background tokens before it in raster order: a model unsure of the column starts it
+    too early (it meets the left columns first), so those are the background tokens worth training on."""
+    rows = touched.reshape(grid, grid).any(1)
+    rows = rows | np.append(rows[1:], False)  # the row above a shape
+    return np.repeat(rows, grid)
+
+
 def make_batch(rows: Rows, codes: np.ndarray, step: int, batch: int, mix: Mix = Mix(),
                singles: np.ndarray | None = None, seed: int = 0) -> list[dict]:
     """`batch` rows, as one group of chats and one of text -> image rows (each padded to its own length: the two
     kinds differ by 2x). `singles`: indices of the pool's one-shape scenes, which mix.single_share of the
-    text -> image rows draw from."""
+    text -> image rows draw from; mix.chat_multi_share of the chats draw from the others (questions about one of
+    several shapes need the answer bound to the right shape, which is learnt far later than one-shape answers)."""
     rng = np.random.default_rng([seed, step])
+    multis = None if singles is None else np.setdiff1d(np.arange(len(codes)), singles)
     seqs = []
     for _ in range(batch):
         t2i = rng.random() < mix.t2i_share
         if t2i and singles is not None and rng.random() < mix.single_share:
             idx = int(singles[rng.integers(len(singles))])
+        elif not t2i and multis is not None and rng.random() < mix.chat_multi_share:
+            idx = int(multis[rng.integers(len(multis))])
         else:
             idx = int(rng.integers(len(codes)))
         scene = world.make_scene("train", idx)
@@ -187,8 +204,9 @@ def pad_group(seqs: list[dict], codes: np.ndarray, rng: np.random.Generator, dep
     after it. Every branch restarts its positions where the prefix ends and attends to the prefix and to itself
     only (`bias`), so it is exactly the single-turn sequence inference sees. Pads come last and no real token
     attends to them. Also per row: image start, text labels (IGNORE elsewhere); per text -> image row the visual
-    tokens the depth head is trained on (`focus`: every token a shape touches and `depth_background` of the others:
-    most of an image is flat background, which the head learns from far fewer examples)."""
+    tokens the depth head is trained on (`focus`: every token of a shape's rows and the row above it (shape_band),
+    and `depth_background` of the others: most of an image is flat background, which the head learns from far
+    fewer examples)."""
     batch, n_vis = len(seqs), codes.shape[2]
     grid = int(round(n_vis ** 0.5))
     length = max(len(s["before"]) + n_vis + sum(len(b) for b, _ in s["branches"]) for s in seqs)
@@ -216,7 +234,7 @@ def pad_group(seqs: list[dict], codes: np.ndarray, rng: np.random.Generator, dep
             at += n
         positions[r, at:] = positions[r, at - 1] + 1 + np.arange(length - at)
         if s["t2i"]:
-            focus[r] = (shapes[r] != 0) | (rng.random(n_vis) < depth_background)
+            focus[r] = shape_band(shapes[r] != 0, grid) | (rng.random(n_vis) < depth_background)
     seg = torch.from_numpy(segment)
     causal = torch.ones(length, length, dtype=torch.bool).tril()[None]
     allowed = causal & ((seg[:, None, :] == 0) | (seg[:, None, :] == seg[:, :, None]))
@@ -269,11 +287,15 @@ class AuxHeads(nn.Module):
     answers and drawings need and otherwise learns slowly from a few answer tokens: chat rows, at each image token,
     the shape it belongs to (none / circle / square / triangle; the state sees that token and the ones before it)
     and its row and column; text -> image rows, at the state the depth head reads, the next token's row and column
-    (where in the picture it is drawing)."""
+    (where in the picture it is drawing).
 
-    def __init__(self, hidden: int, grid: int, weight: float = AUX_WEIGHT):
+    The chat read-outs read the output of layer `layer` (default: the middle one), not the last: an answer reads
+    the image through attention, i.e. from the image tokens' states *before* each layer, so the image tokens' last
+    states feed nothing, and shape features learnt only there would come too late for the answer to use."""
+
+    def __init__(self, hidden: int, grid: int, weight: float = AUX_WEIGHT, layer: int = 2):
         super().__init__()
-        self.weight = weight
+        self.weight, self.layer = weight, layer
         self.shape = nn.Linear(hidden, 1 + len(world.SHAPES))
         self.here = nn.Linear(hidden, 2 * grid)
         self.next = nn.Linear(hidden, 2 * grid)
@@ -308,8 +330,9 @@ def losses(model: UniTokMLLM, b: dict, device, aux: AuxHeads | None = None) -> d
     pos = starts[:, None] + torch.arange(n_vis, device=device)[None]  # [B, N]
     x = x.scatter(1, pos[..., None].expand(-1, -1, cfg.hidden_size), vis)
     # The decoder body without lm_head: logits are needed only where there are labels (32000-wide, the dearest op).
+    layer_outputs = [] if aux is not None else None
     hidden, _ = run_decoder(model.model.layers, model.model.norm, cfg, x, position_ids=b["positions"].to(device),
-                            bias=b["bias"].to(device))
+                            bias=b["bias"].to(device), keep=layer_outputs)
 
     sel = labels != IGNORE
     text_logits = model.lm_head(hidden[sel])
@@ -337,7 +360,8 @@ def losses(model: UniTokMLLM, b: dict, device, aux: AuxHeads | None = None) -> d
         chat, gen = ~t2i, t2i
         aux_loss = torch.zeros((), device=device)
         if chat.any():
-            here = hidden[rows, pos][chat]  # [Bc, N, D]: the state at each image token
+            mid = layer_outputs[aux.layer - 1]
+            here = F.layer_norm(mid, mid.shape[-1:])[rows, pos][chat]  # [Bc, N, D]: each image token's state
             target = b["token_shapes"].to(device)[chat]
             logits = aux.shape(here)
             aux_loss = aux_loss + F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1),
@@ -391,7 +415,8 @@ def train(out: str, steps: int, batch: int, lr: float, minutes: float | None, po
     state_path = os.path.join(out, STATE_FILE)
     step, elapsed = resume(state_path, model, opt, "MLLM")
     # The read-outs have their own optimiser, so a run started without them can resume with them.
-    aux = AuxHeads(model.cfg.hidden_size, int(round(codes.shape[2] ** 0.5)), aux_weight).to(device) if aux_weight else None
+    aux = (AuxHeads(model.cfg.hidden_size, int(round(codes.shape[2] ** 0.5)), aux_weight,
+                    max(model.cfg.num_hidden_layers // 2, 1)).to(device) if aux_weight else None)
     aux_opt = torch.optim.AdamW(aux.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=0.0) if aux else None
     saved_aux = load_checkpoint(state_path + ".aux") if aux else None
     if saved_aux:
@@ -442,7 +467,7 @@ def train(out: str, steps: int, batch: int, lr: float, minutes: float | None, po
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="python3 -m unitok train-mllm", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_run_args(ap, "run folder holding the stage-1 unitok_tokenizer.pth", batch=32, lr=2e-3)
+    add_run_args(ap, "run folder holding the stage-1 unitok_tokenizer.pth", batch=32, lr=1e-3)
     ap.add_argument("--pool", type=int, default=8000, help="training scenes encoded once and reused")
     ap.add_argument("--save-every", type=int, default=100)
     mix = Mix()
@@ -452,6 +477,8 @@ def main(argv: list[str]) -> int:
                     help="questions per chat row, each seeing the image but not the other questions")
     ap.add_argument("--single-share", type=float, default=mix.single_share,
                     help="share of text -> image rows drawn from one-shape scenes")
+    ap.add_argument("--chat-multi-share", type=float, default=mix.chat_multi_share,
+                    help="share of chat rows drawn from scenes of two or three shapes (the rest from the whole pool)")
     ap.add_argument("--depth-background", type=float, default=mix.depth_background,
                     help="share of background visual tokens the depth head is trained on (it trains on every token "
                          "a shape touches)")
@@ -459,5 +486,6 @@ def main(argv: list[str]) -> int:
                     help="weight of the training-only read-outs at the visual tokens (AuxHeads; 0: none)")
     args = ap.parse_args(argv)
     train(args.out, args.steps, args.batch, args.lr, args.minutes, args.pool, args.save_every, args.threads,
-          Mix(args.t2i_share, args.questions, args.single_share, args.depth_background), args.aux_weight)
+          Mix(args.t2i_share, args.questions, args.single_share, args.chat_multi_share, args.depth_background),
+          args.aux_weight)
     return 0

@@ -122,13 +122,15 @@ def run_decoder(
     position_ids: torch.Tensor | None = None,
     past: list[KVCache] | None = None,
     bias: torch.Tensor | None = None,
+    keep: list | None = None,
 ) -> tuple[torch.Tensor, list[KVCache]]:
     """Run a stack of decoder layers and the final norm: the body shared by the LLM and the depth head.
 
     x [B, S, D]; attention_mask [B, past_len + S] (1 = real token; None = all real); position_ids [B, S] (None:
     cumsum(attention_mask) - 1 over the whole mask, else past_len + 0..S-1); past: one KVCache per layer or None.
     bias: an additive attention bias [B, 1, S, past_len + S] that replaces the causal one built from attention_mask
-    (training packs several independent answers behind one shared prefix this way).
+    (training packs several independent answers behind one shared prefix this way). keep: a list that receives
+    each layer's output (the residual stream, before the final norm), for training-only read-outs.
     Returns the post-norm hidden states [B, S, D] and the present caches (past extended by the S new positions).
     """
     B, S, _ = x.shape
@@ -145,4 +147,6 @@ def run_decoder(
     for i, layer in enumerate(layers):
         x, present = layer(x, cos.to(x.dtype), sin.to(x.dtype), bias.to(x.dtype), past[i] if past else None)
         presents.append(present)
+        if keep is not None:
+            keep.append(x)
     return norm(x), presents
