@@ -165,7 +165,7 @@ describe('engine', () => {
   });
   after(() => engine.close());
 
-  test('VQA: exact answers about held-out images (greedy)', BELOW_TARGET, async () => {
+  test('VQA: exact answers about held-out images (greedy)', async () => {
     const items = sample.scenes.flatMap((scene) =>
       scene.qa.filter((q) => q.kind !== 'caption').map((q) => ({ scene, ...q })),
     );
