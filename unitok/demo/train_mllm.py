@@ -360,8 +360,8 @@ def losses(model: UniTokMLLM, b: dict, device, aux: AuxHeads | None = None) -> d
         chat, gen = ~t2i, t2i
         aux_loss = torch.zeros((), device=device)
         if chat.any():
-            mid = layer_outputs[aux.layer - 1]
-            here = F.layer_norm(mid, mid.shape[-1:])[rows, pos][chat]  # [Bc, N, D]: each image token's state
+            here = layer_outputs[aux.layer - 1][rows, pos][chat]  # [Bc, N, D]: each image token's state
+            here = F.layer_norm(here, here.shape[-1:])  # normalised at the image tokens only, not the whole batch
             target = b["token_shapes"].to(device)[chat]
             logits = aux.shape(here)
             aux_loss = aux_loss + F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1),
