@@ -123,6 +123,42 @@ def test_chat_read_outs_train_the_layers_an_answer_reads(tokenizer_model, rows):
     assert reached == [True, True, False, False]
 
 
+def test_text_to_image_read_outs_see_the_prompt_layout(tokenizer_model, rows):
+    """The plan targets are the caption's cells; dropped captions get none. The plan reads the middle layer (its
+    loss reaches layers 1-2 only); the occupancy read-out reads the state the depth head reads (the last layer)."""
+    scene = world.Scene("white", (world.Shape("circle", "red", "large", 0, 21.0, 21.0),
+                                  world.Shape("triangle", "blue", "small", 8, 107.0, 107.0)))
+    plan = train_mllm.scene_plan(scene)
+    assert plan[:, 0].tolist() == [1 + list(world.COLORS).index("red"), 1 + world.SHAPES.index("circle")]
+    assert plan[:, 8].tolist() == [1 + list(world.COLORS).index("blue"), 1 + world.SHAPES.index("triangle")]
+    assert (plan[:, 1:8] == 0).all()
+    codes = np.random.default_rng(4).integers(0, 256, size=(4, 8, 64)).astype(np.uint8)
+    seqs = [{**rows.t2i(scene, np.random.default_rng(seed)), "scene": scene, "index": 0} for seed in range(30)]
+    dropped = [not s["conditioned"] for s in seqs]
+    assert any(dropped) and not all(dropped)
+    group = train_mllm.pad_group(seqs, codes, np.random.default_rng(0), 0.3)
+    for r, d in enumerate(dropped):
+        assert (group["plan"][r] == train_mllm.IGNORE).all() if d else group["plan"][r].tolist() == plan.tolist()
+    torch.manual_seed(0)
+    model = train_mllm.build_model(tokenizer_model)
+    aux = train_mllm.AuxHeads(128, 8, layer=2)
+    out = train_mllm.losses(model, group, "cpu", aux)
+    assert 0.0 <= out["aux_plan_acc"].item() <= 1.0
+    reached = {}
+    for name in ("plan", "occupancy"):
+        heads = train_mllm.AuxHeads(128, 8, layer=2)
+        with torch.no_grad():  # only this read-out's loss has a gradient
+            for other in ("shape", "here", "next", "plan", "occupancy"):
+                if other != name:
+                    getattr(heads, other).weight.zero_()
+        model.zero_grad(set_to_none=True)
+        train_mllm.losses(model, group, "cpu", heads)["aux"].backward()
+        reached[name] = [any(p.grad is not None and p.grad.abs().sum() > 0 for p in layer.parameters())
+                         for layer in model.model.layers]
+    assert reached["plan"] == [True, True, False, False]
+    assert reached["occupancy"] == [True, True, True, True]
+
+
 def _answer_logits(model, batch):
     from unitok.modules.llama import run_decoder
 

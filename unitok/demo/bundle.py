@@ -54,9 +54,11 @@ def _aux(mllm: dict) -> str:
         return ""
     return ("\n   Training-only linear read-outs (weight {:g}, not part of the model or the bundle) ask the LLM's "
             "middle-layer state at each image token of a chat for the shape it belongs to and its row and column "
-            "(the later layers' answer tokens read the image from there), and its last state at each text -> image "
-            "step for the row and column being drawn: the answers and the drawings need exactly that, which a few "
-            "answer tokens teach slowly.").format(mllm["aux_weight_last"])
+            "(the later layers' answer tokens read the image from there); at each text -> image step, its last "
+            "state (the one the depth head reads) for the row and column being drawn and the shape under the next "
+            "token, and its middle-layer state for the prompt's layout (each cell's colour and shape): the answers "
+            "and the drawings need exactly that, which a few answer tokens and code losses teach slowly."
+            ).format(mllm["aux_weight_last"])
 
 
 def model_card(run: str, ev: dict, size: int, image_sampling: dict) -> str:
