@@ -214,10 +214,10 @@ def pad_group(seqs: list[dict], codes: np.ndarray, rng: np.random.Generator, dep
     after it. Every branch restarts its positions where the prefix ends and attends to the prefix and to itself
     only (`bias`), so it is exactly the single-turn sequence inference sees. Pads come last and no real token
     attends to them. Also per row: image start, text labels (IGNORE elsewhere), the shape under each visual token
-    (token_shapes), the prompt's layout (scene_plan; IGNORE for chats and dropped captions); per text -> image row the visual
-    tokens the depth head is trained on (`focus`: every token of a shape's rows and the row above it (shape_band),
-    and `depth_background` of the others: most of an image is flat background, which the head learns from far
-    fewer examples)."""
+    (token_shapes), the prompt's layout (scene_plan; IGNORE for chats and dropped captions); per text -> image row
+    the visual tokens the depth head is trained on (`focus`: every token of a shape's rows and the row above it
+    (shape_band), and `depth_background` of the others: most of an image is flat background, which the head learns
+    from far fewer examples)."""
     batch, n_vis = len(seqs), codes.shape[2]
     grid = int(round(n_vis ** 0.5))
     length = max(len(s["before"]) + n_vis + sum(len(b) for b, _ in s["branches"]) for s in seqs)
