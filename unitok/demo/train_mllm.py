@@ -473,7 +473,8 @@ def train(out: str, steps: int, batch: int, lr: float, minutes: float | None, po
     clipped = params + (list(aux.parameters()) if aux else [])
     t_start = time.monotonic() - elapsed
     progress, avg = StepProgress("mllm", steps, step), RunningMean()
-    shown = ("loss", "text", "depth_ce", "text_acc", "code_acc") + (("aux", "aux_shape_acc", "aux_plan_acc") if aux else ())
+    shown = ("loss", "text", "depth_ce", "text_acc", "code_acc") + (
+        ("aux", "aux_shape_acc", "aux_plan_acc") if aux else ())
 
     def checkpoint():
         if aux:  # written first: a checkpoint is never newer than its read-outs
