@@ -324,16 +324,13 @@ class AuxHeads(nn.Module):
     def plan_loss(self, h: torch.Tensor, plan: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """h [B, N, D], plan [B, 2, 9] (scene_plan): cross-entropy on every cell's colour and shape at every state,
         and (a progress figure) the share of the shapes' cells whose colour the read-out gets right."""
-        cells, colours = plan.shape[-1], 1 + len(world.COLORS)
-        logits = self.plan(h).view(*h.shape[:2], cells, -1)
-        loss = 0.0
-        for k, (lo, hi) in enumerate(((0, colours), (colours, logits.shape[-1]))):
-            target = plan[:, None, k].expand(-1, h.shape[1], -1)
-            loss = loss + 0.5 * F.cross_entropy(logits[..., lo:hi].reshape(-1, hi - lo), target.reshape(-1),
-                                                ignore_index=IGNORE)
-        target = plan[:, None, 0].expand(-1, h.shape[1], -1)
-        shown = target > 0
-        return loss, (logits[..., :colours].argmax(-1)[shown] == target[shown]).float().mean().detach()
+        logits = self.plan(h).view(*h.shape[:2], plan.shape[-1], -1)
+        colour_logits, shape_logits = logits.split((1 + len(world.COLORS), 1 + len(world.SHAPES)), -1)
+        colour, shape = (plan[:, None, k].expand(-1, h.shape[1], -1) for k in (0, 1))  # [B, N, 9] each
+        loss = 0.5 * sum(F.cross_entropy(x.reshape(-1, x.shape[-1]), t.reshape(-1), ignore_index=IGNORE)
+                         for x, t in ((colour_logits, colour), (shape_logits, shape)))
+        shown = colour > 0
+        return loss, (colour_logits.argmax(-1)[shown] == colour[shown]).float().mean().detach()
 
     def position_loss(self, head: nn.Linear, h: torch.Tensor) -> torch.Tensor:
         """h [B, N, D] at the N = grid^2 visual tokens in raster order: cross-entropy on row and column."""
