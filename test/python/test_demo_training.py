@@ -123,6 +123,34 @@ def test_chat_read_outs_train_the_layers_an_answer_reads(tokenizer_model, rows):
     assert reached == [True, True, False, False]
 
 
+def test_chat_rows_read_the_image_layout_at_their_answers(tokenizer_model, rows):
+    """Chats get their scene's layout as plan targets, read at the answer positions of the middle layer: with every
+    other read-out zeroed, its loss reaches layers 1-2, and it changes when an answer position's state does."""
+    scenes = [world.make_scene("train", i) for i in range(3)]
+    codes = np.random.default_rng(5).integers(0, 256, size=(3, 8, 64)).astype(np.uint8)
+    chats = [{**rows.chat(s, np.random.default_rng(i), 8), "scene": s, "index": i} for i, s in enumerate(scenes)]
+    group = train_mllm.pad_group(chats, codes, np.random.default_rng(0), 0.3)
+    assert [p.tolist() for p in group["plan"]] == [train_mllm.scene_plan(s).tolist() for s in scenes]
+    torch.manual_seed(0)
+    model = train_mllm.build_model(tokenizer_model)
+    heads = train_mllm.AuxHeads(128, 8, layer=2)
+    with torch.no_grad():
+        for other in ("shape", "here", "next", "occupancy"):
+            getattr(heads, other).weight.zero_()
+            getattr(heads, other).bias.zero_()
+    out = train_mllm.losses(model, group, "cpu", heads)
+    assert 0.0 <= out["aux_scene_acc"].item() <= 1.0
+    out["aux"].backward()
+    reached = [any(p.grad is not None and p.grad.abs().sum() > 0 for p in layer.parameters())
+               for layer in model.model.layers]
+    assert reached == [True, True, False, False]
+    # Scrambling the layout targets of one row changes the loss: the targets are read per answer position's row.
+    scrambled = {**group, "plan": group["plan"].clone()}
+    scrambled["plan"][0] = torch.roll(scrambled["plan"][0], 1, dims=1)
+    with torch.no_grad():
+        assert train_mllm.losses(model, scrambled, "cpu", heads)["aux"].item() != out["aux"].item()
+
+
 def test_text_to_image_read_outs_see_the_prompt_layout(tokenizer_model, rows):
     """The plan targets are the caption's cells; dropped captions get none. The plan reads the middle layer (its
     loss reaches layers 1-2 only); the occupancy read-out reads the state the depth head reads (the last layer)."""

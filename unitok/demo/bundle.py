@@ -56,7 +56,8 @@ def _aux(mllm: dict) -> str:
             "middle-layer state at each image token of a chat for the shape it belongs to and its row and column "
             "(the later layers' answer tokens read the image from there); at each text -> image step, its last "
             "state (the one the depth head reads) for the row and column being drawn and the shape under the next "
-            "token, and its middle-layer state for the prompt's layout (each cell's colour and shape): the answers "
+            "token, and its middle-layer state for the prompt's layout (each cell's colour and shape); at each "
+            "answer position of a chat, its middle-layer state for the image's layout: the answers "
             "and the drawings need exactly that, which a few answer tokens and code losses teach slowly."
             ).format(mllm["aux_weight_last"])
 

@@ -214,7 +214,7 @@ def pad_group(seqs: list[dict], codes: np.ndarray, rng: np.random.Generator, dep
     after it. Every branch restarts its positions where the prefix ends and attends to the prefix and to itself
     only (`bias`), so it is exactly the single-turn sequence inference sees. Pads come last and no real token
     attends to them. Also per row: image start, text labels (IGNORE elsewhere), the shape under each visual token
-    (token_shapes), the prompt's layout (scene_plan; IGNORE for chats and dropped captions); per text -> image row
+    (token_shapes), the scene's layout (scene_plan; IGNORE for dropped captions); per text -> image row
     the visual tokens the depth head is trained on (`focus`: every token of a shape's rows and the row above it
     (shape_band), and `depth_background` of the others: most of an image is flat background, which the head learns
     from far fewer examples)."""
@@ -228,8 +228,8 @@ def pad_group(seqs: list[dict], codes: np.ndarray, rng: np.random.Generator, dep
     starts = np.zeros(batch, np.int64)
     focus = np.zeros((batch, n_vis), bool)
     shapes = np.stack([token_shapes(s["scene"], grid) for s in seqs])
-    plan = np.stack([scene_plan(s["scene"]) if s.get("conditioned") else np.full((2, len(world.POSITIONS)), IGNORE)
-                     for s in seqs])
+    no_plan = np.full((2, len(world.POSITIONS)), IGNORE)
+    plan = np.stack([scene_plan(s["scene"]) if s.get("conditioned", True) else no_plan for s in seqs])
     for r, s in enumerate(seqs):
         prefix = len(s["before"]) + n_vis
         ids[r, : len(s["before"])] = s["before"]
@@ -270,6 +270,7 @@ def step_losses(model: UniTokMLLM, groups: list[dict], device, aux: AuxHeads | N
     if aux is not None:
         out["aux"] = sum(o["aux"] for o in outs)
         out["aux_shape_acc"] = chat.get("aux_shape_acc", torch.zeros(()))
+        out["aux_scene_acc"] = chat.get("aux_scene_acc", torch.zeros(()))
         out["aux_plan_acc"] = t2i.get("aux_plan_acc", torch.zeros(()))
     return out
 
@@ -302,7 +303,9 @@ class AuxHeads(nn.Module):
     the shape it belongs to (none / circle / square / triangle; the state sees that token and the ones before it)
     and its row and column; text -> image rows, at the state the depth head reads, the next token's row and column
     (where in the picture it is drawing) and the shape under the next token (`occupancy`: whether to draw here),
-    and at the middle layer, at those same positions, the prompt's layout (`plan`: each cell's colour and shape).
+    and at the middle layer, at those same positions, the prompt's layout (`plan`: each cell's colour and shape);
+    the same `plan` read-out at the middle layer of chat rows' answer positions (the image's layout, read through
+    attention: a colour bound to its shape and cell, which answers about one of several shapes need).
 
     The chat read-outs and the plan read the output of layer `layer` (default: the middle one), not the last: an
     answer reads the image through attention, i.e. from the image tokens' states *before* each layer, so the image
@@ -400,6 +403,13 @@ def losses(model: UniTokMLLM, b: dict, device, aux: AuxHeads | None = None) -> d
             aux_loss = aux_loss + 0.5 * aux.position_loss(aux.here, here)
             on_shape = target > 0
             out["aux_shape_acc"] = (logits.argmax(-1)[on_shape] == target[on_shape]).float().mean()
+            # The image's layout, read at the middle layer of every answer position: what binds a colour to its
+            # shape (the layers after it answer "what color is the square?" from there).
+            answering = (labels != IGNORE) & chat[:, None]
+            middle = layer_outputs[aux.layer - 1][answering]  # [M, D]
+            scene_loss, out["aux_scene_acc"] = aux.plan_loss(F.layer_norm(middle, middle.shape[-1:])[:, None],
+                                                             b["plan"].to(device)[answering.nonzero()[:, 0]])
+            aux_loss = aux_loss + scene_loss
         if gen.any():
             before = hidden[rows, pos - 1][gen]  # [Bg, N, D]: the states the depth head reads
             aux_loss = aux_loss + 0.5 * aux.position_loss(aux.next, before)
@@ -471,7 +481,7 @@ def train(out: str, steps: int, batch: int, lr: float, minutes: float | None, po
     t_start = time.monotonic() - elapsed
     progress, avg = StepProgress("mllm", steps, step), RunningMean()
     shown = ("loss", "text", "depth_ce", "text_acc", "code_acc") + (
-        ("aux", "aux_shape_acc", "aux_plan_acc") if aux else ())
+        ("aux", "aux_shape_acc", "aux_scene_acc", "aux_plan_acc") if aux else ())
 
     def checkpoint():
         if aux:  # written first: a checkpoint is never newer than its read-outs
