@@ -12,7 +12,7 @@ from unitok.demo import train_mllm, train_tokenizer, world
 from unitok.modules.unitok import UniTok, init_random
 from unitok.text_tokenizer import LlamaTokenizer
 
-torch.set_num_threads(2)
+torch.set_num_threads(1)  # see unitok/demo/common.py setup_torch
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,11 @@ import torch
 
 
 def setup_torch(threads: int | None) -> torch.device:
-    """CPU threads (default 2: the project's CI box; other jobs share it) and the device: CUDA when lent one."""
-    torch.set_num_threads(threads or int(os.environ.get("UNITOK_THREADS", "2")))
+    """CPU threads and the device: CUDA when lent one. One torch thread by default: Debian's torch also calls
+    libopenblas0-pthread, whose own threads already split the large products over the cores and spin while they
+    wait, so a second OpenMP thread on the 2-core box makes a demo MLLM step 2.4x slower, not faster
+    (bench/train_threads.py)."""
+    torch.set_num_threads(threads or int(os.environ.get("UNITOK_THREADS", "1")))
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
@@ -22,7 +25,7 @@ def add_run_args(ap, out_help: str, batch: int, lr: float, steps: int = 1400) ->
     ap.add_argument("--batch", type=int, default=batch)
     ap.add_argument("--lr", type=float, default=lr)
     ap.add_argument("--minutes", type=float, default=None, help="stop (checkpointed) after this much training time")
-    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default 2, or $UNITOK_THREADS)")
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default 1, or $UNITOK_THREADS; see bench/train_threads.py)")
 
 
 def save_checkpoint(path: str, state: dict) -> None:
