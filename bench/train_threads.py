@@ -65,8 +65,8 @@ def main() -> int:
             print(done.stderr, file=sys.stderr)
             return done.returncode
         r = json.loads(done.stdout.strip().splitlines()[-1])
-        print(f"| {r['torch_threads']} | {blas or 'default'} | {r['step_s']:.2f} | {1000 * r['step_s'] / args.batch:.0f} |",
-              flush=True)
+        per_row = 1000 * r["step_s"] / args.batch
+        print(f"| {r['torch_threads']} | {blas or 'default'} | {r['step_s']:.2f} | {per_row:.0f} |", flush=True)
     return 0
 
 

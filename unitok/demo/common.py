@@ -25,7 +25,8 @@ def add_run_args(ap, out_help: str, batch: int, lr: float, steps: int = 1400) ->
     ap.add_argument("--batch", type=int, default=batch)
     ap.add_argument("--lr", type=float, default=lr)
     ap.add_argument("--minutes", type=float, default=None, help="stop (checkpointed) after this much training time")
-    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default 1, or $UNITOK_THREADS; see bench/train_threads.py)")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="torch CPU threads (default 1, or $UNITOK_THREADS; see bench/train_threads.py)")
 
 
 def save_checkpoint(path: str, state: dict) -> None:
