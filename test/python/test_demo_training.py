@@ -108,6 +108,21 @@ def test_packed_questions_equal_single_turn_chats(tokenizer_model, rows):
     assert (logits - one_by_one).abs().max().item() < 1e-4
 
 
+def _layers_reached(model, group, read_out: str | None = None) -> list[bool]:
+    """Which decoder layers get a gradient from the read-outs' loss; with `read_out`, from that read-out alone (the
+    others' weights zeroed: no gradient flows back through them)."""
+    heads = train_mllm.AuxHeads(128, 8, layer=2)
+    if read_out is not None:
+        with torch.no_grad():
+            for other in ("shape", "here", "next", "plan", "occupancy"):
+                if other != read_out:
+                    getattr(heads, other).weight.zero_()
+    model.zero_grad(set_to_none=True)
+    train_mllm.losses(model, group, "cpu", heads)["aux"].backward()
+    return [any(p.grad is not None and p.grad.abs().sum() > 0 for p in layer.parameters())
+            for layer in model.model.layers]
+
+
 def test_chat_read_outs_train_the_layers_an_answer_reads(tokenizer_model, rows):
     """The chat read-outs read the middle layer's output: their loss reaches the layers up to it and not the later
     ones, whose image-token states no answer reads."""
@@ -116,11 +131,7 @@ def test_chat_read_outs_train_the_layers_an_answer_reads(tokenizer_model, rows):
     codes = np.random.default_rng(3).integers(0, 256, size=(4, 8, 64)).astype(np.uint8)
     groups = train_mllm.make_batch(rows, codes, step=0, batch=3, mix=train_mllm.Mix(t2i_share=0.0))
     assert len(groups) == 1 and not groups[0]["t2i"].any()
-    aux = train_mllm.AuxHeads(128, 8, layer=2)
-    train_mllm.losses(model, groups[0], "cpu", aux)["aux"].backward()
-    reached = [any(p.grad is not None and p.grad.abs().sum() > 0 for p in layer.parameters())
-               for layer in model.model.layers]
-    assert reached == [True, True, False, False]
+    assert _layers_reached(model, groups[0]) == [True, True, False, False]
 
 
 def test_chat_rows_read_the_image_layout_at_their_answers(tokenizer_model, rows):
@@ -134,16 +145,9 @@ def test_chat_rows_read_the_image_layout_at_their_answers(tokenizer_model, rows)
     torch.manual_seed(0)
     model = train_mllm.build_model(tokenizer_model)
     heads = train_mllm.AuxHeads(128, 8, layer=2)
-    with torch.no_grad():
-        for other in ("shape", "here", "next", "occupancy"):
-            getattr(heads, other).weight.zero_()
-            getattr(heads, other).bias.zero_()
     out = train_mllm.losses(model, group, "cpu", heads)
     assert 0.0 <= out["aux_scene_acc"].item() <= 1.0
-    out["aux"].backward()
-    reached = [any(p.grad is not None and p.grad.abs().sum() > 0 for p in layer.parameters())
-               for layer in model.model.layers]
-    assert reached == [True, True, False, False]
+    assert _layers_reached(model, group, "plan") == [True, True, False, False]
     # Scrambling the layout targets of one row changes the loss: the targets are read per answer position's row.
     scrambled = {**group, "plan": group["plan"].clone()}
     scrambled["plan"][0] = torch.roll(scrambled["plan"][0], 1, dims=1)
@@ -172,19 +176,8 @@ def test_text_to_image_read_outs_see_the_prompt_layout(tokenizer_model, rows):
     aux = train_mllm.AuxHeads(128, 8, layer=2)
     out = train_mllm.losses(model, group, "cpu", aux)
     assert 0.0 <= out["aux_plan_acc"].item() <= 1.0
-    reached = {}
-    for name in ("plan", "occupancy"):
-        heads = train_mllm.AuxHeads(128, 8, layer=2)
-        with torch.no_grad():  # only this read-out's loss has a gradient
-            for other in ("shape", "here", "next", "plan", "occupancy"):
-                if other != name:
-                    getattr(heads, other).weight.zero_()
-        model.zero_grad(set_to_none=True)
-        train_mllm.losses(model, group, "cpu", heads)["aux"].backward()
-        reached[name] = [any(p.grad is not None and p.grad.abs().sum() > 0 for p in layer.parameters())
-                         for layer in model.model.layers]
-    assert reached["plan"] == [True, True, False, False]
-    assert reached["occupancy"] == [True, True, True, True]
+    assert _layers_reached(model, group, "plan") == [True, True, False, False]
+    assert _layers_reached(model, group, "occupancy") == [True, True, True, True]
 
 
 def _answer_logits(model, batch):

@@ -325,9 +325,10 @@ class AuxHeads(nn.Module):
         self.grid = grid
 
     def plan_loss(self, h: torch.Tensor, plan: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """h [B, N, D], plan [B, 2, 9] (scene_plan): cross-entropy on every cell's colour and shape at every state,
-        and (a progress figure) the share of the shapes' cells whose colour the read-out gets right."""
-        logits = self.plan(h).view(*h.shape[:2], plan.shape[-1], -1)
+        """h [B, N, D] middle-layer states (layer-normed here), plan [B, 2, 9] (scene_plan): cross-entropy on every
+        cell's colour and shape at every state, and (a progress figure) the share of the shapes' cells whose colour
+        the read-out gets right."""
+        logits = self.plan(F.layer_norm(h, h.shape[-1:])).view(*h.shape[:2], plan.shape[-1], -1)
         colour_logits, shape_logits = logits.split((1 + len(world.COLORS), 1 + len(world.SHAPES)), -1)
         colour, shape = (plan[:, None, k].expand(-1, h.shape[1], -1) for k in (0, 1))  # [B, N, 9] each
         loss = 0.5 * sum(F.cross_entropy(x.reshape(-1, x.shape[-1]), t.reshape(-1), ignore_index=IGNORE)
@@ -407,7 +408,7 @@ def losses(model: UniTokMLLM, b: dict, device, aux: AuxHeads | None = None) -> d
             # shape (the layers after it answer "what color is the square?" from there).
             answering = (labels != IGNORE) & chat[:, None]
             middle = layer_outputs[aux.layer - 1][answering]  # [M, D]
-            scene_loss, out["aux_scene_acc"] = aux.plan_loss(F.layer_norm(middle, middle.shape[-1:])[:, None],
+            scene_loss, out["aux_scene_acc"] = aux.plan_loss(middle[:, None],
                                                              b["plan"].to(device)[answering.nonzero()[:, 0]])
             aux_loss = aux_loss + scene_loss
         if gen.any():
@@ -420,7 +421,7 @@ def losses(model: UniTokMLLM, b: dict, device, aux: AuxHeads | None = None) -> d
             plan = b["plan"].to(device)[gen]
             if (plan != IGNORE).any():  # not when every caption of the group was dropped
                 middle = layer_outputs[aux.layer - 1][rows, pos - 1][gen]
-                plan_loss, out["aux_plan_acc"] = aux.plan_loss(F.layer_norm(middle, middle.shape[-1:]), plan)
+                plan_loss, out["aux_plan_acc"] = aux.plan_loss(middle, plan)
                 aux_loss = aux_loss + plan_loss
         out["aux"] = aux_loss
         out["loss"] = out["loss"] + aux.weight * aux_loss
