@@ -34,7 +34,7 @@ model = T.build_model(tok_model)
 aux = T.AuxHeads(model.cfg.hidden_size, 8, layer=2)
 params = [p for p in model.parameters() if p.requires_grad] + list(aux.parameters())
 opt = torch.optim.AdamW(params, lr=1e-3)
-rows, mix, times = T.Rows(LlamaTokenizer.load()), T.Mix(0.55, 12, 0.6, 0.8, 0.3), []
+rows, mix, times = T.Rows(LlamaTokenizer.load()), T.Mix(), []
 for step in range({steps} + 2):
     t0 = time.perf_counter()
     out = T.step_losses(model, T.make_batch(rows, codes, step, {batch}, mix), "cpu", aux)

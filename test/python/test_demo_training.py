@@ -266,3 +266,18 @@ def test_losses_learn_and_checkpoint_round_trips(tokenizer_model, rows, tmp_path
     loaded = train_mllm.load_hf_folder(str(tmp_path / "mllm"))
     for k, v in model.state_dict().items():
         assert torch.equal(loaded.state_dict()[k], v), k
+
+
+def test_time_budget_option():
+    """--minutes defaults to the recipe's budget, 0 turns it off, and a non-number is refused by name."""
+    import argparse
+
+    from unitok.demo.common import add_run_args
+
+    ap = argparse.ArgumentParser()
+    add_run_args(ap, "run folder", batch=32, lr=2e-3, steps=6000, minutes=63)
+    assert ap.parse_args([]).minutes == 63
+    assert ap.parse_args(["--minutes", "0"]).minutes is None
+    assert ap.parse_args(["--minutes", "1.5"]).minutes == 1.5
+    with pytest.raises(SystemExit):
+        ap.parse_args(["--minutes", "soon"])

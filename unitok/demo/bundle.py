@@ -65,6 +65,8 @@ def _aux(mllm: dict) -> str:
 def model_card(run: str, ev: dict, size: int, image_sampling: dict) -> str:
     tok, mllm = _load(os.path.join(run, "tokenizer_metrics.json")), _load(os.path.join(run, "mllm_train.json"))
     params = sum(p.numel() for p in load_released_tokenizer(os.path.join(run, RELEASED_FILE), "demo")[0].parameters())
+    sampling_flags = " ".join(f"--{k.replace('_', '-')} {image_sampling[k]}"
+                              for k in ("cfg_scale", "temperature", "top_k", "top_p"))
     notes = ""
     if os.path.isfile(os.path.join(run, "NOTES.md")):  # the run's history, written by whoever ran it
         with open(os.path.join(run, "NOTES.md")) as f:
@@ -159,15 +161,25 @@ requires the prompt's colour over at least half a small circle's area, and its c
 - It knows only this world: the words above, these shapes, colours and positions. Other prompts give shapes
   anyway, or nonsense; other questions get one of the answers it knows. It is not a general assistant.
 - 128 px, 8 x 8 visual tokens (the release: 256 px, 16 x 16); edges are soft and small shapes can lose their corners.
-- Questions about scenes with two or three shapes are weaker than about one (the answer needs the colour bound to
-  the shape); drawn shapes are soft blobs in the prompted colour, often in the wrong cell, sometimes doubled;
-  multi-shape prompts are weaker still. Sampling hotter than the default adds stray blobs.
+- Drawn shapes are soft blobs in the prompted colour and cell whose outline (circle, square, triangle) is often
+  not recognisable (the oracle's "shape right" above); prompts with two or three shapes were not evaluated. Sampling
+  hotter than the default adds stray blobs.
+- "Describe the image." (the caption kind above) is the weakest answer: it is long, and one wrong word fails it.
 - The CLIP text tower uses a closed word-level vocabulary (unknown words map to one id), not open_clip's BPE.
 - Bundle size: {human_bytes(size)} ({DTYPE} MLLM graphs, fp32 tokenizer graphs).
 
-Rebuild: `python3 -m unitok train-tokenizer --out runs/demo && python3 -m unitok train-mllm --out runs/demo &&
-python3 -m unitok evaluate --run runs/demo --dtype int4 --out runs/demo/eval_int4.json --sheet runs/demo/samples.png
-&& python3 -m unitok build-demo-bundle --run runs/demo`. License: MIT, like the project; the data is synthetic.
+Rebuild (the trainers' defaults are this recipe; their budgets are wall-clock minutes, so the step counts
+depend on the machine):
+
+```sh
+python3 -m unitok train-tokenizer --out runs/demo
+python3 -m unitok train-mllm --out runs/demo
+python3 -m unitok evaluate --run runs/demo --dtype int4 {sampling_flags} \\
+  --out runs/demo/eval_int4.json --sheet runs/demo/samples.png
+python3 -m unitok build-demo-bundle --run runs/demo --image-sampling '{json.dumps(image_sampling)}'
+```
+
+License: MIT, like the project; the data is synthetic.
 """
 
 

@@ -18,13 +18,23 @@ def setup_torch(threads: int | None) -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def add_run_args(ap, out_help: str, batch: int, lr: float, steps: int = 1400) -> None:
+def _minutes(text: str) -> float | None:
+    """--minutes: a number; 0 means no budget."""
+    return float(text) or None
+
+
+_minutes.__name__ = "number of minutes"  # argparse names the type in its error message
+
+
+def add_run_args(ap, out_help: str, batch: int, lr: float, steps: int = 1400, minutes: float | None = None) -> None:
     """The options both demo trainers take: run folder, length, batch, learning rate, time budget, threads."""
     ap.add_argument("--out", default="runs/demo", help=out_help)
     ap.add_argument("--steps", type=int, default=steps)
     ap.add_argument("--batch", type=int, default=batch)
     ap.add_argument("--lr", type=float, default=lr)
-    ap.add_argument("--minutes", type=float, default=None, help="stop (checkpointed) after this much training time")
+    ap.add_argument("--minutes", type=_minutes, default=minutes,
+                    help=f"stop (checkpointed) after this much training time (default {minutes or 'none'}; 0: no "
+                         "budget, only --steps); the learning rate decays over it")
     ap.add_argument("--threads", type=int, default=None,
                     help="torch CPU threads (default 1, or $UNITOK_THREADS; see bench/train_threads.py)")
 

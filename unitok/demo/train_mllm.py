@@ -1,7 +1,7 @@
 """Stage 2 of the demo model: train the UniTok MLLM ('demo' preset) on the shapes world, from scratch, on top of
 the stage-1 tokenizer, with the real Llama-2 tokenizer and the released sequence formats.
 
-    python3 -m unitok train-mllm --out runs/demo [--steps 1400] [--minutes 44] [--batch 32]
+    python3 -m unitok train-mllm --out runs/demo [--steps 6000] [--minutes 63] [--batch 32]
 
 Each batch mixes two kinds of rows (eval/liquid/train.py formats), as two groups padded apart (`Mix` sets the mix):
   text -> image   BOS "{caption} Generate an image based on this description." boi <64 visual tokens> eoi eos
@@ -69,12 +69,13 @@ AUX_WEIGHT = 1.0  # the training-only read-outs (AuxHeads)
 
 @dataclasses.dataclass(frozen=True)
 class Mix:
-    """What a batch is made of (each may change on resume)."""
+    """What a batch is made of (each may change on resume). The defaults are models/demo's recipe (run 10,
+    docs/demo-training.md)."""
 
-    t2i_share: float = 0.5  # text -> image rows; the rest are chats
-    questions: int = 8  # question branches per chat row
+    t2i_share: float = 0.55  # text -> image rows; the rest are chats
+    questions: int = 12  # question branches per chat row
     single_share: float = 0.6  # text -> image rows drawn from one-shape scenes (the prompts the demo is judged on)
-    chat_multi_share: float = 0.5  # chat rows drawn from scenes of two or three shapes (else from the whole pool)
+    chat_multi_share: float = 0.8  # chat rows drawn from scenes of two or three shapes (else from the whole pool)
     depth_background: float = 0.3  # share of the background tokens outside shape_band the depth head trains on
 
 
@@ -523,7 +524,8 @@ def train(out: str, steps: int, batch: int, lr: float, minutes: float | None, po
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="python3 -m unitok train-mllm", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_run_args(ap, "run folder holding the stage-1 unitok_tokenizer.pth", batch=32, lr=1e-3)
+    # Defaults: models/demo's recipe, a 63-minute budget on the 2-core CPU (the step cap is only a backstop).
+    add_run_args(ap, "run folder holding the stage-1 unitok_tokenizer.pth", batch=32, lr=2e-3, steps=6000, minutes=63)
     ap.add_argument("--pool", type=int, default=8000, help="training scenes encoded once and reused")
     ap.add_argument("--save-every", type=int, default=100)
     mix = Mix()
