@@ -1,5 +1,6 @@
 """The demo training code: the quantiser's training forward, the released sequence formats of the MLLM batches,
 the losses learning, and the released-layout output the converter reads. Small and fast; no trained model needed."""
+import argparse
 import json
 
 import numpy as np
@@ -9,6 +10,7 @@ import torch
 from unitok.config import get_tokenizer_config
 from unitok.convert.bundle_config import TEXT_TO_IMAGE
 from unitok.demo import train_mllm, train_tokenizer, world
+from unitok.demo.common import add_run_args
 from unitok.modules.unitok import UniTok, init_random
 from unitok.text_tokenizer import LlamaTokenizer
 
@@ -270,10 +272,6 @@ def test_losses_learn_and_checkpoint_round_trips(tokenizer_model, rows, tmp_path
 
 def test_time_budget_option():
     """--minutes defaults to the recipe's budget, 0 turns it off, and a non-number is refused by name."""
-    import argparse
-
-    from unitok.demo.common import add_run_args
-
     ap = argparse.ArgumentParser()
     add_run_args(ap, "run folder", batch=32, lr=2e-3, steps=6000, minutes=63)
     assert ap.parse_args([]).minutes == 63
