@@ -21,9 +21,9 @@ import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { readBundle } from '../src/model/bundle.ts';
-import { sessionOptions } from '../src/model/devices.ts';
-import { MULTI_STEP, startEngine } from '../src/model/engine.ts';
-import { LlamaTokenizer } from '../src/model/text-tokenizer.ts';
+import { MULTI_STEP, startEngine } from '../src/model/main-thread/engine.ts';
+import { LlamaTokenizer } from '../src/model/main-thread/text-tokenizer.ts';
+import { sessionOptions } from '../src/model/worker-thread/devices.ts';
 
 const { values } = parseArgs({
   options: {

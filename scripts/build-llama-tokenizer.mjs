@@ -13,7 +13,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { LLAMA_PIPELINE } from '../src/model/text-tokenizer.ts';
+import { LLAMA_PIPELINE } from '../src/model/main-thread/text-tokenizer.ts';
 
 const VOCAB_SIZE = 32000;
 const SPECIALS = ['<unk>', '<s>', '</s>']; // ids 0, 1, 2

@@ -1,11 +1,11 @@
 #!/usr/bin/env node
-// `npm start [-- options]`: the OpenAI-style server on this project's engine (src/model/engine.ts).
+// `npm start [-- options]`: the OpenAI-style server on this project's engine (src/model/main-thread/engine.ts).
 //
 // Flags and environment are the server's (src/server/config.ts; `--help` lists them and their defaults).
 // The server listens at once (/health answers 503 while the model loads). If loading fails, e.g. --device webgpu
 // on a machine without a WebGPU adapter, the reason is printed and the process exits with status 1: the engine
 // never falls back to another device.
-import { startEngine, type UniTokEngine } from './model/engine.ts';
+import { startEngine, type UniTokEngine } from './model/main-thread/engine.ts';
 import { readCli, runMain, serve } from './server/serve.ts';
 
 runMain(async () => {

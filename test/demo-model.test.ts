@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, type TestContext, test } from 'node:test';
 import sharp from 'sharp';
-import { createEngine, type UniTokEngine } from '../src/model/engine.ts';
+import { createEngine, type UniTokEngine } from '../src/model/main-thread/engine.ts';
 import { UniTokTokenizer } from '../src/tokenizer/unitok.ts';
 
 const MODEL = 'models/demo';

@@ -6,8 +6,8 @@
 // sessions on the main thread, every timer below would be late by a whole step.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startEngine, type UniTokEngine } from '../src/model/engine.ts';
 import type { ChatEvent, ChatRequest } from '../src/model/engine-types.ts';
+import { startEngine, type UniTokEngine } from '../src/model/main-thread/engine.ts';
 import { buildServer } from '../src/server/app.ts';
 
 const STEP_MS = 250;

@@ -3,10 +3,10 @@
 // the same tokens, stops, codes and usage. Also the SIMD argmax (logits.ts) against the scalar one.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startEngine, type UniTokEngine } from '../src/model/engine.ts';
 import type { ChatEvent, ChatRequest, ImageEvent, ImageRequest } from '../src/model/engine-types.ts';
-import { LogitsBuffer } from '../src/model/logits.ts';
-import { argmax } from '../src/model/sampling.ts';
+import { startEngine, type UniTokEngine } from '../src/model/main-thread/engine.ts';
+import { LogitsBuffer } from '../src/model/worker-thread/logits.ts';
+import { argmax } from '../src/model/worker-thread/sampling.ts';
 
 const MODEL = 'models/tiny';
 

@@ -6,12 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { BundleError, readBundle } from '../src/model/bundle.ts';
-import { EventChannel } from '../src/model/channel.ts';
-import { ChoiceText, heldBack } from '../src/model/chat-output.ts';
 import { type ChatEvent, InvalidRequestError } from '../src/model/engine-types.ts';
-import { fillPartialGrid, maskUnknownCells } from '../src/model/preview.ts';
-import { renderChat } from '../src/model/prompts.ts';
-import type { StreamDecoder } from '../src/model/text-tokenizer.ts';
+import { EventChannel } from '../src/model/main-thread/channel.ts';
+import { ChoiceText, heldBack } from '../src/model/main-thread/chat-output.ts';
+import { fillPartialGrid, maskUnknownCells } from '../src/model/main-thread/preview.ts';
+import { renderChat } from '../src/model/main-thread/prompts.ts';
+import type { StreamDecoder } from '../src/model/main-thread/text-tokenizer.ts';
 
 const template = readBundle('models/tiny').chat;
 const img = { type: 'image' as const, data: Buffer.from('x') };

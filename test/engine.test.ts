@@ -3,7 +3,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
-import { type EngineTuning, MAX_N, startEngine, type UniTokEngine } from '../src/model/engine.ts';
 import {
   CancelledError,
   type ChatEvent,
@@ -17,8 +16,9 @@ import {
   InvalidRequestError,
   NotReadyError,
 } from '../src/model/engine-types.ts';
-import { LlamaTokenizer } from '../src/model/text-tokenizer.ts';
-import type { RunnerClient } from '../src/model/workers.ts';
+import { type EngineTuning, MAX_N, startEngine, type UniTokEngine } from '../src/model/main-thread/engine.ts';
+import { LlamaTokenizer } from '../src/model/main-thread/text-tokenizer.ts';
+import type { RunnerClient } from '../src/model/main-thread/workers.ts';
 import { UniTokTokenizer } from '../src/tokenizer/unitok.ts';
 
 const MODEL = 'models/tiny';

@@ -1,4 +1,4 @@
-// The Llama-2 text tokenizer (src/model/text-tokenizer.ts) against three independent references:
+// The Llama-2 text tokenizer (src/model/main-thread/text-tokenizer.ts) against three independent references:
 // llama-tokenizer-js's own BPE encoder, @huggingface/tokenizers' decoder, and the pure-Python twin
 // (unitok/text_tokenizer.py, through the `text_tokenizer` fixtures).
 import assert from 'node:assert/strict';
@@ -10,7 +10,7 @@ import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Tokenizer } from '@huggingface/tokenizers';
 import llamaJs from 'llama-tokenizer-js';
-import { LlamaTokenizer, type PromptSegment, SPECIAL_IDS } from '../src/model/text-tokenizer.ts';
+import { LlamaTokenizer, type PromptSegment, SPECIAL_IDS } from '../src/model/main-thread/text-tokenizer.ts';
 import { fixturesDir } from './helpers/tensors.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));

@@ -16,7 +16,7 @@ import {
   topK,
   topP,
   weigh,
-} from '../src/model/sampling.ts';
+} from '../src/model/worker-thread/sampling.ts';
 import { fixturesDir, loadTensors } from './helpers/tensors.ts';
 
 const { tensors: T, meta } = loadTensors(fixturesDir('reference_loop', 'sampler'));

@@ -5,7 +5,7 @@ import { readdirSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import request from 'supertest';
 import WebSocket from 'ws';
-import { WEB_ROOT } from '../src/server/plugins/web.ts';
+import { WEB_ROOT } from '../src/server/routes/web.ts';
 import { assertError, useServer } from './helpers/server.ts';
 
 const bearer = (key: string) => `bearer.${Buffer.from(key, 'utf8').toString('base64url')}`;

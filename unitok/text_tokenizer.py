@@ -1,4 +1,4 @@
-"""The Llama-2 text tokenizer in pure Python, the twin of src/model/text-tokenizer.ts (same ids, same text).
+"""The Llama-2 text tokenizer in pure Python, the twin of src/model/main-thread/text-tokenizer.ts (same ids, same text).
 
 It reads assets/llama2/tokenizer.json (built by scripts/build-llama-tokenizer.mjs) and implements the one pipeline
 that file describes, the legacy SentencePiece emulation of Hugging Face's Llama tokenizer:

@@ -139,7 +139,7 @@ export interface Engine {
   close(): Promise<void>;
 }
 
-/** What the CLI passes to the engine module's `createEngine` (src/model/engine.ts). */
+/** What the CLI passes to the engine module's `createEngine` (src/model/main-thread/engine.ts). */
 export interface EngineOptions {
   /** Model directory (ONNX graphs, tokenizer, config). */
   model: string;

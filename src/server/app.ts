@@ -8,14 +8,14 @@ import type { ServerContext } from './context.ts';
 import { ServerMetrics } from './metrics.ts';
 import { ApiSpec } from './openapi.ts';
 import authPlugin from './plugins/auth.ts';
-import cancelPlugin from './plugins/cancel.ts';
-import chatPlugin from './plugins/chat.ts';
 import errorsPlugin from './plugins/errors.ts';
-import imagesPlugin from './plugins/images.ts';
-import imagesWsPlugin from './plugins/images-ws.ts';
-import opsPlugin from './plugins/ops.ts';
-import webPlugin from './plugins/web.ts';
 import { RequestRegistry } from './requests.ts';
+import cancelPlugin from './routes/cancel.ts';
+import chatPlugin from './routes/chat.ts';
+import imagesPlugin from './routes/images.ts';
+import imagesWsPlugin from './routes/images-ws.ts';
+import opsPlugin from './routes/ops.ts';
+import webPlugin from './routes/web.ts';
 
 export interface BuildServerOptions {
   engine: Engine;

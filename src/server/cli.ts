@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run serve -- [options]`: the server on any engine module. The module (default src/model/engine.ts,
+// `npm run serve -- [options]`: the server on any engine module. The module (default src/model/main-thread/engine.ts,
 // or --engine-module / UNITOK_ENGINE_MODULE) exports `createEngine: EngineFactory` (src/model/engine-types.ts).
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';

@@ -72,7 +72,7 @@ export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   maxBatch: 8,
 };
 /** Module exporting `createEngine: EngineFactory`, relative to the working directory unless absolute. */
-export const DEFAULT_ENGINE_MODULE = 'src/model/engine.ts';
+export const DEFAULT_ENGINE_MODULE = 'src/model/main-thread/engine.ts';
 
 export interface CliConfig {
   server: ServerConfig;

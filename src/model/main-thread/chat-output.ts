@@ -1,7 +1,7 @@
 // One chat choice's text: generated ids -> UTF-8-safe text deltas (StreamDecoder), with stop strings applied.
 // Text that could be the start of a stop string is held back until it is known not to be one; generation
 // ends before the stop string, which is never sent.
-import type { ChatEvent, FinishReason } from './engine-types.ts';
+import type { ChatEvent, FinishReason } from '../engine-types.ts';
 import type { TextOutput } from './request.ts';
 import type { StreamDecoder } from './text-tokenizer.ts';
 

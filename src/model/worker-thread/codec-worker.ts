@@ -2,10 +2,10 @@
 // decode (codes -> pixels, for outputs and previews). A separate thread from the model runner, so rendering an
 // image never stalls the decode steps of the other requests.
 
-import { UniTokTokenizer } from '../tokenizer/unitok.ts';
+import { UniTokTokenizer } from '../../tokenizer/unitok.ts';
+import type { Device } from '../protocol/steps.ts';
+import { serve, Transfer } from '../protocol/worker-rpc.ts';
 import { explainDeviceError } from './devices.ts';
-import type { Device } from './protocol.ts';
-import { serve, Transfer } from './worker-rpc.ts';
 
 let tokenizer: UniTokTokenizer | null = null;
 

@@ -12,11 +12,9 @@ import {
   ImageInputError,
   pixelsToPng,
   preprocessImage,
-} from '../tokenizer/image-io.ts';
-import { UniTokTokenizer } from '../tokenizer/unitok.ts';
-import { type Bundle, readBundle } from './bundle.ts';
-import { EventChannel } from './channel.ts';
-import { ChoiceText } from './chat-output.ts';
+} from '../../tokenizer/image-io.ts';
+import { UniTokTokenizer } from '../../tokenizer/unitok.ts';
+import { type Bundle, readBundle } from '../bundle.ts';
 import {
   CancelledError,
   type ChatEvent,
@@ -35,11 +33,13 @@ import {
   InvalidRequestError,
   NotReadyError,
   type SamplingParams,
-} from './engine-types.ts';
+} from '../engine-types.ts';
+import { randomSeed, type SamplingSpec } from '../worker-thread/sampling.ts';
+import { EventChannel } from './channel.ts';
+import { ChoiceText } from './chat-output.ts';
 import { fillPartialGrid, maskUnknownCells } from './preview.ts';
 import { type PromptImage, renderChat, textToImageIds, withImages } from './prompts.ts';
 import { GenerationRequest, ImageSequence, TextSequence } from './request.ts';
-import { randomSeed, type SamplingSpec } from './sampling.ts';
 import { Scheduler, type SchedulerStats } from './scheduler.ts';
 import { LlamaTokenizer } from './text-tokenizer.ts';
 import { CodecClient, RunnerClient } from './workers.ts';

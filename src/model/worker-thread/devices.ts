@@ -2,7 +2,7 @@
 // session without an adapter fails to create), and neither do we; the failure is reworded so the operator
 // sees which flag caused it and what to do.
 import * as ort from 'onnxruntime-node';
-import type { Device } from './protocol.ts';
+import type { Device } from '../protocol/steps.ts';
 
 export class DeviceError extends Error {
   override name = 'DeviceError';

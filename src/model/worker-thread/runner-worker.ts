@@ -1,7 +1,8 @@
 // Worker-thread entry of the model runner: serves load / step / close over worker-rpc.ts.
+
+import type { RunnerInfo, RunnerOptions, StepPlan, StepResult } from '../protocol/steps.ts';
+import { serve } from '../protocol/worker-rpc.ts';
 import { ModelRunner } from './model-runner.ts';
-import type { RunnerInfo, RunnerOptions, StepPlan, StepResult } from './protocol.ts';
-import { serve } from './worker-rpc.ts';
 
 let runner: ModelRunner | null = null;
 

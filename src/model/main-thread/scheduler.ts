@@ -13,8 +13,8 @@
 // Multi-step: when steps are short, one plan asks for several (protocol.ts), so the round trip between the threads
 // and the scheduling here are paid once per burst instead of once per token. The burst is kept under BURST_MS and
 // drops to one step while a request waits for a slot, which bounds how late a stop or a cancel frees a slot.
-import { CancelledError, QueueFullError } from './engine-types.ts';
-import type { DecodeRun, PrefillRun, StepPlan, StepResult, StepTimings } from './protocol.ts';
+import { CancelledError, QueueFullError } from '../engine-types.ts';
+import type { DecodeRun, PrefillRun, StepPlan, StepResult, StepTimings } from '../protocol/steps.ts';
 import type { GenerationRequest, Sequence } from './request.ts';
 
 /** How long one multi-step burst may take: the most a stream's tokens are held back to be sent together. */

@@ -1,14 +1,14 @@
 // Main-thread handles of the engine's two worker threads.
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { CodecHandlers } from './codec-worker.ts';
-import type { Device, RunnerInfo, RunnerOptions, StepPlan, StepResult } from './protocol.ts';
-import type { RunnerHandlers } from './runner-worker.ts';
+import type { Device, RunnerInfo, RunnerOptions, StepPlan, StepResult } from '../protocol/steps.ts';
+import { type Handlers, WorkerClient } from '../protocol/worker-rpc.ts';
+import type { CodecHandlers } from '../worker-thread/codec-worker.ts';
+import type { RunnerHandlers } from '../worker-thread/runner-worker.ts';
 import type { StepRunner } from './scheduler.ts';
-import { type Handlers, WorkerClient } from './worker-rpc.ts';
 
-/** A sibling module of this one, with this module's extension (.ts from source, .js when compiled). */
-const sibling = (name: string) =>
+/** A module relative to this one, with this module's extension (.ts from source, .js when compiled). */
+const moduleUrl = (name: string) =>
   new URL(`./${name}${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
 
 async function stop<H extends Handlers & { close: () => Promise<void> }>(
@@ -26,7 +26,10 @@ export class RunnerClient implements StepRunner {
   ) {}
 
   static async start(options: RunnerOptions): Promise<RunnerClient> {
-    const worker = WorkerClient.spawn<RunnerHandlers>(sibling('runner-worker'), 'model-runner');
+    const worker = WorkerClient.spawn<RunnerHandlers>(
+      moduleUrl('../worker-thread/runner-worker'),
+      'model-runner',
+    );
     try {
       return new RunnerClient(worker, await worker.call('load', options));
     } catch (err) {
@@ -54,7 +57,10 @@ export class CodecClient {
   private constructor(private readonly worker: WorkerClient<CodecHandlers>) {}
 
   static async start(bundleDir: string, device: Device): Promise<CodecClient> {
-    const worker = WorkerClient.spawn<CodecHandlers>(sibling('codec-worker'), 'image-codec');
+    const worker = WorkerClient.spawn<CodecHandlers>(
+      moduleUrl('../worker-thread/codec-worker'),
+      'image-codec',
+    );
     try {
       await worker.call('load', { bundleDir, device });
       return new CodecClient(worker);

@@ -8,9 +8,7 @@
 // own small buffers of K positions, refilled from position 0 for every visual token.
 import { totalmem } from 'node:os';
 import * as ort from 'onnxruntime-node';
-import { readBundle } from './bundle.ts';
-import { openSession } from './devices.ts';
-import { LogitsBuffer } from './logits.ts';
+import { readBundle } from '../bundle.ts';
 import type {
   DecodeRun,
   Head,
@@ -23,7 +21,9 @@ import type {
   StepPlan,
   StepResult,
   StepTimings,
-} from './protocol.ts';
+} from '../protocol/steps.ts';
+import { openSession } from './devices.ts';
+import { LogitsBuffer } from './logits.ts';
 import { Mulberry32, sample, sampleGuided } from './sampling.ts';
 
 /** Activations and KV in the graphs' io dtype: float32, or float16 as raw bits (onnxruntime-node on Node 20). */

@@ -1,9 +1,9 @@
 // Per-request state. A request has n sequences (choices or images); each sequence owns its KV slot(s), phase,
 // positions, generator state and sampled tokens. The scheduler moves sequences through their phases; the
 // model runner never sees these objects, only the plain heads and rows they describe.
-import type { FinishReason } from './engine-types.ts';
-import type { Head, HeadResult, Segment } from './protocol.ts';
-import { drawsPerToken, type SamplingSpec, skipDraws } from './sampling.ts';
+import type { FinishReason } from '../engine-types.ts';
+import type { Head, HeadResult, Segment } from '../protocol/steps.ts';
+import { drawsPerToken, type SamplingSpec, skipDraws } from '../worker-thread/sampling.ts';
 
 /** waiting: queued, no slot. prefill: slot(s) assigned, prompt not yet planned. decode: generating. done: finished. */
 export type Phase = 'waiting' | 'prefill' | 'decode' | 'done';

@@ -2,9 +2,9 @@
 // themselves come from the bundle's config.json):
 //   chat / VQA: vicuna_v1, "{system} USER: <image>\n{question} ASSISTANT:", previous answers closed by "</s>";
 //   text to image: "{prompt} Generate an image based on this description." + boi, and "<unconditional>" + boi.
-import type { ChatTemplate } from './bundle.ts';
-import { type ChatMessage, InvalidRequestError } from './engine-types.ts';
-import type { Segment } from './protocol.ts';
+import type { ChatTemplate } from '../bundle.ts';
+import { type ChatMessage, InvalidRequestError } from '../engine-types.ts';
+import type { Segment } from '../protocol/steps.ts';
 import type { LlamaTokenizer, PromptSegment } from './text-tokenizer.ts';
 
 /** An input image and where it came from (for error messages naming messages[i].content[j]). */
