@@ -2,17 +2,15 @@
 // tokens drawn from fixed logits by unitok/reference_loop.py) and against their definitions.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { Mulberry32, type SamplingSpec, skipDraws } from '../src/model/protocol/rng.ts';
 import {
   argmax,
   cfg,
   draw,
-  Mulberry32,
   NEGLIGIBLE_GAP,
   rank,
-  type SamplingSpec,
   sample,
   scale,
-  skipDraws,
   topK,
   topP,
   weigh,

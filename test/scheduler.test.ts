@@ -5,8 +5,8 @@ import { describe, test } from 'node:test';
 import { CancelledError, type FinishReason, QueueFullError } from '../src/model/engine-types.ts';
 import { GenerationRequest, ImageSequence, TextSequence } from '../src/model/main-thread/request.ts';
 import { BURST_MS, Scheduler, SlotPool, type StepRunner } from '../src/model/main-thread/scheduler.ts';
+import { skipDraws } from '../src/model/protocol/rng.ts';
 import type { HeadResult, StepPlan, StepResult } from '../src/model/protocol/steps.ts';
-import { skipDraws } from '../src/model/worker-thread/sampling.ts';
 
 const EOS = 2;
 const GREEDY = { temperature: 0, topK: 0, topP: 1 };

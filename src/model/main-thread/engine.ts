@@ -34,7 +34,7 @@ import {
   NotReadyError,
   type SamplingParams,
 } from '../engine-types.ts';
-import { randomSeed, type SamplingSpec } from '../worker-thread/sampling.ts';
+import { randomSeed, type SamplingSpec } from '../protocol/rng.ts';
 import { EventChannel } from './channel.ts';
 import { ChoiceText } from './chat-output.ts';
 import { fillPartialGrid, maskUnknownCells } from './preview.ts';

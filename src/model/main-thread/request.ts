@@ -2,8 +2,8 @@
 // positions, generator state and sampled tokens. The scheduler moves sequences through their phases; the
 // model runner never sees these objects, only the plain heads and rows they describe.
 import type { FinishReason } from '../engine-types.ts';
+import { drawsPerToken, type SamplingSpec, skipDraws } from '../protocol/rng.ts';
 import type { Head, HeadResult, Segment } from '../protocol/steps.ts';
-import { drawsPerToken, type SamplingSpec, skipDraws } from '../worker-thread/sampling.ts';
 
 /** waiting: queued, no slot. prefill: slot(s) assigned, prompt not yet planned. decode: generating. done: finished. */
 export type Phase = 'waiting' | 'prefill' | 'decode' | 'done';

@@ -11,7 +11,7 @@
 // The same register lets one plan stand for several steps (vLLM's multi-step scheduling): after the planned step,
 // the runner repeats a decode of every head's rows on what it just sampled, so short steps do not each pay a
 // round trip between the threads. The scheduler applies stops afterwards and drops the tokens past them.
-import type { SamplingSpec } from '../worker-thread/sampling.ts';
+import type { SamplingSpec } from './rng.ts';
 
 /** A piece of a prompt: text token ids, or one image's visual codes [K, N] codebook-major (visual_embed input). */
 export type Segment = { ids: number[] } | { codes: Int32Array };

@@ -9,6 +9,7 @@
 import { totalmem } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { readBundle } from '../bundle.ts';
+import { Mulberry32 } from '../protocol/rng.ts';
 import type {
   DecodeRun,
   Head,
@@ -24,7 +25,7 @@ import type {
 } from '../protocol/steps.ts';
 import { openSession } from './devices.ts';
 import { LogitsBuffer } from './logits.ts';
-import { Mulberry32, sample, sampleGuided } from './sampling.ts';
+import { sample, sampleGuided } from './sampling.ts';
 
 /** Activations and KV in the graphs' io dtype: float32, or float16 as raw bits (onnxruntime-node on Node 20). */
 type FloatType = 'float32' | 'float16';

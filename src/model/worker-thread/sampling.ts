@@ -7,50 +7,9 @@
 //
 // Greedy (temperature <= 0) is argmax with the lowest id on ties and consumes no draw.
 // Everything here is pure: the generator state belongs to the request and travels with each step.
+import type { Mulberry32, SamplingSpec } from '../protocol/rng.ts';
 
-/** temperature 0 = greedy; topK 0 and topP 1 disable those filters. */
-export interface SamplingSpec {
-  temperature: number;
-  topK: number;
-  topP: number;
-}
-
-/** mulberry32 on a uint32 state: the one seeded generator of the spec (state = seed mod 2^32). */
-export class Mulberry32 {
-  state: number;
-
-  constructor(seed: number) {
-    this.state = seed >>> 0; // ToUint32 is exactly "mod 2^32" for any integer, negative ones included
-  }
-
-  nextUint32(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    const s = this.state;
-    let t = Math.imul(s ^ (s >>> 15), s | 1) >>> 0;
-    t = (t ^ ((t + Math.imul(t ^ (t >>> 7), t | 61)) >>> 0)) >>> 0;
-    return (t ^ (t >>> 14)) >>> 0;
-  }
-
-  /** A uniform double in [0, 1). */
-  uniform(): number {
-    return this.nextUint32() / 4294967296;
-  }
-}
-
-/** mulberry32's state after `n` more draws: each draw adds the same constant, so a state can be predicted. */
-export function skipDraws(state: number, n: number): number {
-  return (state + Math.imul(n, 0x6d2b79f5)) >>> 0;
-}
-
-/** Draws one sampled token (or code) takes: exactly one, none when greedy. */
-export function drawsPerToken(spec: SamplingSpec): number {
-  return spec.temperature > 0 ? 1 : 0;
-}
-
-/** A fresh random uint32 seed for requests that did not ask for one. */
-export function randomSeed(): number {
-  return (Math.random() * 4294967296) >>> 0;
-}
+export type { SamplingSpec };
 
 /** Tokens still in the running, best first: ids[i] with scaled logit z[i] and unnormalised weight p[i]. */
 export interface Candidates {
