@@ -89,7 +89,6 @@ async function engineClient(multiStep: number): Promise<Client> {
         sampling: { temperature: 0, topK: 0, topP: 1, seed: null },
         maxTokens: TOKENS,
         stop: [],
-        maxImagePixels: 1e6,
       });
       const trace: Trace = { start, chunks: [], outputTokens: 0 };
       for await (const e of stream) {
@@ -300,7 +299,7 @@ class Floor {
         };
         const logits = (await this.s.depth.run(feeds, { ...depthBind(feeds), logits: null })).logits
           .data as Float32Array;
-        const scale = bundle.defaults.image.guidance;
+        const scale = bundle.defaults.image.guidanceScale;
         const mixed = Array.from(
           { length: V },
           (_, i) => logits[V + i] + (logits[i] - logits[V + i]) * scale,
@@ -455,7 +454,7 @@ async function main() {
     return `${f(tokS(CONCURRENCY[CONCURRENCY.length - 1]) / tokS(CONCURRENCY[0]))}x (steps/call ${client.label})`;
   });
   console.log(`8 streams vs 1, output tokens/s: ${ratio.join(', ')} (goal >= 3x)`);
-  const { guidance } = bundle.defaults.image;
+  const { guidanceScale: guidance } = bundle.defaults.image;
   const { visualTokens, codesPerToken } = bundle.image;
   for (const [i, client] of clients.entries())
     console.log(

@@ -185,7 +185,6 @@ describe('engine', () => {
             sampling: { temperature: 0, topK: 0, topP: 1, seed: 0 },
             maxTokens: 16,
             stop: [],
-            maxImagePixels: 1 << 20,
           });
           let text = '';
           for await (const e of stream) if (e.type === 'text') text += e.text;

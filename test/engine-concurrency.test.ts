@@ -1,14 +1,15 @@
 // What the worker thread buys: the main thread keeps answering (timers, /health, new requests, streams) while a
 // batch computes, and a cancelled request's slot is free for the next one within one step.
 //
-// The tiny bundle's steps take about a millisecond, too short for a blocked event loop to show, so the runner
-// busy-waits `simulatedStepMs` in every step (in its own thread, as a 7B model's session.run would). Were the
-// sessions on the main thread, every timer below would be late by a whole step.
+// The tiny bundle's steps take about a millisecond, too short for a blocked event loop to show, so the runner is
+// a test double (helpers/slow-runner-worker.ts) that busy-waits STEP_MS in every step, in its own thread, as a 7B
+// model's session.run would. Were the sessions on the main thread, every timer below would be late by a whole step.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { ChatEvent, ChatRequest } from '../src/model/engine-types.ts';
 import { startEngine, type UniTokEngine } from '../src/model/main-thread/engine.ts';
 import { buildServer } from '../src/server/app.ts';
+import { slowRunnerWorker } from './helpers/slow-runner.ts';
 
 const STEP_MS = 250;
 
@@ -21,7 +22,6 @@ function chat(id: string, maxTokens: number, signal = new AbortController().sign
     sampling: { temperature: 0, topK: 0, topP: 1, seed: null },
     maxTokens,
     stop: [],
-    maxImagePixels: 1_000_000,
   };
 }
 
@@ -50,7 +50,7 @@ describe(`with a runner step of ${STEP_MS} ms`, () => {
       device: 'cpu',
       maxQueue: 8,
       maxBatch: 4,
-      simulatedStepMs: STEP_MS,
+      runnerWorker: slowRunnerWorker(STEP_MS),
     });
     await engine.loaded;
     assert.equal(engine.info().status, 'ready', engine.info().statusMessage);

@@ -19,7 +19,6 @@ function chat(id: string, over: Partial<ChatRequest> = {}): ChatRequest {
     sampling: { temperature: 0, topK: 0, topP: 1, seed: null },
     maxTokens: 48,
     stop: [],
-    maxImagePixels: 1_000_000,
     ...over,
   };
 }

@@ -97,16 +97,16 @@ for (const variant of ['tiny', 'fp32']) {
                   finish: (reason: FinishReason) => resolve({ name, tokens, reason }),
                 };
                 const max = meta.max_new_tokens as number;
-                new TextSequence(
-                  req,
+                new TextSequence({
+                  request: req,
                   prompt,
                   promptLength,
                   sampling,
-                  p.seed ?? 0,
-                  bundle.special.eos,
-                  max,
+                  seed: p.seed ?? 0,
+                  eos: bundle.special.eos,
+                  maxTokens: max,
                   output,
-                );
+                });
                 scheduler.submit(req);
               }),
           ),

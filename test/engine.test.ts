@@ -38,7 +38,6 @@ function chat(over: Partial<ChatRequest> = {}): ChatRequest {
     sampling: { temperature: 0, topK: 0, topP: 1, seed: null },
     maxTokens: 8,
     stop: [],
-    maxImagePixels: 1_000_000,
     ...over,
   };
 }
@@ -90,7 +89,12 @@ async function png(width: number, height: number): Promise<Buffer> {
 describe('engine on models/tiny', () => {
   let engine: UniTokEngine;
   before(async () => {
-    engine = await tinyEngine({ maxQueue: 16, maxBatch: 4 });
+    // 5000 pixels: the 40x24 test image passes, the 100x100 one is refused.
+    engine = await tinyEngine({
+      maxQueue: 16,
+      maxBatch: 4,
+      imageLimits: { maxBytes: 1 << 20, maxPixels: 5000 },
+    });
     await engine.loaded;
     assert.equal(engine.info().status, 'ready', engine.info().statusMessage);
   });
@@ -185,7 +189,7 @@ describe('engine on models/tiny', () => {
       (err: unknown) => err instanceof InvalidImageError && err.messageIndex === 1 && err.partIndex === 1,
     );
     const big = [user({ type: 'image', data: await png(100, 100) })];
-    await assert.rejects(engine.submitChat(chat({ messages: big, maxImagePixels: 5000 })), InvalidImageError);
+    await assert.rejects(engine.submitChat(chat({ messages: big })), InvalidImageError);
     await assert.rejects(
       engine.submitChat(chat({ n: MAX_N + 1 })),
       (err: unknown) => err instanceof InvalidRequestError && err.param === 'n',
@@ -343,7 +347,7 @@ describe('engine lifecycle', () => {
   test('when the model runner thread dies, its requests fail and the engine reports failed', async () => {
     const engine = await tinyEngine();
     await engine.loaded;
-    await (engine as unknown as { runner: RunnerClient }).runner.close(); // white box: stop the worker
+    await (engine as unknown as { model: { runner: RunnerClient } }).model.runner.close(); // white box: stop the worker
     const stream = await engine.submitChat(chat());
     await assert.rejects(collect(stream), /model-runner worker was stopped/);
     assert.equal(engine.info().status, 'failed');

@@ -38,7 +38,7 @@ class ScriptedRunner implements StepRunner {
           (h): HeadResult =>
             h.kind === 'text'
               ? { kind: 'text', token: this.tokenFor(h.slot), rng: h.rng }
-              : { kind: 'image', codes: [h.slots[0], h.slots[0]], rng: h.rng },
+              : { kind: 'image', codes: [h.slot, h.slot], rng: h.rng },
         );
         this.ran++;
         return heads;
@@ -90,16 +90,16 @@ function textRequest(id: string, promptLength: number, maxTokens: number, n = 1)
       token: (t: number) => tokens.push(t) < 0,
       finish: (r: FinishReason) => ++finished === n && resolve(r),
     };
-    new TextSequence(
-      req,
-      [{ ids: new Array(promptLength).fill(7) }],
+    new TextSequence({
+      request: req,
+      prompt: [{ ids: new Array(promptLength).fill(7) }],
       promptLength,
-      GREEDY,
-      0,
-      EOS,
+      sampling: GREEDY,
+      seed: 0,
+      eos: EOS,
       maxTokens,
       output,
-    );
+    });
   }
   return { req, tokens, done };
 }
@@ -115,9 +115,16 @@ function imageRequest(
     resolve = r;
   });
   const prompts = promptLengths.map((n) => new Array(n).fill(5));
-  new ImageSequence(req, prompts, GREEDY, 0, 7, 2, tokens, {
-    codes: () => {},
-    finish: (g) => resolve(Int32Array.from(g)),
+  new ImageSequence({
+    request: req,
+    prompts: { cond: prompts[0], uncond: prompts[1] ?? [] },
+    cfg: prompts.length === 2,
+    sampling: GREEDY,
+    seed: 0,
+    guidanceScale: 7,
+    codesPerToken: 2,
+    visualTokens: tokens,
+    output: { codes: () => {}, finish: (g) => resolve(Int32Array.from(g)) },
   });
   return { req, done };
 }
@@ -189,7 +196,14 @@ describe('Scheduler', () => {
       first.prefill[0].rows.map((r) => ('ids' in r[0] ? r[0].ids.length : -1)),
       [2, 6, 4, 9, 1],
     );
-    assert.deepEqual(first.heads[1], { kind: 'image', slots: [1, 2], guidance: 7, sampling: GREEDY, rng: 0 });
+    assert.deepEqual(first.heads[1], {
+      kind: 'image',
+      slot: 1,
+      uncondSlot: 2,
+      guidanceScale: 7,
+      sampling: GREEDY,
+      rng: 0,
+    });
     assert.deepEqual(second.decode?.rows, [
       { input: { ids: [100] }, position: 2 },
       { input: { codes: Int32Array.of(1, 1) }, position: 6 },
@@ -208,12 +222,28 @@ describe('Scheduler', () => {
     const sampled = { temperature: 1, topK: 0, topP: 1 };
     const req = new GenerationRequest('t');
     const tokens: number[] = [];
-    new TextSequence(req, [{ ids: [1, 2] }], 2, sampled, 7, EOS, 3, {
-      token: (t) => tokens.push(t) < 0,
-      finish: () => {},
+    new TextSequence({
+      request: req,
+      prompt: [{ ids: [1, 2] }],
+      promptLength: 2,
+      sampling: sampled,
+      seed: 7,
+      eos: EOS,
+      maxTokens: 3,
+      output: { token: (t) => tokens.push(t) < 0, finish: () => {} },
     });
     const img = new GenerationRequest('i');
-    new ImageSequence(img, [[5], [6, 6]], sampled, 9, 3, 4, 2, { codes: () => {}, finish: () => {} });
+    new ImageSequence({
+      request: img,
+      prompts: { cond: [5], uncond: [6, 6] },
+      cfg: true,
+      sampling: sampled,
+      seed: 9,
+      guidanceScale: 3,
+      codesPerToken: 4,
+      visualTokens: 2,
+      output: { codes: () => {}, finish: () => {} },
+    });
     s.submit(req);
     s.submit(img);
     await runner.computing();
@@ -258,10 +288,19 @@ describe('Scheduler', () => {
     const req = new GenerationRequest('eos');
     let reason: FinishReason | null = null;
     const tokens: number[] = [];
-    new TextSequence(req, [{ ids: [1] }], 1, GREEDY, 0, 100, 10, {
-      token: (t) => tokens.push(t) < 0,
-      finish: (r) => {
-        reason = r;
+    new TextSequence({
+      request: req,
+      prompt: [{ ids: [1] }],
+      promptLength: 1,
+      sampling: GREEDY,
+      seed: 0,
+      eos: 100,
+      maxTokens: 10,
+      output: {
+        token: (t) => tokens.push(t) < 0,
+        finish: (r) => {
+          reason = r;
+        },
       },
     });
     const later = textRequest('later', 2, 1);
@@ -361,9 +400,15 @@ describe('Scheduler', () => {
     const tokens: number[] = [];
     const sampled = { temperature: 1, topK: 0, topP: 1 };
     const done = new Promise<FinishReason>((resolve) => {
-      new TextSequence(req, [{ ids: [1, 2, 3] }], 3, sampled, 7, EOS, 10, {
-        token: (t) => tokens.push(t) < 0,
-        finish: resolve,
+      new TextSequence({
+        request: req,
+        prompt: [{ ids: [1, 2, 3] }],
+        promptLength: 3,
+        sampling: sampled,
+        seed: 7,
+        eos: EOS,
+        maxTokens: 10,
+        output: { token: (t) => tokens.push(t) < 0, finish: resolve },
       });
     });
     s.submit(req);
@@ -403,9 +448,15 @@ describe('Scheduler', () => {
     const tokens: number[] = [];
     const done = new Promise<FinishReason>((resolve) => {
       // The output reports that token 313 completes a stop string.
-      new TextSequence(req, [{ ids: [1] }], 1, GREEDY, 0, EOS, 20, {
-        token: (t) => tokens.push(t) < 0 || t === 313,
-        finish: resolve,
+      new TextSequence({
+        request: req,
+        prompt: [{ ids: [1] }],
+        promptLength: 1,
+        sampling: GREEDY,
+        seed: 0,
+        eos: EOS,
+        maxTokens: 20,
+        output: { token: (t) => tokens.push(t) < 0 || t === 313, finish: resolve },
       });
     });
     runner.tokenFor = () => 300 + runner.ran;

@@ -49,7 +49,7 @@ describe('chat completions', { timeout: 30_000 }, () => {
     });
   });
 
-  test('passes sampling, stop, max tokens and n to the engine, filling model defaults', async () => {
+  test('passes sampling as the client sent it (the engine fills the model defaults), stop, max tokens and n', async () => {
     const res = await post({
       model: MODEL,
       messages: [user('one two three four')],
@@ -63,7 +63,7 @@ describe('chat completions', { timeout: 30_000 }, () => {
     assert.equal(res.status, 200);
     const req = s.engine.chatRequests.at(-1);
     assert.ok(req);
-    assert.deepEqual(req.sampling, { temperature: 0.5, topP: 1, topK: 40, seed: 7 });
+    assert.deepEqual(req.sampling, { temperature: 0.5, topK: 40, seed: 7 });
     assert.deepEqual(req.stop, ['three']);
     assert.equal(req.maxTokens, 9);
     assert.equal(req.n, 2);

@@ -45,7 +45,7 @@ export interface Bundle {
   textToImage: { suffix: string; unconditional: string; appendIds: number[] };
   defaults: {
     text: { temperature: number; topK: number; topP: number; maxNewTokens: number };
-    image: { guidance: number; temperature: number; topK: number; topP: number };
+    image: { guidanceScale: number; temperature: number; topK: number; topP: number };
   };
   /** Absolute graph paths by role. */
   graphs: Record<GraphRole, string>;
@@ -159,7 +159,7 @@ export function readBundle(dir: string): Bundle {
         maxNewTokens: num(textDefaults, 'max_new_tokens', 'sampling.text.'),
       },
       image: {
-        guidance: num(imageDefaults, 'cfg_scale', 'sampling.image.'),
+        guidanceScale: num(imageDefaults, 'cfg_scale', 'sampling.image.'),
         temperature: num(imageDefaults, 'temperature', 'sampling.image.'),
         topK: num(imageDefaults, 'top_k', 'sampling.image.'),
         topP: num(imageDefaults, 'top_p', 'sampling.image.'),

@@ -30,6 +30,15 @@ export interface ImageSamplingParams extends SamplingParams {
   guidanceScale: number;
 }
 
+/**
+ * Generation settings as the client sent them: a missing field (or null) takes the model's default, which the
+ * engine resolves in one place (main-thread/settings.ts) against the bundle and the context length.
+ */
+export type SamplingRequest = Partial<{ [K in keyof SamplingParams]: SamplingParams[K] | null }>;
+export type ImageSamplingRequest = Partial<{
+  [K in keyof ImageSamplingParams]: ImageSamplingParams[K] | null;
+}>;
+
 export interface EngineInfo {
   /** Model id as served in `/v1/models` and echoed in responses. */
   id: string;
@@ -50,8 +59,8 @@ export interface EngineInfo {
     /** Codes per visual token (8 codebooks), predicted one after another. */
     codesPerToken: number;
   };
-  /** Sampling used when a request leaves a parameter out (UniTok scripts: cfg 7, temperature 1, top-k 0, top-p 1). */
-  defaults: { text: SamplingParams; image: ImageSamplingParams };
+  /** What a request that leaves a setting out gets: the bundle's sampling defaults (config.json `sampling`). */
+  defaults: { text: SamplingParams & { maxTokens: number }; image: ImageSamplingParams };
 }
 
 export interface EngineStats {
@@ -81,19 +90,20 @@ interface RequestBase {
 
 export interface ChatRequest extends RequestBase {
   messages: ChatMessage[];
-  sampling: SamplingParams;
-  /** Cap on generated tokens per choice; null = until EOS or the context is full. */
-  maxTokens: number | null;
+  sampling: SamplingRequest;
+  /**
+   * Cap on generated tokens per choice; missing or null = the model's default (`defaults.text.maxTokens`), always
+   * clamped to what the context leaves after the prompt.
+   */
+  maxTokens?: number | null;
   /** Up to 4 stop strings; generation stops before them and they are not part of the returned text. */
   stop: string[];
-  /** Reject any input image with more pixels than this (InvalidImageError), before resizing. */
-  maxImagePixels: number;
 }
 
 export interface ImageRequest extends RequestBase {
   /** Caption; the engine applies the text-to-image template and the unconditional prompt for CFG. */
   prompt: string;
-  sampling: ImageSamplingParams;
+  sampling: ImageSamplingRequest;
   /**
    * Render a preview of the partly generated grid after this many visual tokens of each image are done.
    * Strictly increasing values in 1..visualTokens-1; [] = no previews.
@@ -148,6 +158,8 @@ export interface EngineOptions {
   maxQueue: number;
   /** Sequences decoded together (slots). */
   maxBatch: number;
+  /** Limits every input image is checked against while decoding (InvalidImageError); default DEFAULT_IMAGE_LIMITS. */
+  imageLimits?: { maxBytes: number; maxPixels: number };
 }
 
 /**

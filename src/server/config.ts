@@ -3,6 +3,7 @@
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { EngineOptions } from '../model/engine-types.ts';
+import { DEFAULT_IMAGE_LIMITS } from '../tokenizer/image-io.ts';
 
 export interface ImageInputLimits {
   /** Decoded bytes per input image. */
@@ -44,9 +45,9 @@ export const DEFAULT_CONFIG: ServerConfig = {
   servedModelName: null,
   bodyLimitBytes: 32 * MB,
   images: {
-    maxBytes: 10 * MB,
+    maxBytes: DEFAULT_IMAGE_LIMITS.maxBytes,
     maxPerRequest: 4,
-    maxPixels: 4096 * 4096,
+    maxPixels: DEFAULT_IMAGE_LIMITS.maxPixels,
     allowedHosts: [],
     fetchTimeoutMs: 5000,
   },

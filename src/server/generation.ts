@@ -1,4 +1,4 @@
-// Request plumbing shared by the chat, images and WebSocket routes: model/size checks, sampling defaults,
+// Request plumbing shared by the chat, images and WebSocket routes: model/size checks, the client's sampling fields,
 // preview schedules, the in-flight lifecycle of one HTTP request, and metrics around engine streams.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import {
@@ -6,9 +6,9 @@ import {
   type EngineInfo,
   type EngineStream,
   type ImageEvent,
-  type ImageSamplingParams,
+  type ImageSamplingRequest,
   type PromptUsage,
-  type SamplingParams,
+  type SamplingRequest,
 } from '../model/engine-types.ts';
 import type { ImagesUsage } from './api-types.generated.ts';
 import type { ServerContext } from './context.ts';
@@ -55,18 +55,24 @@ interface SamplingFields {
   guidance_scale?: number | null;
 }
 
-/** Request values win; the model's defaults fill what the client left out (or sent as null). */
-export function textSampling(body: SamplingFields, defaults: SamplingParams): SamplingParams {
-  return {
-    temperature: body.temperature ?? defaults.temperature,
-    topP: body.top_p ?? defaults.topP,
-    topK: body.top_k ?? defaults.topK,
-    seed: body.seed ?? defaults.seed,
-  };
+/** The fields the client set, renamed for the engine; the engine fills the rest from the model's defaults. */
+function sent<K extends string>(pairs: [K, number | null | undefined][]): Partial<Record<K, number>> {
+  const out: Partial<Record<K, number>> = {};
+  for (const [key, value] of pairs) if (value != null) out[key] = value;
+  return out;
 }
 
-export function imageSampling(body: SamplingFields, defaults: ImageSamplingParams): ImageSamplingParams {
-  return { ...textSampling(body, defaults), guidanceScale: body.guidance_scale ?? defaults.guidanceScale };
+export function textSampling(body: SamplingFields): SamplingRequest {
+  return sent([
+    ['temperature', body.temperature],
+    ['topP', body.top_p],
+    ['topK', body.top_k],
+    ['seed', body.seed],
+  ]);
+}
+
+export function imageSampling(body: SamplingFields): ImageSamplingRequest {
+  return { ...textSampling(body), ...sent([['guidanceScale', body.guidance_scale]]) };
 }
 
 /** `count` preview points spread evenly over an image of `total` visual tokens (OpenAI partial_images). */
@@ -203,7 +209,7 @@ async function* tracked<E>(stream: AsyncIterable<E>, tracker: RequestTracker, to
 export interface ImageJob {
   prompt: string;
   n: number;
-  sampling: ImageSamplingParams;
+  sampling: ImageSamplingRequest;
   previewAt: number[];
 }
 

@@ -30,7 +30,9 @@ export async function serve(
   cli: CliConfig,
   createEngine: EngineFactory,
 ): Promise<{ app: FastifyInstance; engine: Engine }> {
-  const engine = await createEngine(cli.engine);
+  // The engine checks decoded images against the limits the server applies to their bytes: one setting each.
+  const { maxBytes, maxPixels } = cli.server.images;
+  const engine = await createEngine({ ...cli.engine, imageLimits: { maxBytes, maxPixels } });
   const app = buildServer({ engine, config: cli.server });
   const shutdown = async (signal: string) => {
     app.log.info({ signal }, 'shutting down');

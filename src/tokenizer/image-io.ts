@@ -27,7 +27,8 @@ export interface ImageLimits {
   maxPixels: number;
 }
 
-export const DEFAULT_IMAGE_LIMITS: ImageLimits = { maxBytes: 20 * 1024 * 1024, maxPixels: 40_000_000 };
+/** One default for the server, the engine and the command line (`--max-image-bytes`, `--max-image-pixels`). */
+export const DEFAULT_IMAGE_LIMITS: ImageLimits = { maxBytes: 10 * 1024 * 1024, maxPixels: 4096 * 4096 };
 
 export interface ImageInfo {
   format: AcceptedFormat;

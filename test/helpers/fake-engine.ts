@@ -23,6 +23,7 @@ import {
   NotReadyError,
   QueueFullError,
 } from '../../src/model/engine-types.ts';
+import { DEFAULT_IMAGE_LIMITS } from '../../src/tokenizer/image-io.ts';
 import { pngSize, solidPng } from './png.ts';
 
 export interface FakeEngineOptions {
@@ -38,6 +39,8 @@ export interface FakeEngineOptions {
   maxN?: number;
   /** Throw a plain Error after this many generated tokens (an engine bug, for mid-stream error handling). */
   failAfterTokens?: number;
+  /** Pixels per input image (EngineOptions.imageLimits.maxPixels; the server passes its --max-image-pixels). */
+  maxImagePixels?: number;
 }
 
 export class FakeEngine implements Engine {
@@ -61,6 +64,7 @@ export class FakeEngine implements Engine {
       imageTokens: 16,
       tokenDelayMs: 0,
       maxN: 4,
+      maxImagePixels: DEFAULT_IMAGE_LIMITS.maxPixels,
       ...options,
     };
     this.status = this.options.status;
@@ -82,7 +86,7 @@ export class FakeEngine implements Engine {
         codesPerToken: o.codesPerToken,
       },
       defaults: {
-        text: { temperature: 1, topP: 1, topK: 0, seed: null },
+        text: { temperature: 1, topP: 1, topK: 0, seed: null, maxTokens: 64 },
         image: { temperature: 1, topP: 1, topK: 0, seed: null, guidanceScale: 7 },
       },
     };
@@ -117,9 +121,9 @@ export class FakeEngine implements Engine {
         }
         const size = pngSize(part.data);
         if (!size) throw new InvalidImageError('not a PNG image (corrupt or unsupported format)', mi, pi);
-        if (size.width * size.height > req.maxImagePixels) {
+        if (size.width * size.height > this.options.maxImagePixels) {
           throw new InvalidImageError(
-            `${size.width}x${size.height} exceeds the limit of ${req.maxImagePixels} pixels`,
+            `${size.width}x${size.height} exceeds the limit of ${this.options.maxImagePixels} pixels`,
             mi,
             pi,
           );
@@ -140,7 +144,7 @@ export class FakeEngine implements Engine {
       if (at >= 0) text = text.slice(0, at);
     }
     let pieces = text.split(/(?=\s)/).filter(Boolean);
-    if (req.maxTokens !== null && pieces.length > req.maxTokens) {
+    if (req.maxTokens != null && pieces.length > req.maxTokens) {
       pieces = pieces.slice(0, req.maxTokens);
       reason = 'length';
     }

@@ -13,7 +13,9 @@ export interface TestServer {
 }
 
 export async function startServer(options: ServerOptions = {}): Promise<TestServer> {
-  const engine = new FakeEngine(options.engine);
+  // As serve() does: the engine gets the server's pixel limit once, at creation.
+  const maxImagePixels = options.config?.images?.maxPixels;
+  const engine = new FakeEngine({ ...(maxImagePixels ? { maxImagePixels } : {}), ...options.engine });
   const app = buildServer({ engine, config: { sseKeepAliveMs: 0, ...options.config }, logger: false });
   await app.ready();
   return { app, engine };

@@ -1,18 +1,13 @@
 // The engine behind src/model/engine-types.ts: admission, outputs, and the threads that do the work.
 //
-//   main thread   Engine (this file): templates, tokenization, image checks, context check, event streams
-//                 (detokenization, stop strings, PNG encoding), and the Scheduler (scheduler.ts): queue, KV slots,
-//                 continuous batching. Never runs a model.
-//   worker        model runner (runner-worker.ts -> model-runner.ts): the MLLM graphs and the KV cache; one
-//                 message per step (protocol.ts).
-//   worker        image codec (codec-worker.ts): the UniTok tokenizer graphs, encoding input images and rendering
-//                 outputs and previews, so a render never delays the other requests' steps.
-import {
-  DEFAULT_IMAGE_LIMITS,
-  ImageInputError,
-  pixelsToPng,
-  preprocessImage,
-} from '../../tokenizer/image-io.ts';
+//   main-thread/    Engine (this file): templates, tokenization, image checks, the request's settings
+//                   (settings.ts), event streams (chat-output.ts, image-output.ts), and the Scheduler
+//                   (scheduler.ts): queue, KV slots, continuous batching. Never runs a model.
+//   worker-thread/  model runner (runner-worker.ts -> model-runner.ts, kv-cache.ts): the MLLM graphs and the KV
+//                   cache; one message per step (protocol/steps.ts).
+//   worker-thread/  image codec (codec-worker.ts): the UniTok tokenizer graphs, encoding input images and
+//                   rendering outputs and previews, so a render never delays the other requests' steps.
+import { DEFAULT_IMAGE_LIMITS, type ImageLimits } from '../../tokenizer/image-io.ts';
 import { UniTokTokenizer } from '../../tokenizer/unitok.ts';
 import { type Bundle, readBundle } from '../bundle.ts';
 import {
@@ -29,18 +24,18 @@ import {
   type EngineStream,
   type ImageEvent,
   type ImageRequest,
-  InvalidImageError,
   InvalidRequestError,
   NotReadyError,
-  type SamplingParams,
 } from '../engine-types.ts';
-import { randomSeed, type SamplingSpec } from '../protocol/rng.ts';
 import { EventChannel } from './channel.ts';
 import { ChoiceText } from './chat-output.ts';
-import { fillPartialGrid, maskUnknownCells } from './preview.ts';
-import { type PromptImage, renderChat, textToImageIds, withImages } from './prompts.ts';
-import { GenerationRequest, ImageSequence, TextSequence } from './request.ts';
+import { ImageChoice } from './image-output.ts';
+import { encodeImages } from './input-images.ts';
+import { LiveRequests } from './live-requests.ts';
+import { renderChat, textToImageIds, withImages } from './prompts.ts';
+import { CFG_ROWS, GenerationRequest, ImageSequence, TextSequence } from './request.ts';
 import { Scheduler, type SchedulerStats } from './scheduler.ts';
+import { chatSettings, imageSettings, publishedDefaults } from './settings.ts';
 import { LlamaTokenizer } from './text-tokenizer.ts';
 import { CodecClient, RunnerClient } from './workers.ts';
 
@@ -59,10 +54,10 @@ export interface EngineTuning {
   threads?: number;
   /** Positions per KV slot, below the bundle's context length to save memory (every slot reserves it all). */
   contextLength?: number;
-  /** See RunnerOptions.simulatedStepMs. */
-  simulatedStepMs?: number;
   /** Most decode steps per runner call (SchedulerOptions.multiStep); 1 = one round trip per step. */
   multiStep?: number;
+  /** The model runner's worker entry (default worker-thread/runner-worker.ts): tests swap in a test double. */
+  runnerWorker?: URL;
 }
 
 /** Engine.stats() plus what a scheduler and a bench want to see. */
@@ -80,31 +75,34 @@ export async function startEngine(options: EngineOptions & EngineTuning): Promis
 
 export const createEngine: EngineFactory = startEngine;
 
-/** A request in flight: its stream and how to end it from outside (close, step failure). */
-interface Live {
-  channel: EventChannel<ChatEvent> | EventChannel<ImageEvent>;
-  detach: () => void;
+/** Everything a loaded model is made of; the engine holds one once loading succeeded. */
+interface LoadedModel {
+  bundle: Bundle;
+  tokenizer: LlamaTokenizer;
+  runner: RunnerClient;
+  codec: CodecClient;
+  scheduler: Scheduler;
+  /** The longest sequence served: the KV slots' size. */
+  contextLength: number;
+  /** expand2square's fill colour for input images (the tokenizer config's pad_color). */
+  padColor: [number, number, number];
 }
 
 export class UniTokEngine implements Engine {
   private status: EngineStatus = 'loading';
   private statusMessage: string | undefined = 'starting';
+  /** The bundle's config, read first (info() shows it while the graphs load). */
   private bundle: Bundle | null = null;
-  /** The longest sequence served: the KV slots' size. */
-  private contextLength = 0;
-  /** expand2square's fill colour for input images (the tokenizer config's pad_color). */
-  private padColor: [number, number, number] = [0, 0, 0];
-  private tokenizer: LlamaTokenizer | null = null;
-  private runner: RunnerClient | null = null;
-  private codec: CodecClient | null = null;
-  private scheduler: Scheduler | null = null;
-  private readonly live = new Map<GenerationRequest, Live>();
+  private model: LoadedModel | null = null;
+  private readonly imageLimits: ImageLimits;
+  private readonly live = new LiveRequests((req) => this.model?.scheduler.cancel(req));
   private readonly generated = { text: 0, image: 0 };
   private readonly ttft = { count: 0, sumSeconds: 0 };
   /** Settles when loading ends (ready or failed). */
   readonly loaded: Promise<void>;
 
   private constructor(private readonly options: EngineOptions & EngineTuning) {
+    this.imageLimits = options.imageLimits ?? DEFAULT_IMAGE_LIMITS;
     this.loaded = this.load();
   }
 
@@ -113,223 +111,200 @@ export class UniTokEngine implements Engine {
   }
 
   private async load(): Promise<void> {
+    const { model: dir, device } = this.options;
+    let runner: RunnerClient | null = null;
+    let codec: CodecClient | null = null;
     try {
-      const bundle = readBundle(this.options.model);
+      const bundle = readBundle(dir);
       this.bundle = bundle;
-      this.statusMessage = `loading ${bundle.name} on ${this.options.device}`;
-      this.tokenizer = LlamaTokenizer.load(this.options.model);
-      this.padColor = UniTokTokenizer.readManifest(this.options.model).config.pad_color;
+      this.statusMessage = `loading ${bundle.name} on ${device}`;
+      const tokenizer = LlamaTokenizer.load(dir);
+      const padColor = UniTokTokenizer.readManifest(dir).config.pad_color;
       // A CFG image decodes two rows, so the pool always has room for one.
-      const slots = Math.max(this.options.maxBatch, 2);
-      const [runner, codec] = await Promise.allSettled([
-        RunnerClient.start({
-          bundleDir: this.options.model,
-          device: this.options.device,
-          slots,
-          intraOpThreads: this.options.threads,
-          contextLength: this.options.contextLength,
-          simulatedStepMs: this.options.simulatedStepMs,
-        }),
-        CodecClient.start(this.options.model, this.options.device),
+      const slots = Math.max(this.options.maxBatch, CFG_ROWS);
+      const [r, c] = await Promise.allSettled([
+        RunnerClient.start(
+          {
+            bundleDir: dir,
+            device,
+            slots,
+            intraOpThreads: this.options.threads,
+            contextLength: this.options.contextLength,
+          },
+          this.options.runnerWorker,
+        ),
+        CodecClient.start(dir, device),
       ]);
-      if (runner.status === 'fulfilled') this.runner = runner.value;
-      if (codec.status === 'fulfilled') this.codec = codec.value;
-      if (runner.status === 'rejected') throw runner.reason;
-      if (codec.status === 'rejected') throw codec.reason;
-      const info = runner.value.info;
-      this.contextLength = info.contextLength;
-      if (info.vocabSize !== this.tokenizer.vocabSize) {
+      if (r.status === 'fulfilled') runner = r.value;
+      if (c.status === 'fulfilled') codec = c.value;
+      if (r.status === 'rejected') throw r.reason;
+      if (c.status === 'rejected') throw c.reason;
+      if (!runner || !codec) throw new Error('unreachable: both workers started');
+      const info = runner.info;
+      if (info.vocabSize !== tokenizer.vocabSize) {
         throw new Error(
-          `the graphs have ${info.vocabSize} text tokens, the tokenizer ${this.tokenizer.vocabSize}`,
+          `the graphs have ${info.vocabSize} text tokens, the tokenizer ${tokenizer.vocabSize}`,
         );
       }
-      this.scheduler = new Scheduler(runner.value, {
+      const scheduler = new Scheduler(runner, {
         slots,
         maxQueue: this.options.maxQueue,
         onFailure: (request, err) => this.failed(request, err),
         multiStep: this.options.multiStep ?? MULTI_STEP,
       });
+      this.model = {
+        bundle,
+        tokenizer,
+        runner,
+        codec,
+        scheduler,
+        contextLength: info.contextLength,
+        padColor,
+      };
       this.status = 'ready';
       this.statusMessage = undefined;
     } catch (err) {
       this.status = 'failed';
       this.statusMessage = (err as Error).message;
-      await this.stopWorkers();
+      await Promise.all([runner?.close(), codec?.close()]);
     }
   }
 
   info(): EngineInfo {
     const b = this.bundle;
-    const text = b?.defaults.text;
-    const image = b?.defaults.image;
+    const defaults = b ? publishedDefaults(b.defaults) : NO_DEFAULTS;
     return {
       id: b?.name ?? this.options.model,
       created: b?.created ?? 0,
       ownedBy: 'unitok-server',
       status: this.status,
       ...(this.statusMessage ? { statusMessage: this.statusMessage } : {}),
-      contextLength: this.contextLength || (b?.contextLength ?? 0),
+      contextLength: this.model?.contextLength ?? b?.contextLength ?? 0,
       image: {
         width: b?.image.size ?? 0,
         height: b?.image.size ?? 0,
         visualTokens: b?.image.visualTokens ?? 0,
         codesPerToken: b?.image.codesPerToken ?? 0,
       },
-      defaults: {
-        text: {
-          temperature: text?.temperature ?? 0,
-          topP: text?.topP ?? 1,
-          topK: text?.topK ?? 0,
-          seed: null,
-        },
-        image: {
-          temperature: image?.temperature ?? 1,
-          topP: image?.topP ?? 1,
-          topK: image?.topK ?? 0,
-          seed: null,
-          guidanceScale: image?.guidance ?? 1,
-        },
-      },
+      defaults,
     };
   }
 
   stats(): UniTokEngineStats {
-    const s = this.scheduler?.stats();
+    const s = this.model?.scheduler.stats();
     return { waiting: 0, running: 0, ...s, generated: { ...this.generated }, ttft: { ...this.ttft } };
   }
 
   async submitChat(request: ChatRequest): Promise<EngineStream<ChatEvent>> {
-    const { bundle, tokenizer, scheduler } = this.admissible(request);
+    const model = this.readyFor(request);
+    const { bundle, tokenizer, scheduler } = model;
     const rendered = renderChat(bundle.chat, request.messages);
     const parts = tokenizer.encodePrompt(rendered.text);
     const imageTokens = rendered.images.length * bundle.image.visualTokens;
     const textTokens = parts.reduce((n, s) => n + (s.type === 'text' ? s.ids.length : 0), 0);
     const promptTokens = textTokens + imageTokens;
-    const C = this.contextLength;
-    if (promptTokens >= C) throw new ContextLengthError(promptTokens, C);
-    if (request.maxTokens !== null && promptTokens + request.maxTokens > C) {
-      throw new ContextLengthError(promptTokens + request.maxTokens, C);
-    }
-    this.checkQueue(scheduler);
-    const codes = await this.encodeImages(rendered.images, request.maxImagePixels);
+    const settings = chatSettings(request, bundle.defaults, {
+      promptTokens,
+      contextLength: model.contextLength,
+    });
+    if (scheduler.saturated()) throw scheduler.queueFull(); // before the work of encoding images
+    const { padColor, codec } = model;
+    const codes = await encodeImages(rendered.images, {
+      image: bundle.image,
+      padColor,
+      limits: this.imageLimits,
+      codec,
+    });
     if (request.signal.aborted) throw new CancelledError();
-    const segments = withImages(parts, codes);
+    const prompt = withImages(parts, codes);
 
     const req = new GenerationRequest(request.id);
     const channel = new EventChannel<ChatEvent>(() => this.cancel(req));
-    const sampling = samplingSpec(request.sampling);
-    const seed = request.sampling.seed ?? randomSeed();
-    const maxTokens = Math.min(request.maxTokens ?? Number.POSITIVE_INFINITY, C - promptTokens);
     let finished = 0;
-    const emit = this.emitter(
-      req,
-      channel,
-      (e) => (e.type === 'text' ? e.tokens : 0),
-      'text',
-      (e) => {
-        if (e.type === 'finish' && ++finished === request.n) this.end(req);
-      },
-    );
+    const emit = this.emitter(req, channel, 'text', (e) => {
+      if (e.type === 'finish' && ++finished === request.n) this.live.end(req);
+    });
     for (let i = 0; i < request.n; i++) {
-      const output = new ChoiceText(
-        i,
-        tokenizer.decodeStream({ skipSpecialTokens: true }),
-        request.stop,
-        emit,
-      );
-      new TextSequence(
-        req,
-        segments,
-        promptTokens,
-        sampling,
-        seed + i,
-        bundle.special.eos,
-        maxTokens,
-        output,
-      );
+      const decoder = tokenizer.decodeStream({ skipSpecialTokens: true });
+      new TextSequence({
+        request: req,
+        prompt,
+        promptLength: promptTokens,
+        sampling: settings.sampling,
+        seed: settings.seed + i,
+        eos: bundle.special.eos,
+        maxTokens: settings.maxTokens,
+        output: new ChoiceText(i, decoder, request.stop, emit),
+      });
     }
-    this.enqueue(req, channel, request.signal, scheduler);
+    this.live.add(req, channel, request.signal, () => scheduler.submit(req));
     return Object.assign(channel, { prompt: { tokens: promptTokens, imageTokens } });
   }
 
   async submitImage(request: ImageRequest): Promise<EngineStream<ImageEvent>> {
-    const { bundle, tokenizer, scheduler } = this.admissible(request);
-    const { cond, uncond } = textToImageIds(tokenizer, bundle.textToImage, request.prompt);
-    const guidance = request.sampling.guidanceScale;
-    const prompts = guidance > 1 ? [cond, uncond] : [cond];
-    const { visualTokens: N, codesPerToken: K, grid: side, size } = bundle.image;
-    const needed = Math.max(...prompts.map((p) => p.length)) + N;
-    if (needed > this.contextLength) throw new ContextLengthError(needed, this.contextLength);
-    this.checkQueue(scheduler);
+    const model = this.readyFor(request);
+    const { bundle, tokenizer, scheduler, codec } = model;
+    const settings = imageSettings(request, bundle.defaults);
+    const prompts = textToImageIds(tokenizer, bundle.textToImage, request.prompt);
+    const { visualTokens: N, codesPerToken: K } = bundle.image;
+    const promptLength = settings.cfg
+      ? Math.max(prompts.cond.length, prompts.uncond.length)
+      : prompts.cond.length;
+    if (promptLength + N > model.contextLength)
+      throw new ContextLengthError(promptLength + N, model.contextLength);
+    if (scheduler.saturated()) throw scheduler.queueFull();
 
     const req = new GenerationRequest(request.id);
     const channel = new EventChannel<ImageEvent>(() => this.cancel(req));
-    const sampling = samplingSpec(request.sampling);
-    const seed = request.sampling.seed ?? randomSeed();
     const previewAt = new Set(request.previewAt.filter((p) => p >= 1 && p < N));
-    const emit = this.emitter(req, channel, (e) => (e.type === 'codes' ? 1 : 0), 'image');
+    const emit = this.emitter(req, channel, 'image');
     let finished = 0;
     for (let i = 0; i < request.n; i++) {
-      // Renders of one image go through the codec worker in order, so its previews precede its final image.
-      let renders = Promise.resolve();
-      const render = (job: () => Promise<ImageEvent>) => {
-        renders = renders.then(async () => {
-          if (!channel.open) return;
-          try {
-            emit(await job());
-          } catch (err) {
-            this.failed(req, err as Error);
-          }
-        });
-        return renders;
-      };
-      new ImageSequence(req, prompts, sampling, seed + i, guidance, K, N, {
-        codes: (index, codes, grid) => {
-          emit({ type: 'codes', image: i, index, codes });
-          if (!previewAt.has(index + 1)) return;
-          const partial = fillPartialGrid(grid, K, side, index + 1);
-          void render(async () => {
-            const pixels = maskUnknownCells(await this.decodeGrid(partial), size, side, index + 1);
-            return { type: 'preview', image: i, done: index + 1, png: await pixelsToPng(pixels, size) };
-          });
-        },
-        finish: (grid) => {
-          const final = Int32Array.from(grid);
-          void render(async () => ({
-            type: 'image',
-            image: i,
-            png: await pixelsToPng(await this.decodeGrid(final), size),
-          })).then(() => {
-            if (++finished === request.n) this.end(req);
-          });
+      const output = new ImageChoice({
+        index: i,
+        image: bundle.image,
+        previewAt,
+        decode: (grid) => codec.decode(grid),
+        emit,
+        open: () => channel.open,
+        fail: (err) => this.failed(req, err),
+        finished: () => {
+          if (++finished === request.n) this.live.end(req);
         },
       });
+      new ImageSequence({
+        request: req,
+        prompts,
+        sampling: settings.sampling,
+        seed: settings.seed + i,
+        guidanceScale: settings.guidanceScale,
+        cfg: settings.cfg,
+        codesPerToken: K,
+        visualTokens: N,
+        output,
+      });
     }
-    this.enqueue(req, channel, request.signal, scheduler);
-    return Object.assign(channel, { prompt: { tokens: cond.length, imageTokens: 0 } });
+    this.live.add(req, channel, request.signal, () => scheduler.submit(req));
+    return Object.assign(channel, { prompt: { tokens: prompts.cond.length, imageTokens: 0 } });
   }
 
   async close(): Promise<void> {
     await this.loaded;
-    const scheduler = this.scheduler;
-    this.scheduler = null;
+    const model = this.model;
+    this.model = null;
     this.status = 'failed';
     this.statusMessage = 'closed';
-    for (const req of [...this.live.keys()]) this.end(req, new CancelledError('the engine was closed'));
-    await scheduler?.close();
-    await this.stopWorkers();
+    this.live.endAll(new CancelledError('the engine was closed'));
+    await model?.scheduler.close();
+    await Promise.all([model?.runner.close(), model?.codec.close()]);
   }
 
   // ------------------------------------------------------------------------------------------------ helpers
 
-  /** Readiness, cancellation and `n` checks every submit starts with. */
-  private admissible(request: { n: number; signal: AbortSignal }): {
-    bundle: Bundle;
-    tokenizer: LlamaTokenizer;
-    scheduler: Scheduler;
-  } {
-    const { bundle, tokenizer, scheduler } = this;
-    if (this.status !== 'ready' || !bundle || !tokenizer || !scheduler) {
+  /** Readiness, cancellation and `n` checks every submit starts with; the loaded model to serve it. */
+  private readyFor(request: { n: number; signal: AbortSignal }): LoadedModel {
+    const model = this.model;
+    if (this.status !== 'ready' || !model) {
       const loading = this.status === 'loading';
       throw new NotReadyError(
         loading
@@ -345,54 +320,19 @@ export class UniTokEngine implements Engine {
         'n',
       );
     }
-    return { bundle, tokenizer, scheduler };
-  }
-
-  /** Refuses early, before the work of encoding images, when the queue is certainly full. */
-  private checkQueue(scheduler: Scheduler): void {
-    if (scheduler.saturated()) throw scheduler.queueFull();
-  }
-
-  /** Input images -> codes through the codec worker; a bad image names its message and part. */
-  private async encodeImages(images: PromptImage[], maxPixels: number): Promise<Int32Array[]> {
-    if (images.length === 0) return [];
-    const { size, visualTokens: N, codesPerToken: K } = (this.bundle as Bundle).image;
-    const padColor = this.padColor;
-    const limits = { maxBytes: DEFAULT_IMAGE_LIMITS.maxBytes, maxPixels };
-    const pixels = await Promise.all(
-      images.map(async (img) => {
-        try {
-          return await preprocessImage(img.data, { size, padColor, limits });
-        } catch (err) {
-          if (err instanceof ImageInputError)
-            throw new InvalidImageError(err.message, img.messageIndex, img.partIndex);
-          throw err;
-        }
-      }),
-    );
-    const batch = new Float32Array(pixels.length * 3 * size * size);
-    pixels.forEach((p, i) => {
-      batch.set(p, i * p.length);
-    });
-    const codes = await (this.codec as CodecClient).encode(batch, pixels.length);
-    return images.map((_, i) => codes.slice(i * K * N, (i + 1) * K * N));
-  }
-
-  private async decodeGrid(grid: Int32Array): Promise<Float32Array> {
-    return (this.codec as CodecClient).decode(grid);
+    return model;
   }
 
   /** Pushes events into a request's stream, counting generated tokens and the time to the first one. */
-  private emitter<E>(
+  private emitter<E extends ChatEvent | ImageEvent>(
     req: GenerationRequest,
     channel: EventChannel<E>,
-    tokensOf: (e: E) => number,
     modality: 'text' | 'image',
     after: (e: E) => void = () => {},
   ): (e: E) => void {
     let first = true;
     return (e) => {
-      const n = tokensOf(e);
+      const n = generatedTokens(e);
       if (n > 0) {
         this.generated[modality] += n;
         if (first) {
@@ -406,61 +346,29 @@ export class UniTokEngine implements Engine {
     };
   }
 
-  private enqueue<E>(
-    req: GenerationRequest,
-    channel: EventChannel<E>,
-    signal: AbortSignal,
-    scheduler: Scheduler,
-  ): void {
-    const onAbort = () => this.cancel(req);
-    signal.addEventListener('abort', onAbort, { once: true });
-    this.live.set(req, {
-      channel: channel as Live['channel'],
-      detach: () => signal.removeEventListener('abort', onAbort),
-    });
-    try {
-      scheduler.submit(req);
-    } catch (err) {
-      this.live.get(req)?.detach();
-      this.live.delete(req);
-      throw err;
-    }
-  }
-
   private cancel(req: GenerationRequest): void {
-    this.end(req, new CancelledError());
+    this.live.end(req, new CancelledError());
   }
 
   /** A step or a render failed under `req`. If a worker died with it, the engine can serve no more. */
   private failed(req: GenerationRequest, err: Error): void {
-    this.end(req, err);
-    const lost = this.runner?.lost ?? this.codec?.lost;
+    this.live.end(req, err);
+    const lost = this.model?.runner.lost ?? this.model?.codec.lost;
     if (lost && this.status === 'ready') {
       this.status = 'failed';
       this.statusMessage = lost.message;
     }
   }
-
-  /** Ends a request's stream and forgets it; with an error, its sequences also leave the scheduler. */
-  private end(req: GenerationRequest, err?: Error): void {
-    const live = this.live.get(req);
-    if (!live) return;
-    this.live.delete(req);
-    live.detach();
-    if (err) {
-      this.scheduler?.cancel(req);
-      live.channel.fail(err);
-    } else live.channel.end();
-  }
-
-  private async stopWorkers(): Promise<void> {
-    const workers = [this.runner, this.codec];
-    this.runner = null;
-    this.codec = null;
-    await Promise.all(workers.map((w) => w?.close()));
-  }
 }
 
-function samplingSpec(p: SamplingParams): SamplingSpec {
-  return { temperature: p.temperature, topK: p.topK, topP: p.topP };
+/** Generated tokens an event completes: text tokens, or one visual token per `codes` event. */
+function generatedTokens(e: ChatEvent | ImageEvent): number {
+  if (e.type === 'text') return e.tokens;
+  return e.type === 'codes' ? 1 : 0;
 }
+
+/** info().defaults before a bundle could be read. */
+const NO_DEFAULTS: EngineInfo['defaults'] = {
+  text: { temperature: 0, topP: 1, topK: 0, seed: null, maxTokens: 0 },
+  image: { temperature: 1, topP: 1, topK: 0, seed: null, guidanceScale: 1 },
+};

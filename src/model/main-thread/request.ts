@@ -44,6 +44,20 @@ export class GenerationRequest {
   }
 }
 
+/** What every sequence is made of. */
+interface SequenceOptions {
+  request: GenerationRequest;
+  /** The prompt of each KV row. */
+  prompt: Segment[][];
+  /** Positions each row's prompt takes. */
+  promptLengths: number[];
+  sampling: SamplingSpec;
+  /** The generator's seed (state = seed mod 2^32). */
+  seed: number;
+  /** Generator draws one step of this sequence takes. */
+  drawsPerStep: number;
+}
+
 export abstract class Sequence {
   /** First KV slot; a sequence with two rows (CFG) holds slot and slot + 1. */
   slot = -1;
@@ -52,22 +66,24 @@ export abstract class Sequence {
   /** Steps sent to the runner for this sequence, and results taken back (fewer while steps are in flight). */
   protected planned = 0;
   protected accepted = 0;
+  readonly request: GenerationRequest;
+  readonly prompt: Segment[][];
+  readonly promptLengths: number[];
+  readonly sampling: SamplingSpec;
+  private readonly drawsPerStep: number;
   /** mulberry32 state at the next planned step: predicted, since each sampled token takes a known number of draws. */
   private rng: number;
 
-  constructor(
-    readonly request: GenerationRequest,
-    /** The prompt of each KV row. */
-    readonly prompt: Segment[][],
-    /** Positions each row's prompt takes. */
-    readonly promptLengths: number[],
-    readonly sampling: SamplingSpec,
-    seed: number,
-    /** Generator draws one step of this sequence takes. */
-    private readonly drawsPerStep: number,
-  ) {
-    this.rng = seed >>> 0;
-    request.add(this);
+  constructor(options: SequenceOptions) {
+    ({
+      request: this.request,
+      prompt: this.prompt,
+      promptLengths: this.promptLengths,
+      sampling: this.sampling,
+      drawsPerStep: this.drawsPerStep,
+    } = options);
+    this.rng = options.seed >>> 0;
+    this.request.add(this);
   }
 
   get rows(): number {
@@ -112,22 +128,34 @@ export abstract class Sequence {
   protected abstract take(result: HeadResult): void;
 }
 
+export interface TextSequenceOptions {
+  request: GenerationRequest;
+  prompt: Segment[];
+  promptLength: number;
+  sampling: SamplingSpec;
+  seed: number;
+  eos: number;
+  /** Already capped by the engine so prompt + maxTokens fits the context. */
+  maxTokens: number;
+  output: TextOutput;
+}
+
 export class TextSequence extends Sequence {
   private generated = 0;
   private last = -1;
+  private readonly eos: number;
+  private readonly maxTokens: number;
+  private readonly output: TextOutput;
 
-  constructor(
-    request: GenerationRequest,
-    prompt: Segment[],
-    promptLength: number,
-    sampling: SamplingSpec,
-    seed: number,
-    private readonly eos: number,
-    /** Already capped by the engine so prompt + maxTokens fits the context. */
-    private readonly maxTokens: number,
-    private readonly output: TextOutput,
-  ) {
-    super(request, [prompt], [promptLength], sampling, seed, drawsPerToken(sampling));
+  constructor(options: TextSequenceOptions) {
+    const { prompt, promptLength, sampling } = options;
+    super({
+      ...options,
+      prompt: [prompt],
+      promptLengths: [promptLength],
+      drawsPerStep: drawsPerToken(sampling),
+    });
+    ({ eos: this.eos, maxTokens: this.maxTokens, output: this.output } = options);
   }
 
   get stepsLeft(): number {
@@ -160,31 +188,48 @@ export class TextSequence extends Sequence {
   }
 }
 
+/** KV rows of an image sequence with classifier-free guidance: the conditional prompt's, then the unconditional one's. */
+export const CFG_ROWS = 2;
+
+export interface ImageSequenceOptions {
+  request: GenerationRequest;
+  /** The text-to-image prompt, and the unconditional one (used only with `cfg`). */
+  prompts: { cond: number[]; uncond: number[] };
+  sampling: SamplingSpec;
+  seed: number;
+  guidanceScale: number;
+  /** Decode the unconditional row too (settings.ts decides it once per request). */
+  cfg: boolean;
+  codesPerToken: number;
+  visualTokens: number;
+  output: ImageOutput;
+}
+
 export class ImageSequence extends Sequence {
   private done = 0;
   private last = new Int32Array(0);
   private readonly grid: Int32Array;
+  readonly cfg: boolean;
+  private readonly guidanceScale: number;
+  private readonly visualTokens: number;
+  private readonly output: ImageOutput;
 
-  constructor(
-    request: GenerationRequest,
-    /** Conditional prompt, and the unconditional one when guidance > 1. */
-    prompts: number[][],
-    sampling: SamplingSpec,
-    seed: number,
-    private readonly guidance: number,
-    codesPerToken: number,
-    private readonly visualTokens: number,
-    private readonly output: ImageOutput,
-  ) {
-    super(
-      request,
-      prompts.map((ids) => [{ ids }]),
-      prompts.map((ids) => ids.length),
-      sampling,
-      seed,
-      codesPerToken * drawsPerToken(sampling),
-    );
-    this.grid = new Int32Array(codesPerToken * visualTokens);
+  constructor(options: ImageSequenceOptions) {
+    const { prompts, cfg, codesPerToken, sampling } = options;
+    const rows = cfg ? [prompts.cond, prompts.uncond] : [prompts.cond];
+    super({
+      ...options,
+      prompt: rows.map((ids) => [{ ids }]),
+      promptLengths: rows.map((ids) => ids.length),
+      drawsPerStep: codesPerToken * drawsPerToken(sampling),
+    });
+    ({
+      cfg: this.cfg,
+      guidanceScale: this.guidanceScale,
+      visualTokens: this.visualTokens,
+      output: this.output,
+    } = options);
+    this.grid = new Int32Array(codesPerToken * this.visualTokens);
   }
 
   /** The last visual token is never fed back, so N steps: the prefill and N - 1 decodes. */
@@ -193,8 +238,14 @@ export class ImageSequence extends Sequence {
   }
 
   protected head(rng: number): Head {
-    const slots: [number] | [number, number] = this.rows === 2 ? [this.slot, this.slot + 1] : [this.slot];
-    return { kind: 'image', slots, guidance: this.guidance, sampling: this.sampling, rng };
+    return {
+      kind: 'image',
+      slot: this.slot,
+      uncondSlot: this.cfg ? this.slot + 1 : null,
+      guidanceScale: this.guidanceScale,
+      sampling: this.sampling,
+      rng,
+    };
   }
 
   protected lastSampled(): Segment {

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { Device, RunnerInfo, RunnerOptions, StepPlan, StepResult } from '../protocol/steps.ts';
 import { type Handlers, WorkerClient } from '../protocol/worker-rpc.ts';
 import type { CodecHandlers } from '../worker-thread/codec-worker.ts';
-import type { RunnerHandlers } from '../worker-thread/runner-worker.ts';
+import type { RunnerHandlers } from '../worker-thread/runner-service.ts';
 import type { StepRunner } from './scheduler.ts';
 
 /** A module relative to this one, with this module's extension (.ts from source, .js when compiled). */
@@ -25,11 +25,12 @@ export class RunnerClient implements StepRunner {
     readonly info: RunnerInfo,
   ) {}
 
-  static async start(options: RunnerOptions): Promise<RunnerClient> {
-    const worker = WorkerClient.spawn<RunnerHandlers>(
-      moduleUrl('../worker-thread/runner-worker'),
-      'model-runner',
-    );
+  /** `entry`: the worker module (default worker-thread/runner-worker.ts; tests pass a double serving the same door). */
+  static async start(
+    options: RunnerOptions,
+    entry: URL = moduleUrl('../worker-thread/runner-worker'),
+  ): Promise<RunnerClient> {
+    const worker = WorkerClient.spawn<RunnerHandlers>(entry, 'model-runner');
     try {
       return new RunnerClient(worker, await worker.call('load', options));
     } catch (err) {

@@ -46,16 +46,22 @@ export interface TextHead {
 }
 
 /**
- * Predict one visual token: the depth head runs K code steps from the LLM's last hidden state of each slot
- * (conditional first, then the unconditional one when guidance > 1), mixing their logits with CFG and feeding
- * the shared sampled code back to both.
+ * Predict one visual token: the depth head runs K code steps from the LLM's last hidden state of `slot`, and of
+ * `uncondSlot` too for classifier-free guidance (the unconditional prompt's row; null = no guidance), mixing
+ * their logits with `guidanceScale` and feeding the one sampled code back to both rows.
  */
 export interface ImageHead {
   kind: 'image';
-  slots: [number] | [number, number];
-  guidance: number;
+  slot: number;
+  uncondSlot: number | null;
+  guidanceScale: number;
   sampling: SamplingSpec;
   rng: number;
+}
+
+/** The KV slots a head reads: its own, and an image's unconditional one. */
+export function headSlots(head: Head): number[] {
+  return head.kind === 'image' && head.uncondSlot !== null ? [head.slot, head.uncondSlot] : [head.slot];
 }
 
 export type Head = TextHead | ImageHead;
@@ -105,8 +111,6 @@ export interface RunnerOptions {
   /** Positions per slot; default and maximum: the bundle's context length. */
   contextLength?: number;
   intraOpThreads?: number;
-  /** Busy-wait this long in every step, to emulate a large model's step time on a small bundle (tests, benches). */
-  simulatedStepMs?: number;
 }
 
 /** What the loaded graphs say about the model (checked against the bundle by the engine). */

@@ -188,15 +188,20 @@ export function sample(
   return draw(c, rng);
 }
 
-/** One visual code from the conditional and (when guidance > 1) unconditional depth-head logits. */
-export function sampleGuided(
-  cond: Float32Array,
-  uncond: Float32Array | null,
-  guidance: number,
-  spec: SamplingSpec,
-  rng: Mulberry32,
-): number {
-  return sample(uncond ? cfg(cond, uncond, guidance) : cond, spec, rng);
+/**
+ * The depth head's logits of one visual code: the conditional row's, and for classifier-free guidance (decided
+ * per request, carried by the head as its uncondSlot) the unconditional row's.
+ */
+export interface CodeLogits {
+  cond: Float32Array;
+  uncond: Float32Array | null;
+  guidanceScale: number;
+}
+
+/** One visual code: CFG-mixed when the head has an unconditional row, then the same steps as text. */
+export function sampleGuided(logits: CodeLogits, spec: SamplingSpec, rng: Mulberry32): number {
+  const { cond, uncond, guidanceScale } = logits;
+  return sample(uncond === null ? cond : cfg(cond, uncond, guidanceScale), spec, rng);
 }
 
 // ---------------------------------------------------------------------------------------- ranking

@@ -152,7 +152,7 @@ async function admitReply(
     const admitted = await admitImages(ctx, inflight, {
       prompt: captionOf(body.messages),
       n,
-      sampling: imageSampling(body, info.defaults.image),
+      sampling: imageSampling(body),
       previewAt: [],
     });
     return imageReply(admitted, n, info.image.visualTokens);
@@ -170,10 +170,9 @@ async function admitReply(
         signal: inflight.signal,
         n,
         messages,
-        sampling: textSampling(body, info.defaults.text),
+        sampling: textSampling(body),
         maxTokens: body.max_completion_tokens ?? body.max_tokens ?? null,
         stop,
-        maxImagePixels: ctx.config.images.maxPixels,
       }),
   );
   return textReply(admitted, n);

@@ -57,7 +57,7 @@ function connection(ctx: ServerContext, socket: WebSocket, request: FastifyReque
       const { prompt, events } = await admitImages(ctx, inflight, {
         prompt: message.prompt,
         n,
-        sampling: imageSampling(message, info.defaults.image),
+        sampling: imageSampling(message),
         previewAt: everyN(total, message.preview_every ?? ctx.config.previewEvery),
       });
       send({ type: 'started', id, n, total, codes_per_token: info.image.codesPerToken, size });

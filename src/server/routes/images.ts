@@ -43,7 +43,7 @@ const imagesPlugin: FastifyPluginAsync<ServerContext> = async (app, ctx) => {
         const { prompt, events } = await admitImages(ctx, inflight, {
           prompt: body.prompt,
           n,
-          sampling: imageSampling(body, info.defaults.image),
+          sampling: imageSampling(body),
           previewAt: stream ? evenlySpaced(total, body.partial_images ?? 0) : [],
         });
         const created = nowSeconds();

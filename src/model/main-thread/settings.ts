@@ -1,0 +1,92 @@
+// A request's generation settings, settled in one place (vLLM's get_max_tokens / default_sampling_params): what
+// the client sent wins, the bundle's defaults (config.json `sampling`) fill the rest, and the context limit
+// bounds the length. The server passes the client's values through untouched; nothing else fills a default.
+import type { Bundle } from '../bundle.ts';
+import {
+  ContextLengthError,
+  type EngineInfo,
+  type ImageSamplingRequest,
+  type SamplingRequest,
+} from '../engine-types.ts';
+import { randomSeed, type SamplingSpec } from '../protocol/rng.ts';
+
+type Defaults = Bundle['defaults'];
+
+/** Settled settings of one sequence kind: the sampling steps and the seed of output 0 (output i uses seed + i). */
+interface Settled {
+  sampling: SamplingSpec;
+  seed: number;
+}
+
+export interface ChatSettings extends Settled {
+  /** Tokens each choice may generate: at least 1, and prompt + maxTokens fits the context. */
+  maxTokens: number;
+}
+
+export interface ImageSettings extends Settled {
+  guidanceScale: number;
+  /**
+   * Whether each image decodes a second, unconditional row for classifier-free guidance. Decided here, once;
+   * the scheduler, the runner and the sampler read it from the sequence and its head.
+   */
+  cfg: boolean;
+}
+
+function settle(sent: SamplingRequest, defaults: SamplingSpec): Settled {
+  return {
+    sampling: {
+      temperature: sent.temperature ?? defaults.temperature,
+      topK: sent.topK ?? defaults.topK,
+      topP: sent.topP ?? defaults.topP,
+    },
+    seed: sent.seed ?? randomSeed(),
+  };
+}
+
+/** A chat's settings for a prompt of `promptTokens` in a context of `contextLength` positions. */
+export function chatSettings(
+  request: { sampling: SamplingRequest; maxTokens?: number | null },
+  defaults: Defaults,
+  limits: { promptTokens: number; contextLength: number },
+): ChatSettings {
+  const { promptTokens, contextLength } = limits;
+  if (promptTokens >= contextLength) throw new ContextLengthError(promptTokens, contextLength);
+  const asked = request.maxTokens ?? null;
+  if (asked !== null && promptTokens + asked > contextLength) {
+    throw new ContextLengthError(promptTokens + asked, contextLength);
+  }
+  const room = contextLength - promptTokens;
+  return {
+    ...settle(request.sampling, defaults.text),
+    maxTokens: Math.min(asked ?? defaults.text.maxNewTokens, room),
+  };
+}
+
+export function imageSettings(
+  request: { sampling: ImageSamplingRequest },
+  defaults: Defaults,
+): ImageSettings {
+  const guidanceScale = request.sampling.guidanceScale ?? defaults.image.guidanceScale;
+  return { ...settle(request.sampling, defaults.image), guidanceScale, cfg: guidanceScale > 1 };
+}
+
+/** The defaults as the API shows them (EngineInfo.defaults, GET /v1/models/{model}). */
+export function publishedDefaults(defaults: Defaults): EngineInfo['defaults'] {
+  const { text, image } = defaults;
+  return {
+    text: {
+      temperature: text.temperature,
+      topP: text.topP,
+      topK: text.topK,
+      seed: null,
+      maxTokens: text.maxNewTokens,
+    },
+    image: {
+      temperature: image.temperature,
+      topP: image.topP,
+      topK: image.topK,
+      seed: null,
+      guidanceScale: image.guidanceScale,
+    },
+  };
+}
