@@ -21,7 +21,7 @@ const LONG = 'word '.repeat(40);
 describe('models and health', { timeout: 30_000 }, () => {
   const s = useServer({ config: { servedModelName: 'unitok-mllm' } });
 
-  test('lists the served model with modalities and image geometry', async () => {
+  test('lists the served model with modalities, image geometry and sampling defaults', async () => {
     const res = await request(s.app.server).get('/v1/models');
     assert.equal(res.status, 200);
     assertSchema('ListModelsResponse', res.body);
@@ -37,6 +37,14 @@ describe('models and health', { timeout: 30_000 }, () => {
       codes_per_visual_token: 8,
     });
     assert.equal(model.context_length, 64);
+    assert.deepEqual(
+      model.defaults,
+      {
+        text: { temperature: 1, top_p: 1, top_k: 0, max_tokens: 64 },
+        image: { temperature: 1, top_p: 1, top_k: 0, guidance_scale: 7 },
+      },
+      "the engine's own defaults, shown as the API names them",
+    );
     const one = await request(s.app.server).get('/v1/models/unitok-mllm');
     assert.deepEqual(one.body, model);
     assertError(await request(s.app.server).get('/v1/models/gpt-4'), 404, { code: 'model_not_found' });

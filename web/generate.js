@@ -164,6 +164,13 @@ class ImageView {
 }
 
 export function initGenerate(ready) {
+  // Empty fields take the model's defaults; show them as placeholders.
+  ready.then((model) => {
+    const d = model.defaults?.image;
+    if (!d) return;
+    $('gen-guidance').placeholder = String(d.guidance_scale);
+    $('gen-temperature').placeholder = String(d.temperature);
+  });
   const form = $('gen-form');
   const startButton = $('gen-start');
   const cancelButton = $('gen-cancel');

@@ -212,15 +212,15 @@ export interface components {
             error: components["schemas"]["Error"];
         };
         RequestId: string;
-        /** @description Sampling temperature; 0 is greedy. Default is the model's (text 1.0; visual codes 1.0). */
+        /** @description Sampling temperature; 0 is greedy. Default (absent or null) is the served model's, as `GET /v1/models/{model}` shows in `defaults` (the default model: text 0, visual codes 0.6). */
         Temperature: number | null;
-        /** @description Nucleus sampling mass; 1 disables it. Default is the model's (1.0). */
+        /** @description Nucleus sampling mass; 1 disables it. Default is the served model's (`defaults` in `GET /v1/models/{model}`). */
         TopP: number | null;
-        /** @description Extension (as vLLM, llama.cpp). Keep the k most likely tokens; 0 disables it. Default is the model's (0). */
+        /** @description Extension (as vLLM, llama.cpp). Keep the k most likely tokens; 0 disables it. Default is the served model's (`defaults` in `GET /v1/models/{model}`). */
         TopK: number | null;
         /** @description Per-request RNG seed for best-effort determinism. Output i of n uses its own stream derived from it. */
         Seed: number | null;
-        /** @description Extension. Classifier-free guidance scale for visual codes; 1 disables CFG. Default is the model's (7.0). */
+        /** @description Extension. Classifier-free guidance scale for visual codes; 1 disables CFG. Default is the served model's, as `GET /v1/models/{model}` shows in `defaults` (the default model: 1.5; the released model's scripts: 7). */
         GuidanceScale: number | null;
         ChatCompletionRequestMessageContentPartText: {
             /**
@@ -273,7 +273,7 @@ export interface components {
             stream: boolean | null;
             stream_options?: components["schemas"]["ChatCompletionStreamOptions"];
             stop?: components["schemas"]["StopConfiguration"];
-            /** @description Upper bound on generated tokens per choice. By default, until end of sequence or the context is full. */
+            /** @description Upper bound on generated tokens per choice. Default is the served model's `defaults.text.max_tokens` (its bundle's `max_new_tokens`); always at most what the context leaves after the prompt. */
             max_completion_tokens?: number | null;
             /**
              * @deprecated
@@ -616,6 +616,23 @@ export interface components {
                 visual_tokens_per_image: number;
                 codes_per_visual_token: number;
             };
+            defaults: components["schemas"]["ModelDefaults"];
+        };
+        /** @description Extension. What a request that leaves a setting out (or sends null) gets from this model (its bundle's `sampling` in config.json). */
+        ModelDefaults: {
+            text: {
+                temperature: number;
+                top_p: number;
+                top_k: number;
+                /** @description Generated tokens per choice when the request sets neither max_completion_tokens nor max_tokens. */
+                max_tokens: number;
+            };
+            image: {
+                temperature: number;
+                top_p: number;
+                top_k: number;
+                guidance_scale: number;
+            };
         };
         ListModelsResponse: {
             /** @constant */
@@ -790,6 +807,7 @@ export type ImageStreamServerMessage = components['schemas']['ImageStreamServerM
 export type CancelResponse = components['schemas']['CancelResponse'];
 export type Modality = components['schemas']['Modality'];
 export type Model = components['schemas']['Model'];
+export type ModelDefaults = components['schemas']['ModelDefaults'];
 export type ListModelsResponse = components['schemas']['ListModelsResponse'];
 export type HealthResponse = components['schemas']['HealthResponse'];
 export type ResponseBadRequest = components['responses']['BadRequest'];

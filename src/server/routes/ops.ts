@@ -7,6 +7,7 @@ import { servedModel } from '../generation.ts';
 
 function describeModel(ctx: ServerContext): Model {
   const info = ctx.engine.info();
+  const { text, image } = info.defaults;
   return {
     id: servedModel(ctx),
     object: 'model',
@@ -18,6 +19,15 @@ function describeModel(ctx: ServerContext): Model {
       size: `${info.image.width}x${info.image.height}`,
       visual_tokens_per_image: info.image.visualTokens,
       codes_per_visual_token: info.image.codesPerToken,
+    },
+    defaults: {
+      text: { temperature: text.temperature, top_p: text.topP, top_k: text.topK, max_tokens: text.maxTokens },
+      image: {
+        temperature: image.temperature,
+        top_p: image.topP,
+        top_k: image.topK,
+        guidance_scale: image.guidanceScale,
+      },
     },
   };
 }
