@@ -1,4 +1,4 @@
-// Multi-step decoding (scheduler.ts, protocol.ts) changes how steps travel, never what they compute: the same
+// Multi-step decoding (scheduler.ts, protocol/steps.ts) changes how steps travel, never what they compute: the same
 // requests, run together on an engine taking one step per runner call and on one taking bursts of up to 8, give
 // the same tokens, stops, codes and usage. Also the SIMD argmax (logits.ts) against the scalar one.
 import assert from 'node:assert/strict';

@@ -53,7 +53,8 @@ PRECISIONS = {
 class _Emitter:
     """Emits the layer-level pieces of the MLLM graphs into one GraphBuilder, at one precision."""
 
-    def __init__(self, name, out_dir, weights, cfg: MLLMConfig, prec: Precision, shapes, progress, accuracy_level):
+    def __init__(self, *, name: str, out_dir: str, weights, cfg: MLLMConfig, prec: Precision, shapes, progress,
+                 accuracy_level: int):
         self.g = GraphBuilder(name, out_dir)
         self.weights, self.cfg, self.prec, self.shapes = weights, cfg, prec, shapes
         self.progress, self.accuracy_level = progress, accuracy_level
@@ -301,7 +302,8 @@ def build_mllm_graphs(weights, cfg: MLLMConfig, dtype: str, out_dir: str, progre
     prec, shapes = PRECISIONS[dtype], {k: shape for k, (shape, _) in mllm_specs(cfg).items()}
     files = {}
     for name in graphs:
-        e = _Emitter(name, out_dir, weights, cfg, prec, shapes, progress, int4_accuracy_level)
+        e = _Emitter(name=name, out_dir=out_dir, weights=weights, cfg=cfg, prec=prec, shapes=shapes, progress=progress,
+                     accuracy_level=int4_accuracy_level)
         with e.g:
             _BUILDERS[name](e)
             files[name] = os.path.basename(e.g.save())

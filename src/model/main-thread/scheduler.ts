@@ -5,12 +5,12 @@
 //      length) and prefill runs for the newly placed ones, plus one head per sequence;
 //   3. sends the plan through the runner's one door (a worker thread); when the result comes back, hands the
 //      sampled tokens to the sequences, which pass them on to their request's output.
-// The loop keeps one plan queued ahead of the step computing (protocol.ts: 'sampled' inputs), so the runner
+// The loop keeps one plan queued ahead of the step computing (protocol/steps.ts: 'sampled' inputs), so the runner
 // never idles while the main thread streams results. New requests join between steps; a cancelled or finished
 // sequence frees its slot as soon as the step in flight returns (the queued step may still compute its row once;
 // the runner executes in order, so the slot's next prefill comes after it).
 //
-// Multi-step: when steps are short, one plan asks for several (protocol.ts), so the round trip between the threads
+// Multi-step: when steps are short, one plan asks for several (protocol/steps.ts), so the round trip between the threads
 // and the scheduling here are paid once per burst instead of once per token. The burst is kept under BURST_MS and
 // drops to one step while a request waits for a slot, which bounds how late a stop or a cancel frees a slot.
 import { CancelledError, QueueFullError } from '../engine-types.ts';
