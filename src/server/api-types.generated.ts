@@ -32,6 +32,55 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/responses": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The OpenAI Responses API, a text answer or an image through the `image_generation` tool.
+         * @description `input` is a string or a list of `message` items (`role` user, assistant, system or developer) whose content
+         *     is a string or `input_text` / `input_image` parts (`output_text` parts for earlier assistant turns).
+         *     `instructions` become the system message. Nothing is stored (`store` is reported as `false`), so
+         *     `previous_response_id` is refused: send the conversation in `input`.
+         *
+         *     **Text or image.** The model answers in text unless the `image_generation` tool is offered in `tools` and:
+         *     * `tool_choice` is `required` or `{"type":"image_generation"}`: it draws (an input image is then a 400,
+         *       as the model cannot draw from an image);
+         *     * `tool_choice` is `auto` (the default): it draws when no message of `input` holds an image, and answers
+         *       in text otherwise. The released model never calls tools itself; its two output modes are selected by
+         *       the prompt template (text to image: caption in, image out; understanding: image in, text out), so the
+         *       server decides from the inputs, deterministically. Send `tool_choice: "none"` for a text answer to a
+         *       text-only input while the tool stays offered.
+         *     * `tool_choice` is `none`: text.
+         *     A drawing uses the text of the last user message as the caption, reported as the call's `revised_prompt`;
+         *     `instructions` and earlier turns do not reach the text-to-image template.
+         *
+         *     The output holds one item: a `message` with one `output_text` part, or an `image_generation_call` whose
+         *     `result` is the base64 image in the tool's `output_format`. `usage.output_tokens` counts text tokens or
+         *     visual tokens. `max_output_tokens` reached gives `status: incomplete` with
+         *     `incomplete_details.reason: max_output_tokens`.
+         *
+         *     With `stream: true` the reply is Server-Sent Events, each `event: <type>` with a JSON `data` that carries
+         *     `type` and an increasing `sequence_number`: `response.created`, `response.in_progress`,
+         *     `response.output_item.added`, then for text `response.content_part.added`, `response.output_text.delta`...,
+         *     `response.output_text.done`, `response.content_part.done`, or for an image
+         *     `response.image_generation_call.in_progress`, `.generating`, `.partial_image` (`partial_images` previews,
+         *     evenly spaced over the visual tokens), `.completed`; then `response.output_item.done` and
+         *     `response.completed` (or `response.incomplete`). There is no `[DONE]` line. An error after the stream
+         *     started is an `error` event followed by `response.failed` (status `cancelled` after a cancel).
+         */
+        post: operations["createResponse"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/images/generations": {
         parameters: {
             query?: never;
@@ -45,7 +94,9 @@ export interface paths {
          * Generate images from a prompt.
          * @description Each image is `visual_tokens_per_image` visual tokens (see `/v1/models`), each a group of codes sampled
          *     one after another, then rendered by the UniTok decoder. The model has one output size; `size` must be
-         *     that size or `auto`. Only `response_format: b64_json` and `output_format: png` exist.
+         *     that size or `auto`. Only `response_format: b64_json` exists. `output_format` `png` (default), `jpeg` or `webp`
+         *     (with `output_compression`) re-encodes the decoder's image; `background: transparent` is refused. `usage`
+         *     counts the prompt's tokens as input and the visual tokens as output.
          *
          *     With `stream: true` the reply is Server-Sent Events named as in the OpenAI Images API:
          *     `event: image_generation.partial_image` (`partial_images` previews of the partly generated code grid, evenly
@@ -92,6 +143,40 @@ export interface paths {
          *     Closing the socket cancels the running job.
          */
         get: operations["streamImages"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One WebSocket for a whole conversation, text and images, with cancel.
+         * @description Upgrade to a WebSocket (authentication as for `/v1/images/stream`). Every message is a JSON text frame;
+         *     docs/websocket.md has the full protocol with examples. Several jobs may run at once (at most 4 per
+         *     connection); each has an `id`, chosen by the client or assigned by the server, that every message about it
+         *     carries and that `POST /v1/requests/{request_id}/cancel` also accepts.
+         *
+         *     Client to server (`StreamClientMessage`):
+         *     * `{"type":"chat", "messages":[...], ...}`: a chat or VQA turn, `messages` as in `/v1/chat/completions`.
+         *     * `{"type":"image", "prompt":"...", ...}`: text to image, options as `/v1/images/stream`'s `generate`.
+         *     * `{"type":"cancel", "id":"..."}`: stop that job; without `id`, every job of this connection.
+         *
+         *     Server to client (`StreamServerMessage`), for each job: `started` `{id, kind, n, prompt_tokens, ...}`; for chat,
+         *     `delta` `{id, index, text}` and `finish` `{id, index, finish_reason}`; for images, `codes`, `progress`,
+         *     `preview` and `completed` exactly as on `/v1/images/stream`; then `done` `{id, usage}`. A stopped job ends
+         *     with `cancelled` `{id}`, a failed one with `error` `{id, error}` (also sent, with `id` null or the message's
+         *     id, for a message that started nothing). Closing the socket cancels every job.
+         */
+        get: operations["openStream"];
         put?: never;
         post?: never;
         delete?: never;
@@ -384,20 +469,14 @@ export interface components {
              */
             response_format: "b64_json" | "url" | null;
             /**
+             * @description Encoding of the returned images and partial images.
              * @default png
              * @enum {string|null}
              */
-            output_format: "png" | null;
-            /**
-             * @description Accepted and ignored; reported as `auto`.
-             * @enum {string|null}
-             */
-            quality?: "auto" | "low" | "medium" | "high" | "standard" | "hd" | null;
-            /**
-             * @description Images are opaque; `transparent` is not supported.
-             * @enum {string|null}
-             */
-            background?: "auto" | "opaque" | null;
+            output_format: "png" | "jpeg" | "webp" | null;
+            output_compression?: components["schemas"]["OutputCompression"];
+            quality?: components["schemas"]["ImageQualityRequest"];
+            background?: components["schemas"]["ImageBackgroundRequest"];
             /** @default false */
             stream: boolean | null;
             /**
@@ -414,7 +493,7 @@ export interface components {
             user?: string;
         };
         Image: {
-            /** @description Base64 PNG. */
+            /** @description The base64 image, encoded as `output_format`. */
             b64_json: string;
         };
         ImagesUsage: {
@@ -427,12 +506,28 @@ export interface components {
                 image_tokens: number;
             };
         };
+        /**
+         * @description Quality of `jpeg` and `webp` output, 0-100 (default 100, least loss); passed to the encoder (sharp) as its
+         *     `quality`. With `png`, which is lossless, only 100 is accepted.
+         */
+        OutputCompression: number | null;
+        /**
+         * @description Accepted; the model has one quality (a fixed grid of visual tokens), so every value gives the same image and
+         *     responses report `auto`.
+         * @enum {string|null}
+         */
+        ImageQualityRequest: "auto" | "low" | "medium" | "high" | "standard" | "hd" | null;
+        /**
+         * @description `auto` and `opaque` give the model's opaque images; `transparent` is refused (400 naming `background`): the model draws no alpha channel.
+         * @enum {string|null}
+         */
+        ImageBackgroundRequest: "auto" | "opaque" | "transparent" | null;
         /** @constant */
         ImageQuality: "auto";
         /** @constant */
         ImageBackground: "opaque";
-        /** @constant */
-        ImageOutputFormat: "png";
+        /** @enum {string} */
+        ImageOutputFormat: "png" | "jpeg" | "webp";
         ImagesResponse: {
             created: number;
             data: components["schemas"]["Image"][];
@@ -476,6 +571,341 @@ export interface components {
             image_index: number;
         };
         ImageGenStreamEvent: components["schemas"]["ImageGenPartialImageEvent"] | components["schemas"]["ImageGenCompletedEvent"];
+        ResponseInputText: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "input_text";
+            text: string;
+        };
+        ResponseInputImage: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "input_image";
+            /** @description A `data:image/...;base64,` URL, or an http(s) URL whose host is on the server's `--allowed-image-hosts`. */
+            image_url?: string | null;
+            /** @description Refused (there is no Files API); send `image_url`. */
+            file_id?: string | null;
+            /**
+             * @description Accepted; every image is encoded at the tokenizer's resolution.
+             * @enum {string|null}
+             */
+            detail?: "auto" | "low" | "high" | "original" | null;
+        };
+        /** @description An earlier assistant answer, as `output_text` parts of a `message` item from an earlier response. */
+        ResponseInputOutputText: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "output_text";
+            text: string;
+            annotations?: unknown[];
+        };
+        ResponseInputContent: components["schemas"]["ResponseInputText"] | components["schemas"]["ResponseInputImage"] | components["schemas"]["ResponseInputOutputText"];
+        /** @description A `message` item. Other item types (tool calls and their outputs, item references) are refused. */
+        ResponseInputMessage: {
+            /** @constant */
+            type?: "message";
+            /**
+             * @description `developer` is treated as `system`.
+             * @enum {string}
+             */
+            role: "user" | "assistant" | "system" | "developer";
+            content: string | components["schemas"]["ResponseInputContent"][];
+            /** @description Accepted and ignored. */
+            id?: string;
+            /** @description Accepted and ignored. */
+            status?: string;
+        };
+        ResponseInput: string | components["schemas"]["ResponseInputMessage"][];
+        ImageGenerationTool: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "image_generation";
+            /** @description Must be the served model when given. */
+            model?: string;
+            /** @description Previews streamed before the image (`response.image_generation_call.partial_image`), evenly spaced. */
+            partial_images?: number;
+            /** @enum {string} */
+            output_format?: "png" | "jpeg" | "webp";
+            output_compression?: components["schemas"]["OutputCompression"];
+            size?: components["schemas"]["ImageSize"];
+            quality?: components["schemas"]["ImageQualityRequest"];
+            background?: components["schemas"]["ImageBackgroundRequest"];
+            /**
+             * @description Accepted; this server runs no moderation.
+             * @enum {string}
+             */
+            moderation?: "auto" | "low";
+            /**
+             * @description `edit` is refused: the model cannot draw from an input image.
+             * @enum {string}
+             */
+            action?: "auto" | "generate" | "edit";
+            /**
+             * @description Refused when set (image edits are not supported).
+             * @enum {string|null}
+             */
+            input_fidelity?: "high" | "low" | null;
+            /** @description Refused (image edits are not supported). */
+            input_image_mask?: Record<string, never>;
+        };
+        /** @description Only the `image_generation` tool exists on this server. */
+        ResponseTool: components["schemas"]["ImageGenerationTool"];
+        /** @description `auto` (default), `none`, `required`, or `{"type":"image_generation"}`; see the operation for what each does. */
+        ResponseToolChoice: ("none" | "auto" | "required") | {
+            /** @constant */
+            type: "image_generation";
+        };
+        ResponseTextConfig: {
+            format?: {
+                /**
+                 * @description Only `text`; the others are refused.
+                 * @enum {string}
+                 */
+                type: "text" | "json_schema" | "json_object";
+            };
+            /** @description Accepted and ignored. */
+            verbosity?: string | null;
+        };
+        CreateResponseRequest: {
+            /** @description Defaults to the served model. */
+            model?: string;
+            input: components["schemas"]["ResponseInput"];
+            /** @description The system message. */
+            instructions?: string | null;
+            /** @description Upper bound on generated text tokens (not on visual tokens, whose number is fixed). */
+            max_output_tokens?: number | null;
+            temperature?: components["schemas"]["Temperature"];
+            top_p?: components["schemas"]["TopP"];
+            top_k?: components["schemas"]["TopK"];
+            seed?: components["schemas"]["Seed"];
+            guidance_scale?: components["schemas"]["GuidanceScale"];
+            /** @default false */
+            stream: boolean | null;
+            /** @description Accepted and ignored (no obfuscation field is sent). */
+            stream_options?: Record<string, never> | null;
+            /** @description Accepted; nothing is ever stored, and responses report `store:false`. */
+            store?: boolean | null;
+            /** @description Refused when set (nothing is stored); send the whole conversation in `input`. */
+            previous_response_id?: string | null;
+            /** @description Refused when set (nothing is stored). */
+            conversation?: unknown;
+            /** @description Refused when set (no stored prompt templates). */
+            prompt?: unknown;
+            tools?: components["schemas"]["ResponseTool"][] | null;
+            tool_choice?: components["schemas"]["ResponseToolChoice"];
+            /** @description Accepted; at most one tool call is made. */
+            parallel_tool_calls?: boolean | null;
+            /** @description Accepted; at most one tool call is made. */
+            max_tool_calls?: number | null;
+            text?: components["schemas"]["ResponseTextConfig"];
+            /** @description Refused when `effort` or `summary` is set (the model does not reason). */
+            reasoning?: Record<string, never> | null;
+            /**
+             * @description `disabled` (default); `auto` is refused: an input over the context is a 400.
+             * @enum {string|null}
+             */
+            truncation?: "disabled" | "auto" | null;
+            /** @description Refused when not empty (no logprobs, no stored inputs). */
+            include?: string[] | null;
+            /** @description Only 0 (log probabilities are not supported). */
+            top_logprobs?: number | null;
+            /** @description Only `false` (no background mode). */
+            background?: boolean | null;
+            /** @description Echoed in the response. */
+            metadata?: {
+                [key: string]: string;
+            } | null;
+            /** @description Accepted and ignored. */
+            service_tier?: string | null;
+            /** @description Accepted and ignored. */
+            user?: string;
+            /** @description Accepted and ignored. */
+            safety_identifier?: string | null;
+            /** @description Accepted and ignored. */
+            prompt_cache_key?: string | null;
+        };
+        ResponseOutputText: {
+            /** @constant */
+            type: "output_text";
+            text: string;
+            annotations: unknown[];
+        };
+        ResponseOutputMessage: {
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "message";
+            /** @constant */
+            role: "assistant";
+            /** @enum {string} */
+            status: "in_progress" | "completed" | "incomplete";
+            content: components["schemas"]["ResponseOutputText"][];
+        };
+        ImageGenerationCall: {
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "image_generation_call";
+            /** @enum {string} */
+            status: "in_progress" | "generating" | "completed" | "failed";
+            /** @description The base64 image in `output_format`; null until completed. */
+            result: string | null;
+            /** @description The caption the model drew from (the last user message's text). */
+            revised_prompt: string | null;
+            output_format: components["schemas"]["ImageOutputFormat"];
+            size: string;
+            quality: components["schemas"]["ImageQuality"];
+            background: components["schemas"]["ImageBackground"];
+        };
+        ResponseOutputItem: components["schemas"]["ResponseOutputMessage"] | components["schemas"]["ImageGenerationCall"];
+        ResponseUsage: {
+            input_tokens: number;
+            input_tokens_details: {
+                /** @description Always 0 (no prompt cache across requests). */
+                cached_tokens: number;
+                /** @description Extension. */
+                text_tokens: number;
+                /** @description Extension. Visual tokens of the input images. */
+                image_tokens: number;
+            };
+            output_tokens: number;
+            output_tokens_details: {
+                /** @description Always 0. */
+                reasoning_tokens: number;
+                /** @description Extension. */
+                text_tokens: number;
+                /** @description Extension. Visual tokens generated. */
+                image_tokens: number;
+            };
+            total_tokens: number;
+        };
+        ResponseErrorObject: {
+            code: string | null;
+            message: string;
+        };
+        /** @enum {string} */
+        ResponseStatus: "in_progress" | "completed" | "incomplete" | "failed" | "cancelled";
+        ResponseObject: {
+            /** @description The request id (`x-request-id`), so `POST /v1/requests/{request_id}/cancel` takes it. */
+            id: string;
+            /** @constant */
+            object: "response";
+            created_at: number;
+            completed_at?: number | null;
+            status: components["schemas"]["ResponseStatus"];
+            error: components["schemas"]["ResponseErrorObject"] | null;
+            incomplete_details: {
+                /** @constant */
+                reason: "max_output_tokens";
+            } | null;
+            instructions: string | null;
+            max_output_tokens: number | null;
+            model: string;
+            output: components["schemas"]["ResponseOutputItem"][];
+            parallel_tool_calls: boolean;
+            previous_response_id: null;
+            /** @constant */
+            store: false;
+            /** @description As sent; null = the model's default. */
+            temperature: number | null;
+            /** @description As sent; null = the model's default. */
+            top_p: number | null;
+            tool_choice: components["schemas"]["ResponseToolChoice"];
+            tools: components["schemas"]["ResponseTool"][];
+            text: {
+                format: {
+                    /** @constant */
+                    type: "text";
+                };
+            };
+            /** @constant */
+            truncation: "disabled";
+            usage: components["schemas"]["ResponseUsage"] | null;
+            metadata: {
+                [key: string]: string;
+            };
+        };
+        ResponseLifecycleEvent: {
+            /** @enum {string} */
+            type: "response.created" | "response.in_progress" | "response.completed" | "response.incomplete" | "response.failed";
+            sequence_number: number;
+            response: components["schemas"]["ResponseObject"];
+        };
+        ResponseOutputItemEvent: {
+            /** @enum {string} */
+            type: "response.output_item.added" | "response.output_item.done";
+            sequence_number: number;
+            output_index: number;
+            item: components["schemas"]["ResponseOutputItem"];
+        };
+        ResponseContentPartEvent: {
+            /** @enum {string} */
+            type: "response.content_part.added" | "response.content_part.done";
+            sequence_number: number;
+            item_id: string;
+            output_index: number;
+            content_index: number;
+            part: components["schemas"]["ResponseOutputText"];
+        };
+        ResponseTextDeltaEvent: {
+            /** @constant */
+            type: "response.output_text.delta";
+            sequence_number: number;
+            item_id: string;
+            output_index: number;
+            content_index: number;
+            delta: string;
+            logprobs: unknown[];
+        };
+        ResponseTextDoneEvent: {
+            /** @constant */
+            type: "response.output_text.done";
+            sequence_number: number;
+            item_id: string;
+            output_index: number;
+            content_index: number;
+            text: string;
+            logprobs: unknown[];
+        };
+        ResponseImageGenCallEvent: {
+            /** @enum {string} */
+            type: "response.image_generation_call.in_progress" | "response.image_generation_call.generating" | "response.image_generation_call.completed";
+            sequence_number: number;
+            item_id: string;
+            output_index: number;
+        };
+        ResponseImageGenCallPartialImageEvent: {
+            /** @constant */
+            type: "response.image_generation_call.partial_image";
+            sequence_number: number;
+            item_id: string;
+            output_index: number;
+            /** @description 0-based. */
+            partial_image_index: number;
+            /** @description The preview, base64, in the tool's `output_format`. */
+            partial_image_b64: string;
+        };
+        ResponseErrorEvent: {
+            /** @constant */
+            type: "error";
+            sequence_number: number;
+            code: string | null;
+            message: string;
+            param: string | null;
+        };
+        ResponseStreamEvent: components["schemas"]["ResponseLifecycleEvent"] | components["schemas"]["ResponseOutputItemEvent"] | components["schemas"]["ResponseContentPartEvent"] | components["schemas"]["ResponseTextDeltaEvent"] | components["schemas"]["ResponseTextDoneEvent"] | components["schemas"]["ResponseImageGenCallEvent"] | components["schemas"]["ResponseImageGenCallPartialImageEvent"] | components["schemas"]["ResponseErrorEvent"];
         ImageStreamGenerateMessage: {
             /**
              * @description discriminator enum property added by openapi-typescript
@@ -590,6 +1020,108 @@ export interface components {
             retry_after_seconds?: number;
         };
         ImageStreamServerMessage: components["schemas"]["ImageStreamStartedMessage"] | components["schemas"]["ImageStreamCodesMessage"] | components["schemas"]["ImageStreamProgressMessage"] | components["schemas"]["ImageStreamPreviewMessage"] | components["schemas"]["ImageStreamCompletedMessage"] | components["schemas"]["ImageStreamCancelledMessage"] | components["schemas"]["ImageStreamErrorMessage"];
+        StreamChatMessage: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "chat";
+            id?: components["schemas"]["RequestId"];
+            model?: string;
+            messages: components["schemas"]["ChatCompletionRequestMessage"][];
+            /** @default 1 */
+            n: number;
+            /** @description Upper bound on generated tokens per choice. */
+            max_tokens?: number;
+            stop?: components["schemas"]["StopConfiguration"];
+            temperature?: components["schemas"]["Temperature"];
+            top_k?: components["schemas"]["TopK"];
+            top_p?: components["schemas"]["TopP"];
+            seed?: components["schemas"]["Seed"];
+        };
+        StreamImageMessage: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "image";
+            id?: components["schemas"]["RequestId"];
+            prompt: string;
+            model?: string;
+            /** @default 1 */
+            n: number;
+            size?: components["schemas"]["ImageSize"];
+            guidance_scale?: components["schemas"]["GuidanceScale"];
+            temperature?: components["schemas"]["Temperature"];
+            top_k?: components["schemas"]["TopK"];
+            top_p?: components["schemas"]["TopP"];
+            seed?: components["schemas"]["Seed"];
+            /** @description Render a preview every this many visual tokens; 0 = none. Default set by the server. */
+            preview_every?: number;
+            /**
+             * @description Send a `codes` message per visual token.
+             * @default true
+             */
+            send_codes: boolean;
+        };
+        StreamCancelMessage: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "cancel";
+            id?: components["schemas"]["RequestId"];
+        };
+        StreamClientMessage: components["schemas"]["StreamChatMessage"] | components["schemas"]["StreamImageMessage"] | components["schemas"]["StreamCancelMessage"];
+        StreamStartedMessage: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "started";
+            id: string;
+            /** @enum {string} */
+            kind: "chat" | "image";
+            n: number;
+            prompt_tokens: number;
+            /** @description Image jobs. Visual tokens per image. */
+            total?: number;
+            /** @description Image jobs. */
+            codes_per_token?: number;
+            /** @description Image jobs. */
+            size?: string;
+        };
+        StreamDeltaMessage: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "delta";
+            id: string;
+            /** @description Which of the `n` choices. */
+            index: number;
+            text: string;
+        };
+        StreamFinishMessage: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "finish";
+            id: string;
+            index: number;
+            finish_reason: components["schemas"]["FinishReason"];
+        };
+        StreamDoneMessage: {
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "done";
+            id: string;
+            usage: components["schemas"]["CompletionUsage"];
+        };
+        StreamServerMessage: components["schemas"]["StreamStartedMessage"] | components["schemas"]["StreamDeltaMessage"] | components["schemas"]["StreamFinishMessage"] | components["schemas"]["ImageStreamCodesMessage"] | components["schemas"]["ImageStreamProgressMessage"] | components["schemas"]["ImageStreamPreviewMessage"] | components["schemas"]["ImageStreamCompletedMessage"] | components["schemas"]["StreamDoneMessage"] | components["schemas"]["ImageStreamCancelledMessage"] | components["schemas"]["ImageStreamErrorMessage"];
         CancelResponse: {
             id: string;
             /** @constant */
@@ -786,6 +1318,9 @@ export type ImageSize = components['schemas']['ImageSize'];
 export type CreateImageRequest = components['schemas']['CreateImageRequest'];
 export type Image = components['schemas']['Image'];
 export type ImagesUsage = components['schemas']['ImagesUsage'];
+export type OutputCompression = components['schemas']['OutputCompression'];
+export type ImageQualityRequest = components['schemas']['ImageQualityRequest'];
+export type ImageBackgroundRequest = components['schemas']['ImageBackgroundRequest'];
 export type ImageQuality = components['schemas']['ImageQuality'];
 export type ImageBackground = components['schemas']['ImageBackground'];
 export type ImageOutputFormat = components['schemas']['ImageOutputFormat'];
@@ -793,6 +1328,34 @@ export type ImagesResponse = components['schemas']['ImagesResponse'];
 export type ImageGenPartialImageEvent = components['schemas']['ImageGenPartialImageEvent'];
 export type ImageGenCompletedEvent = components['schemas']['ImageGenCompletedEvent'];
 export type ImageGenStreamEvent = components['schemas']['ImageGenStreamEvent'];
+export type ResponseInputText = components['schemas']['ResponseInputText'];
+export type ResponseInputImage = components['schemas']['ResponseInputImage'];
+export type ResponseInputOutputText = components['schemas']['ResponseInputOutputText'];
+export type ResponseInputContent = components['schemas']['ResponseInputContent'];
+export type ResponseInputMessage = components['schemas']['ResponseInputMessage'];
+export type ResponseInput = components['schemas']['ResponseInput'];
+export type ImageGenerationTool = components['schemas']['ImageGenerationTool'];
+export type ResponseTool = components['schemas']['ResponseTool'];
+export type ResponseToolChoice = components['schemas']['ResponseToolChoice'];
+export type ResponseTextConfig = components['schemas']['ResponseTextConfig'];
+export type CreateResponseRequest = components['schemas']['CreateResponseRequest'];
+export type ResponseOutputText = components['schemas']['ResponseOutputText'];
+export type ResponseOutputMessage = components['schemas']['ResponseOutputMessage'];
+export type ImageGenerationCall = components['schemas']['ImageGenerationCall'];
+export type ResponseOutputItem = components['schemas']['ResponseOutputItem'];
+export type ResponseUsage = components['schemas']['ResponseUsage'];
+export type ResponseErrorObject = components['schemas']['ResponseErrorObject'];
+export type ResponseStatus = components['schemas']['ResponseStatus'];
+export type ResponseObject = components['schemas']['ResponseObject'];
+export type ResponseLifecycleEvent = components['schemas']['ResponseLifecycleEvent'];
+export type ResponseOutputItemEvent = components['schemas']['ResponseOutputItemEvent'];
+export type ResponseContentPartEvent = components['schemas']['ResponseContentPartEvent'];
+export type ResponseTextDeltaEvent = components['schemas']['ResponseTextDeltaEvent'];
+export type ResponseTextDoneEvent = components['schemas']['ResponseTextDoneEvent'];
+export type ResponseImageGenCallEvent = components['schemas']['ResponseImageGenCallEvent'];
+export type ResponseImageGenCallPartialImageEvent = components['schemas']['ResponseImageGenCallPartialImageEvent'];
+export type ResponseErrorEvent = components['schemas']['ResponseErrorEvent'];
+export type ResponseStreamEvent = components['schemas']['ResponseStreamEvent'];
 export type ImageStreamGenerateMessage = components['schemas']['ImageStreamGenerateMessage'];
 export type ImageStreamCancelMessage = components['schemas']['ImageStreamCancelMessage'];
 export type ImageStreamClientMessage = components['schemas']['ImageStreamClientMessage'];
@@ -804,6 +1367,15 @@ export type ImageStreamCompletedMessage = components['schemas']['ImageStreamComp
 export type ImageStreamCancelledMessage = components['schemas']['ImageStreamCancelledMessage'];
 export type ImageStreamErrorMessage = components['schemas']['ImageStreamErrorMessage'];
 export type ImageStreamServerMessage = components['schemas']['ImageStreamServerMessage'];
+export type StreamChatMessage = components['schemas']['StreamChatMessage'];
+export type StreamImageMessage = components['schemas']['StreamImageMessage'];
+export type StreamCancelMessage = components['schemas']['StreamCancelMessage'];
+export type StreamClientMessage = components['schemas']['StreamClientMessage'];
+export type StreamStartedMessage = components['schemas']['StreamStartedMessage'];
+export type StreamDeltaMessage = components['schemas']['StreamDeltaMessage'];
+export type StreamFinishMessage = components['schemas']['StreamFinishMessage'];
+export type StreamDoneMessage = components['schemas']['StreamDoneMessage'];
+export type StreamServerMessage = components['schemas']['StreamServerMessage'];
 export type CancelResponse = components['schemas']['CancelResponse'];
 export type Modality = components['schemas']['Modality'];
 export type Model = components['schemas']['Model'];
@@ -865,6 +1437,45 @@ export interface operations {
             504: components["responses"]["Timeout"];
         };
     };
+    createResponse: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Choose the request id (to cancel a non-streamed request from elsewhere). Must be unique among in-flight requests. */
+                "x-request-id"?: components["parameters"]["RequestIdHeader"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateResponseRequest"];
+            };
+        };
+        responses: {
+            /** @description The response, or an SSE stream of response events when `stream` is true. */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ResponseObject"];
+                    "text/event-stream": components["schemas"]["ResponseStreamEvent"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
+            499: components["responses"]["Cancelled"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["Timeout"];
+        };
+    };
     createImage: {
         parameters: {
             query?: never;
@@ -905,6 +1516,34 @@ export interface operations {
         };
     };
     streamImages: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Switching protocols; messages follow the protocol above. */
+            101: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description The request was not a WebSocket upgrade. */
+            426: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    openStream: {
         parameters: {
             query?: never;
             header?: never;

@@ -15,6 +15,7 @@ import chatPlugin from './routes/chat.ts';
 import imagesPlugin from './routes/images.ts';
 import imagesWsPlugin from './routes/images-ws.ts';
 import opsPlugin from './routes/ops.ts';
+import responsesPlugin from './routes/responses.ts';
 import webPlugin from './routes/web.ts';
 
 export interface BuildServerOptions {
@@ -53,6 +54,7 @@ export function buildServer({ engine, config: input, logger }: BuildServerOption
   app.register(chatPlugin, ctx);
   app.register(imagesPlugin, ctx);
   app.register(imagesWsPlugin, ctx);
+  app.register(responsesPlugin, ctx);
   app.register(webPlugin);
 
   // Stop generations on shutdown and give their routes a moment to tell clients (503 / in-band error event)

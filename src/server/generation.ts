@@ -34,13 +34,13 @@ export function checkModel(ctx: ServerContext, model: string | undefined): strin
   return served;
 }
 
-/** `auto` or the model's own WxH; returns the WxH. */
-export function checkSize(info: EngineInfo, size: string | null | undefined): string {
+/** `auto` or the model's own WxH; returns the WxH. `param` names the field in the request. */
+export function checkSize(info: EngineInfo, size: string | null | undefined, param = 'size'): string {
   const own = `${info.image.width}x${info.image.height}`;
   if (size != null && size !== 'auto' && size !== own) {
     throw invalidRequest(
-      `Invalid value for 'size': this model generates ${own} images only (or 'auto'), got '${size}'`,
-      'size',
+      `Invalid value for '${param}': this model generates ${own} images only (or 'auto'), got '${size}'`,
+      param,
       'unsupported_size',
     );
   }

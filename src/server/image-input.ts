@@ -141,17 +141,26 @@ export const countImages = (messages: ChatCompletionRequestMessage[]) =>
     0,
   );
 
+/** Where a request keeps its messages, for error `param`s (the Responses API calls them `input`). */
+export interface MessageParams {
+  list: string;
+  image: (message: number, part: number) => string;
+}
+
+const CHAT_PARAMS: MessageParams = { list: 'messages', image: partParam };
+
 /** Converts OpenAI messages to engine messages, one engine part per client part (so error indices map back). */
 export async function toEngineMessages(
   messages: ChatCompletionRequestMessage[],
   limits: ImageInputLimits,
   signal: AbortSignal,
+  params: MessageParams = CHAT_PARAMS,
 ): Promise<ChatMessage[]> {
   const images = countImages(messages);
   if (images > limits.maxPerRequest) {
     throw invalidRequest(
       `Too many images: ${images} in this request; the limit is ${limits.maxPerRequest}`,
-      'messages',
+      params.list,
       'too_many_images',
     );
   }
@@ -166,7 +175,7 @@ export async function toEngineMessages(
               ? { type: 'text', text: part.text }
               : {
                   type: 'image',
-                  data: await loadImage(part.image_url.url, limits, partParam(mi, pi), signal),
+                  data: await loadImage(part.image_url.url, limits, params.image(mi, pi), signal),
                 },
         ),
       );

@@ -3,7 +3,15 @@
 import { randomBytes } from 'node:crypto';
 import { type AbortCause, ApiError, type ErrorContext, toApiError } from './errors.ts';
 
-export type RequestKind = 'chat' | 'chat_image' | 'image' | 'image_ws';
+export type RequestKind =
+  | 'chat'
+  | 'chat_image'
+  | 'image'
+  | 'image_ws'
+  | 'response'
+  | 'response_image'
+  | 'stream_chat'
+  | 'stream_image';
 
 export class InFlightRequest {
   private readonly controller = new AbortController();

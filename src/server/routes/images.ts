@@ -20,6 +20,7 @@ import {
   streamSse,
   withInFlight,
 } from '../generation.ts';
+import { encodeImage, imageOutput } from '../image-output.ts';
 
 const imagesPlugin: FastifyPluginAsync<ServerContext> = async (app, ctx) => {
   app.route<{ Body: CreateImageRequest }>({
@@ -34,6 +35,7 @@ const imagesPlugin: FastifyPluginAsync<ServerContext> = async (app, ctx) => {
           'unsupported_response_format',
         );
       }
+      const output = imageOutput(body);
       const info = ctx.engine.info();
       const size = checkSize(info, body.size);
       const n = body.n ?? 1;
@@ -52,15 +54,16 @@ const imagesPlugin: FastifyPluginAsync<ServerContext> = async (app, ctx) => {
           size,
           quality: 'auto',
           background: 'opaque',
-          output_format: 'png',
+          output_format: output.format,
         } as const;
+        const b64 = async (png: Buffer) => (await encodeImage(png, output)).toString('base64');
 
         if (!stream) {
           const pngs = await collectImages(events, n);
           const response: ImagesResponse = {
             created,
-            data: pngs.map((png) => ({ b64_json: png.toString('base64') })),
-            output_format: 'png',
+            data: await Promise.all(pngs.map(async (png) => ({ b64_json: await b64(png) }))),
+            output_format: output.format,
             size,
             quality: 'auto',
             background: 'opaque',
@@ -80,7 +83,7 @@ const imagesPlugin: FastifyPluginAsync<ServerContext> = async (app, ctx) => {
               if (e.type === 'preview') {
                 const event: ImageGenPartialImageEvent = {
                   type: 'image_generation.partial_image',
-                  b64_json: e.png.toString('base64'),
+                  b64_json: await b64(e.png),
                   ...common,
                   partial_image_index: partialIndex[e.image]++,
                   image_index: e.image,
@@ -89,7 +92,7 @@ const imagesPlugin: FastifyPluginAsync<ServerContext> = async (app, ctx) => {
               } else if (e.type === 'image') {
                 const event: ImageGenCompletedEvent = {
                   type: 'image_generation.completed',
-                  b64_json: e.png.toString('base64'),
+                  b64_json: await b64(e.png),
                   ...common,
                   usage: imagesUsage(prompt, total),
                   image_index: e.image,
