@@ -1,6 +1,7 @@
 // POST /v1/images/generations: JSON and SSE (partial images as OpenAI shapes them), limits and bad input.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import sharp from 'sharp';
 import request from 'supertest';
 import type {
   ImageGenCompletedEvent,
@@ -98,6 +99,43 @@ describe('image generations', { timeout: 30_000 }, () => {
     assert.ok(pngSize(Buffer.from(payloads[0].b64_json, 'base64')));
   });
 
+  test('output_format jpeg / webp re-encodes images and previews; output_compression is the encoder quality', async () => {
+    const sizes: number[] = [];
+    for (const output_compression of [100, 10]) {
+      const res = await post({
+        prompt: 'x',
+        output_format: 'jpeg',
+        output_compression,
+        quality: 'high',
+        background: 'opaque',
+      });
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      assertSchema('ImagesResponse', res.body);
+      const body = res.body as ImagesResponse;
+      assert.equal(body.output_format, 'jpeg');
+      assert.equal(body.quality, 'auto');
+      const jpeg = Buffer.from(body.data[0].b64_json, 'base64');
+      assert.equal((await sharp(jpeg).metadata()).format, 'jpeg');
+      sizes.push(jpeg.length);
+    }
+    assert.ok(sizes[1] < sizes[0], `quality 10 (${sizes[1]} B) is smaller than 100 (${sizes[0]} B)`);
+
+    const res = await post({ prompt: 'x', output_format: 'webp', stream: true, partial_images: 1 });
+    const events = parseSse(res.text).events.map((e) => JSON.parse(e.data) as ImageGenCompletedEvent);
+    assert.deepEqual(
+      events.map((e) => [e.type, e.output_format]),
+      [
+        ['image_generation.partial_image', 'webp'],
+        ['image_generation.completed', 'webp'],
+      ],
+    );
+    for (const e of events) {
+      assertSchema('ImageGenStreamEvent', e);
+      assert.equal((await sharp(Buffer.from(e.b64_json, 'base64')).metadata()).format, 'webp');
+    }
+    assert.equal(events[1].usage.output_tokens, 16);
+  });
+
   const bad: [string, object, Parameters<typeof assertError>[2]][] = [
     ['missing prompt', {}, { param: 'prompt', code: 'missing_required_parameter' }],
     ['empty prompt', { prompt: '' }, { param: 'prompt' }],
@@ -112,8 +150,23 @@ describe('image generations', { timeout: 30_000 }, () => {
       { param: 'size', code: 'unsupported_size', message: /256x256 images only/ },
     ],
     ['a malformed size', { prompt: 'x', size: 'big' }, { param: 'size' }],
-    ['jpeg output', { prompt: 'x', output_format: 'jpeg' }, { param: 'output_format' }],
-    ['a transparent background', { prompt: 'x', background: 'transparent' }, { param: 'background' }],
+    ['gif output', { prompt: 'x', output_format: 'gif' }, { param: 'output_format' }],
+    [
+      'a transparent background',
+      { prompt: 'x', background: 'transparent' },
+      { param: 'background', code: 'unsupported_background', message: /opaque images only/ },
+    ],
+    [
+      'output_compression with png',
+      { prompt: 'x', output_compression: 50 },
+      { param: 'output_compression', code: 'unsupported_compression' },
+    ],
+    [
+      'output_compression over 100',
+      { prompt: 'x', output_format: 'jpeg', output_compression: 101 },
+      { param: 'output_compression' },
+    ],
+    ['an unknown quality', { prompt: 'x', quality: 'ultra' }, { param: 'quality' }],
     ['n = 11', { prompt: 'x', n: 11 }, { param: 'n', message: /must be <= 10/ }],
     ['partial_images = 4', { prompt: 'x', stream: true, partial_images: 4 }, { param: 'partial_images' }],
     ['guidance_scale below 1', { prompt: 'x', guidance_scale: 0.5 }, { param: 'guidance_scale' }],

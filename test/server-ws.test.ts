@@ -6,61 +6,19 @@ import WebSocket from 'ws';
 import type { ImageStreamServerMessage } from '../src/server/api-types.generated.ts';
 import { PNG_SIGNATURE } from './helpers/png.ts';
 import { assertError, assertSchema, until, useServer } from './helpers/server.ts';
+import { WsClient } from './helpers/ws.ts';
 
 type Msg = ImageStreamServerMessage;
 
-/** A WebSocket client that queues every server message, each checked against the spec. */
-class Client {
-  readonly received: Msg[] = [];
-  private waiters: (() => void)[] = [];
-  constructor(readonly ws: WebSocket) {
-    ws.on('message', (data) => {
-      const msg = JSON.parse(data.toString()) as Msg;
-      assertSchema('ImageStreamServerMessage', msg);
-      this.received.push(msg);
-      for (const w of this.waiters.splice(0)) w();
-    });
-  }
-
-  static async open(url: string, headers: Record<string, string> = {}): Promise<Client> {
-    const ws = new WebSocket(url, { headers });
-    await new Promise<void>((resolve, reject) => {
-      ws.once('open', () => resolve());
-      ws.once('error', reject);
-    });
-    return new Client(ws);
-  }
-
-  send(message: unknown): void {
-    this.ws.send(typeof message === 'string' ? message : JSON.stringify(message));
-  }
-
-  /** Waits for the first message of `type` not yet taken, and returns it. */
-  async next<T extends Msg['type']>(type: T, ms = 3000): Promise<Extract<Msg, { type: T }>> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const index = this.received.findIndex((m) => m.type === type);
-      if (index >= 0) return this.received.splice(index, 1)[0] as Extract<Msg, { type: T }>;
-      if (Date.now() > deadline)
-        throw new Error(`no '${type}' message; got ${JSON.stringify(this.received.map((m) => m.type))}`);
-      await new Promise<void>((r) => {
-        this.waiters.push(r);
-        setTimeout(r, 50);
-      });
-    }
-  }
-
-  close(): void {
-    this.ws.close();
-  }
-}
+const open = (url: string, headers: Record<string, string> = {}) =>
+  WsClient.open<Msg>(url, 'ImageStreamServerMessage', headers);
 
 describe('image stream WebSocket', { timeout: 30_000 }, () => {
   const s = useServer({ engine: { tokenDelayMs: 2 }, config: { previewEvery: 8 }, listen: true });
   const wsUrl = () => `${s.url.replace('http', 'ws')}/v1/images/stream`;
 
   test('streams started, codes + progress per visual token, previews, and completed', async () => {
-    const c = await Client.open(wsUrl());
+    const c = await open(wsUrl());
     c.send({ type: 'generate', prompt: 'a small house', seed: 3, preview_every: 5 });
     const started = await c.next('started');
     assert.deepEqual(
@@ -100,7 +58,7 @@ describe('image stream WebSocket', { timeout: 30_000 }, () => {
   });
 
   test('uses the server preview cadence by default and can skip codes', async () => {
-    const c = await Client.open(wsUrl());
+    const c = await open(wsUrl());
     c.send({ type: 'generate', prompt: 'x', send_codes: false });
     await c.next('completed');
     assert.deepEqual(s.engine.imageRequests.at(-1)?.previewAt, [8]);
@@ -110,7 +68,7 @@ describe('image stream WebSocket', { timeout: 30_000 }, () => {
   });
 
   test('cancel stops the job, the engine sees the abort, and the connection stays usable', async () => {
-    const c = await Client.open(wsUrl());
+    const c = await open(wsUrl());
     c.send({ type: 'generate', prompt: 'slow', n: 3 });
     const started = await c.next('started');
     await c.next('progress');
@@ -125,7 +83,7 @@ describe('image stream WebSocket', { timeout: 30_000 }, () => {
   });
 
   test('the HTTP cancel endpoint stops a WebSocket job too', async () => {
-    const c = await Client.open(wsUrl());
+    const c = await open(wsUrl());
     c.send({ type: 'generate', prompt: 'slow', n: 3 });
     const { id } = await c.next('started');
     const res = await request(s.app.server).post(`/v1/requests/${id}/cancel`);
@@ -136,7 +94,7 @@ describe('image stream WebSocket', { timeout: 30_000 }, () => {
   });
 
   test('closing the socket aborts the running job', async () => {
-    const c = await Client.open(wsUrl());
+    const c = await open(wsUrl());
     c.send({ type: 'generate', prompt: 'slow', n: 3 });
     const { id } = await c.next('started');
     c.close();
@@ -144,7 +102,7 @@ describe('image stream WebSocket', { timeout: 30_000 }, () => {
   });
 
   test('bad messages get error messages naming the field, and the connection stays open', async () => {
-    const c = await Client.open(wsUrl());
+    const c = await open(wsUrl());
     c.send('{not json');
     let e = await c.next('error');
     assert.equal(e.id, null);
@@ -184,7 +142,7 @@ describe('image stream WebSocket', { timeout: 30_000 }, () => {
   test('a full queue is reported with retry_after_seconds', async () => {
     s.engine.queueFullRetryAfter = 4;
     try {
-      const c = await Client.open(wsUrl());
+      const c = await open(wsUrl());
       c.send({ type: 'generate', prompt: 'x' });
       const e = await c.next('error');
       assert.equal(e.error.code, 'queue_full');
@@ -213,7 +171,7 @@ describe('image stream WebSocket with an API key', { timeout: 30_000 }, () => {
       ws.once('error', () => {});
     });
     assert.equal(status, 401);
-    const c = await Client.open(wsUrl(), { authorization: 'Bearer sekrit' });
+    const c = await open(wsUrl(), { authorization: 'Bearer sekrit' });
     c.send({ type: 'generate', prompt: 'x' });
     await c.next('completed');
     c.close();

@@ -16,6 +16,7 @@ import imagesPlugin from './routes/images.ts';
 import imagesWsPlugin from './routes/images-ws.ts';
 import opsPlugin from './routes/ops.ts';
 import responsesPlugin from './routes/responses.ts';
+import streamWsPlugin from './routes/stream-ws.ts';
 import webPlugin from './routes/web.ts';
 
 export interface BuildServerOptions {
@@ -55,6 +56,7 @@ export function buildServer({ engine, config: input, logger }: BuildServerOption
   app.register(imagesPlugin, ctx);
   app.register(imagesWsPlugin, ctx);
   app.register(responsesPlugin, ctx);
+  app.register(streamWsPlugin, ctx);
   app.register(webPlugin);
 
   // Stop generations on shutdown and give their routes a moment to tell clients (503 / in-band error event)

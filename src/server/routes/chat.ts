@@ -1,6 +1,6 @@
 // POST /v1/chat/completions: text chat and VQA, or an image reply when `modalities` includes "image".
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import type { ChatEvent, ImageEvent, PromptUsage } from '../../model/engine-types.ts';
+import type { ChatEvent, ImageEvent } from '../../model/engine-types.ts';
 import type {
   ChatCompletionChunkChoice,
   ChatCompletionRequestMessage,
@@ -27,6 +27,7 @@ import {
 } from '../generation.ts';
 import { countImages, toEngineMessages } from '../image-input.ts';
 import type { InFlightRequest } from '../requests.ts';
+import { completionUsage } from '../usage.ts';
 
 type Body = CreateChatCompletionRequest;
 
@@ -36,22 +37,6 @@ interface Completion {
   created: number;
   model: string;
   n: number;
-}
-
-function usage(prompt: PromptUsage, completionTokens: number, output: 'text' | 'image'): CompletionUsage {
-  return {
-    prompt_tokens: prompt.tokens,
-    completion_tokens: completionTokens,
-    total_tokens: prompt.tokens + completionTokens,
-    prompt_tokens_details: {
-      text_tokens: prompt.tokens - prompt.imageTokens,
-      image_tokens: prompt.imageTokens,
-    },
-    completion_tokens_details:
-      output === 'text'
-        ? { text_tokens: completionTokens, image_tokens: 0 }
-        : { text_tokens: 0, image_tokens: completionTokens },
-  };
 }
 
 const pngDataUrl = (png: Buffer) => `data:image/png;base64,${png.toString('base64')}`;
@@ -93,7 +78,7 @@ function textReply(admitted: Admitted<ChatEvent>, n: number): Reply {
         finish: finish[i],
       }));
     },
-    usage: () => usage(admitted.prompt, completionTokens, 'text'),
+    usage: () => completionUsage(admitted.prompt, completionTokens, 'text'),
   };
 }
 
@@ -114,7 +99,7 @@ function imageReply(admitted: Admitted<ImageEvent>, n: number, visualTokens: num
         finish: 'stop',
       }));
     },
-    usage: () => usage(admitted.prompt, n * visualTokens, 'image'),
+    usage: () => completionUsage(admitted.prompt, n * visualTokens, 'image'),
   };
 }
 

@@ -49,7 +49,7 @@ async function admitOutput(
     const { prompt, events } = await admitImages(ctx, inflight, {
       prompt: mode.caption,
       n: 1,
-      sampling: imageSampling(body, info.defaults.image),
+      sampling: imageSampling(body),
       previewAt: stream ? evenlySpaced(info.image.visualTokens, mode.tool.partialImages) : [],
     });
     return (state, emit) => imageOutput(state, prompt, events, mode.tool, mode.caption, emit);
@@ -72,10 +72,9 @@ async function admitOutput(
           signal: inflight.signal,
           n: 1,
           messages,
-          sampling: textSampling(body, info.defaults.text),
+          sampling: textSampling(body),
           maxTokens: body.max_output_tokens ?? null,
           stop: [],
-          maxImagePixels: ctx.config.images.maxPixels,
         }),
     );
     return (state, emit) => textOutput(state, prompt, events, emit);
