@@ -3,6 +3,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import {
   CancelledError,
+  type ChatEvent,
+  type ChatRequest,
   type EngineInfo,
   type EngineStream,
   type ImageEvent,
@@ -225,6 +227,29 @@ export function admitImages(
     'image',
     (e: ImageEvent) => (e.type === 'codes' ? 1 : 0),
     () => ctx.engine.submitImage({ id: inflight.id, signal: inflight.signal, ...job }),
+  );
+}
+
+/** A chat request as the routes build it; the request's id and signal are filled in here. */
+export type ChatJob = Omit<ChatRequest, 'id' | 'signal'>;
+
+/** Chat as every route submits it; generated tokens counted from the `text` events. */
+export function admitChat(
+  ctx: ServerContext,
+  inflight: InFlightRequest,
+  job: ChatJob,
+): Promise<Admitted<ChatEvent>> {
+  return admit(
+    ctx,
+    inflight,
+    'text',
+    (e: ChatEvent) => (e.type === 'text' ? e.tokens : 0),
+    () =>
+      ctx.engine.submitChat({
+        id: inflight.id,
+        signal: inflight.signal,
+        ...job,
+      }),
   );
 }
 

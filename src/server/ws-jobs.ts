@@ -1,6 +1,3 @@
-// The jobs the WebSockets run: an image job (the messages /v1/images/stream has always sent, which /v1/stream
-// reuses) and a chat job (/v1/stream). Each turns one engine stream into socket messages.
-import type { ChatEvent } from '../model/engine-types.ts';
 import type {
   ImageStreamGenerateMessage,
   StreamChatMessage,
@@ -8,7 +5,7 @@ import type {
 } from './api-types.generated.ts';
 import type { ServerContext } from './context.ts';
 import {
-  admit,
+  admitChat,
   admitImages,
   checkModel,
   checkSize,
@@ -77,22 +74,13 @@ export async function runChatJob(
   const n = message.n ?? 1;
   const messages = await toEngineMessages(message.messages, ctx.config.images, inflight.signal);
   const stop = message.stop == null ? [] : typeof message.stop === 'string' ? [message.stop] : message.stop;
-  const { prompt, events } = await admit(
-    ctx,
-    inflight,
-    'text',
-    (e: ChatEvent) => (e.type === 'text' ? e.tokens : 0),
-    () =>
-      ctx.engine.submitChat({
-        id,
-        signal: inflight.signal,
-        n,
-        messages,
-        sampling: textSampling(message),
-        maxTokens: message.max_tokens ?? null,
-        stop,
-      }),
-  );
+  const { prompt, events } = await admitChat(ctx, inflight, {
+    n,
+    messages,
+    sampling: textSampling(message),
+    maxTokens: message.max_tokens ?? null,
+    stop,
+  });
   send({ type: 'started', id, kind: 'chat', n, prompt_tokens: prompt.tokens });
   let completionTokens = 0;
   for await (const e of events) {

@@ -15,7 +15,7 @@ import type { ServerContext } from '../context.ts';
 import { invalidRequest } from '../errors.ts';
 import {
   type Admitted,
-  admit,
+  admitChat,
   admitImages,
   checkModel,
   collectImages,
@@ -144,22 +144,13 @@ async function admitReply(
   }
   const messages = await toEngineMessages(body.messages, ctx.config.images, inflight.signal);
   const stop = body.stop == null ? [] : typeof body.stop === 'string' ? [body.stop] : body.stop;
-  const admitted = await admit(
-    ctx,
-    inflight,
-    'text',
-    (e: ChatEvent) => (e.type === 'text' ? e.tokens : 0),
-    () =>
-      ctx.engine.submitChat({
-        id: inflight.id,
-        signal: inflight.signal,
-        n,
-        messages,
-        sampling: textSampling(body),
-        maxTokens: body.max_completion_tokens ?? body.max_tokens ?? null,
-        stop,
-      }),
-  );
+  const admitted = await admitChat(ctx, inflight, {
+    n,
+    messages,
+    sampling: textSampling(body),
+    maxTokens: body.max_completion_tokens ?? body.max_tokens ?? null,
+    stop,
+  });
   return textReply(admitted, n);
 }
 

@@ -1,11 +1,10 @@
 // POST /v1/responses: the OpenAI Responses API for this model, a text answer or a drawing through the
 // image_generation tool (responses-input.ts decides which), as one JSON Response or as OpenAI's SSE event sequence.
 import type { FastifyPluginAsync } from 'fastify';
-import type { ChatEvent } from '../../model/engine-types.ts';
 import type { CreateResponseRequest, ResponseObject } from '../api-types.generated.ts';
 import type { ServerContext } from '../context.ts';
 import {
-  admit,
+  admitChat,
   admitImages,
   checkModel,
   evenlySpaced,
@@ -61,22 +60,13 @@ async function admitOutput(
       list: 'input',
       image: param,
     });
-    const { prompt, events } = await admit(
-      ctx,
-      inflight,
-      'text',
-      (e: ChatEvent) => (e.type === 'text' ? e.tokens : 0),
-      () =>
-        ctx.engine.submitChat({
-          id: inflight.id,
-          signal: inflight.signal,
-          n: 1,
-          messages,
-          sampling: textSampling(body),
-          maxTokens: body.max_output_tokens ?? null,
-          stop: [],
-        }),
-    );
+    const { prompt, events } = await admitChat(ctx, inflight, {
+      n: 1,
+      messages,
+      sampling: textSampling(body),
+      maxTokens: body.max_output_tokens ?? null,
+      stop: [],
+    });
     return (state, emit) => textOutput(state, prompt, events, emit);
   } catch (err) {
     throw renameEngineError(err, param);
