@@ -353,3 +353,28 @@ describe('responses', { timeout: 30_000 }, () => {
     });
   });
 });
+
+describe('responses: cancel while streaming', { timeout: 30_000 }, () => {
+  const s = useServer({ engine: { tokenDelayMs: 5 }, listen: true });
+
+  test('POST /v1/requests/{id}/cancel ends the stream with an error event and response.failed, status cancelled', async () => {
+    const client = new OpenAI({ baseURL: `${s.url}/v1`, apiKey: 'none', maxRetries: 0, timeout: 5000 });
+    const stream = await client.responses.create(
+      { model: MODEL, input: 'one two three four five six seven eight', stream: true },
+      { headers: { 'x-request-id': 'resp-cancel-me' } },
+    );
+    const events: OpenAI.Responses.ResponseStreamEvent[] = [];
+    for await (const event of stream) {
+      events.push(event);
+      if (event.type === 'response.output_text.delta' && events.length < 6) {
+        assert.equal((await request(s.app.server).post('/v1/requests/resp-cancel-me/cancel')).status, 200);
+      }
+    }
+    const [error, failed] = events.slice(-2);
+    assert.equal(error.type, 'error');
+    assert.equal((error as OpenAI.Responses.ResponseErrorEvent).code, 'request_cancelled');
+    assert.equal(failed.type, 'response.failed');
+    assert.equal((failed as OpenAI.Responses.ResponseFailedEvent).response.status, 'cancelled');
+    assert.equal((failed as OpenAI.Responses.ResponseFailedEvent).response.id, 'resp-cancel-me');
+  });
+});

@@ -1,7 +1,7 @@
 // POST /v1/responses: the OpenAI Responses API for this model, a text answer or a drawing through the
 // image_generation tool (responses-input.ts decides which), as one JSON Response or as OpenAI's SSE event sequence.
 import type { FastifyPluginAsync } from 'fastify';
-import type { CreateResponseRequest, ResponseObject } from '../api-types.generated.ts';
+import type { CreateResponseRequest } from '../api-types.generated.ts';
 import type { ServerContext } from '../context.ts';
 import {
   admitChat,
@@ -95,7 +95,7 @@ const responsesPlugin: FastifyPluginAsync<ServerContext> = async (app, ctx) => {
           const emit: Emit = (event: UnnumberedEvent) =>
             sse.send({ ...event, sequence_number: sequence++ }, event.type);
           const lifecycle = (type: 'created' | 'in_progress' | 'completed' | 'incomplete' | 'failed') =>
-            emit({ type: `response.${type}`, response: state.snapshot() as ResponseObject });
+            emit({ type: `response.${type}`, response: state.snapshot() });
           await lifecycle('created');
           await lifecycle('in_progress');
           try {
