@@ -252,6 +252,7 @@ describe('responses', { timeout: 30_000 }, () => {
       { input: [{ type: 'function_call_output', role: 'user', content: 'x' }] },
       'input[0].type',
     ],
+    ['an item reference', { input: [{ type: 'item_reference', id: 'msg_1' }] }, 'input[0].type'],
     [
       'an unknown content part',
       { input: [{ role: 'user', content: [{ type: 'input_file' }] }] },

@@ -610,6 +610,8 @@ export interface components {
         ResponseInputMessage: {
             /** @constant */
             type?: "message";
+        } & components["schemas"]["ResponseInputMessageFields"];
+        ResponseInputMessageFields: {
             /**
              * @description `developer` is treated as `system`.
              * @enum {string}
@@ -1333,6 +1335,7 @@ export type ResponseInputImage = components['schemas']['ResponseInputImage'];
 export type ResponseInputOutputText = components['schemas']['ResponseInputOutputText'];
 export type ResponseInputContent = components['schemas']['ResponseInputContent'];
 export type ResponseInputMessage = components['schemas']['ResponseInputMessage'];
+export type ResponseInputMessageFields = components['schemas']['ResponseInputMessageFields'];
 export type ResponseInput = components['schemas']['ResponseInput'];
 export type ImageGenerationTool = components['schemas']['ImageGenerationTool'];
 export type ResponseTool = components['schemas']['ResponseTool'];
