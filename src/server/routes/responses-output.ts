@@ -130,7 +130,7 @@ export async function textOutput(
 }
 
 /** Drawing: one image_generation_call item, its status events and partial images, the result encoded as asked. */
-export async function imageOutput(
+export async function imageCallOutput(
   state: ResponseState,
   prompt: PromptUsage,
   events: AsyncIterable<ImageEvent>,

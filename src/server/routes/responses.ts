@@ -27,7 +27,7 @@ import {
 } from './responses-input.ts';
 import {
   type Emit,
-  imageOutput,
+  imageCallOutput,
   ResponseState,
   textOutput,
   type UnnumberedEvent,
@@ -51,7 +51,7 @@ async function admitOutput(
       sampling: imageSampling(body),
       previewAt: stream ? evenlySpaced(info.image.visualTokens, mode.tool.partialImages) : [],
     });
-    return (state, emit) => imageOutput(state, prompt, events, mode.tool, mode.caption, emit);
+    return (state, emit) => imageCallOutput(state, prompt, events, mode.tool, mode.caption, emit);
   }
   const param = inputParam(Boolean(body.instructions));
   try {
