@@ -1015,7 +1015,7 @@ export interface components {
              * @enum {string}
              */
             type: "error";
-            /** @description The job the error belongs to; null for a message that started none. */
+            /** @description The job the error belongs to; for a message that started none, null (on `/v1/stream`, the message's `id` when it had one). */
             id: string | null;
             error: components["schemas"]["Error"];
             /** @description Present when the queue is full or the model is loading. */
