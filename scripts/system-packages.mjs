@@ -31,10 +31,14 @@ export function parseDpkgStatus(names, dpkgOutput) {
   return names.filter((n) => !installed.has(n));
 }
 
-/** The shell command that installs `missing`, with sudo for a non-root user. */
+/**
+ * The shell command that installs `missing`, with sudo for a non-root user. No recommends: python3-torch's
+ * (libtorch-dev, build-essential, ...) are for building C++ extensions and would triple the download.
+ */
 export function installCommand(missing, { root }) {
   const sudo = root ? '' : 'sudo ';
-  return `${sudo}apt-get update && ${sudo}DEBIAN_FRONTEND=noninteractive apt-get install -y ${missing.join(' ')}`;
+  const install = 'DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends';
+  return `${sudo}apt-get update && ${sudo}${install} ${missing.join(' ')}`;
 }
 
 /**

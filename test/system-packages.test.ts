@@ -46,7 +46,8 @@ describe('Debian packages for npm test', () => {
     });
     assert.deepEqual(plan, {
       action: 'install',
-      command: 'apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y python3-torch chromium',
+      command:
+        'apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3-torch chromium',
     });
   });
 
@@ -58,7 +59,7 @@ describe('Debian packages for npm test', () => {
       plan.action === 'stop' &&
         plan.message.includes(installCommand(['python3-onnx'], { root: false })) &&
         plan.message.includes(
-          'sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y python3-onnx',
+          'sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3-onnx',
         ),
     );
   });
