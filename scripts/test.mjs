@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 // The whole test suite in one command (`npm test`):
+//   0. the Debian packages the suite needs (scripts/system-packages.mjs) are checked, and installed when missing
+//      (as root with apt-get; otherwise it stops with the command to run);
 //   1. the Python toolkit writes the cross-language fixtures (seeded inputs, PyTorch outputs, ONNX graphs);
 //   2. pytest runs the Python tests;
 //   3. the TypeScript is type-checked (tsc) and linted (biome);
@@ -9,6 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureSystemPackages } from './system-packages.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const python = process.env.PYTHON ?? '/usr/bin/python3';
@@ -33,6 +36,12 @@ function findTests(dir) {
   }
   return out.sort();
 }
+
+ensureSystemPackages({
+  python,
+  pythonSide: only !== 'ts' || !existsSync(join(fixtures, 'DONE')),
+  browserSide: only !== 'python',
+});
 
 let failed = 0;
 if (only !== 'ts' || !existsSync(join(fixtures, 'DONE'))) {

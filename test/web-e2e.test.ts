@@ -1,6 +1,7 @@
 // End to end: the page at `/` in Debian's Chromium, driven by playwright-core, against the real server (the
 // `npm start` entry point, its engine and default model) started with an API key. What a person sees is kept
-// as screenshots in test-artifacts/web/. Skipped only outside CI when /usr/bin/chromium is missing.
+// as screenshots in test-artifacts/web/. `npm test` installs /usr/bin/chromium; run alone outside CI without it,
+// this test is skipped.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -115,7 +116,7 @@ describe('web page in Chromium against the real server', { skip, timeout: 300_00
   let msPerImage = 0;
 
   before(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`CI is set and ${CHROMIUM} is missing; .ci/run installs it`);
+    if (!existsSync(CHROMIUM)) throw new Error(`CI is set and ${CHROMIUM} is missing; npm test installs it`);
     rmSync(ARTIFACTS, { recursive: true, force: true });
     mkdirSync(ARTIFACTS, { recursive: true });
     [server, browser] = await Promise.all([startRealServer(), launchBrowser()]);
