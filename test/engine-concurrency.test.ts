@@ -11,7 +11,12 @@ import { startEngine, type UniTokEngine } from '../src/model/main-thread/engine.
 import { buildServer } from '../src/server/app.ts';
 import { slowRunnerWorker } from './helpers/slow-runner.ts';
 
-const STEP_MS = 250;
+const STEP_MS = 400;
+/**
+ * Were the sessions on the main thread, a timer would be late by a whole step. The bound is a share of the step, not
+ * a fixed time, so a loaded machine (the timer itself waits for a core) does not read as a blocked loop.
+ */
+const BLOCKED_MS = 0.6 * STEP_MS;
 
 function chat(id: string, maxTokens: number, signal = new AbortController().signal): ChatRequest {
   return {
@@ -94,9 +99,9 @@ describe(`with a runner step of ${STEP_MS} ms`, () => {
 
     const busy = (engine.stats().busy?.total ?? 0) - busyBefore;
     assert.ok(busy >= 5 * STEP_MS, `the runner computed ${busy.toFixed(0)} ms`);
-    assert.ok(maxLag < 75, `a 5 ms timer was ${maxLag.toFixed(1)} ms late`);
-    assert.ok(Math.max(...health) < 100, `/health took up to ${Math.max(...health).toFixed(1)} ms`);
-    assert.ok(admitted < 100, `admitting a request took ${admitted.toFixed(1)} ms`);
+    assert.ok(maxLag < BLOCKED_MS, `a 5 ms timer was ${maxLag.toFixed(1)} ms late`);
+    assert.ok(Math.max(...health) < BLOCKED_MS, `/health took up to ${Math.max(...health).toFixed(1)} ms`);
+    assert.ok(admitted < BLOCKED_MS, `admitting a request took ${admitted.toFixed(1)} ms`);
     // Streams flowed step by step rather than arriving in one burst at the end.
     for (const times of arrivals) {
       assert.ok(times.length >= 3);
