@@ -15,6 +15,7 @@ import time
 GENERATORS = {
     "tokenizer": "unitok.export.tokenizer_fixtures:write_fixtures",
     "text_tokenizer": "unitok.text_tokenizer_fixtures:write_fixtures",
+    "clip_tokenizer": "unitok.clip_tokenizer_fixtures:write_fixtures",
     "mllm_graphs": "unitok.export.mllm_fixtures:write_fixtures",
     "reference_loop": "unitok.convert.loop_fixtures:write_fixtures",
 }

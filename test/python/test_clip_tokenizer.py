@@ -104,3 +104,11 @@ def test_bad_merges_file(tmp_path):
         ClipTokenizer(str(p))
     with pytest.raises(ValueError, match="cannot read"):
         ClipTokenizer(str(tmp_path / "missing.gz"))
+
+
+def test_html_entity_tables_of_the_typescript_twin_are_fresh():
+    import subprocess
+    import sys
+    script = os.path.join(os.path.dirname(CASES), "..", "..", "..", "scripts", "gen-html-entities.py")
+    r = subprocess.run([sys.executable, script, "--check"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
