@@ -98,6 +98,13 @@ TOKENIZER_CONFIGS = {
         depth=2, num_heads=4, vocab_width=16, num_codebooks=4, codebook_size=64, embed_dim=32, text_width=32,
         text_heads=2, text_layers=2, text_vocab_size=1000, text_context_length=16,
     ),
+    # `small` with the released CLIP text tower vocabulary and context (open_clip's BPE, 49408 ids, 77 positions):
+    # the test bundle for text embeddings (fixtures `clip`).
+    "small-clip": TokenizerConfig(
+        name="small-clip", img_size=32, stem_width=16, stage_widths=(16, 32), stage_depths=(2, 2), width=64,
+        depth=2, num_heads=4, vocab_width=16, num_codebooks=4, codebook_size=64, embed_dim=32, text_width=32,
+        text_heads=2, text_layers=2, text_vocab_size=49408, text_context_length=77,
+    ),
     # The demo model (unitok/demo, models/demo): 128 px -> 8 x 8 visual tokens, sized to train on a 2-core CPU in
     # minutes. Narrow convs at full resolution (they dominate CPU time), a 2-block ViT of width 128 (the projection's
     # head size must equal vocab_width 64, hence 2 heads), 8 codebooks x 256 x 8-d codes. The CLIP text tower reads

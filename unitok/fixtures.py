@@ -16,6 +16,7 @@ GENERATORS = {
     "tokenizer": "unitok.export.tokenizer_fixtures:write_fixtures",
     "text_tokenizer": "unitok.text_tokenizer_fixtures:write_fixtures",
     "clip_tokenizer": "unitok.clip_tokenizer_fixtures:write_fixtures",
+    "clip": "unitok.convert.clip_fixtures:write_fixtures",
     "mllm_graphs": "unitok.export.mllm_fixtures:write_fixtures",
     "reference_loop": "unitok.convert.loop_fixtures:write_fixtures",
 }

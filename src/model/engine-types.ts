@@ -59,8 +59,29 @@ export interface EngineInfo {
     /** Codes per visual token (8 codebooks), predicted one after another. */
     codesPerToken: number;
   };
+  /** The understanding side: CLIP embeddings and image <-> codes (UnderstandingInfo). */
+  understanding: UnderstandingInfo;
   /** What a request that leaves a setting out gets: the bundle's sampling defaults (config.json `sampling`). */
   defaults: { text: SamplingParams & { maxTokens: number }; image: ImageSamplingParams };
+}
+
+export interface UnderstandingInfo {
+  /** Length of the CLIP embeddings (image and text share the space). */
+  embeddingDim: number;
+  /** The CLIP text tower's tokenizer; null = text cannot be embedded (`textUnavailable` says why). */
+  textTokenizer: 'clip-bpe' | 'words' | null;
+  textUnavailable?: string;
+  /** Ids the text tower reads per text, start and end of text included. */
+  textContextLength: number;
+  /** Multiplier of the cosine similarities before the zero-shot softmax (exp of the model's logit_scale). */
+  logitScale: number;
+  /** Zero-shot hypothesis used when a request gives none; `{}` stands for the label. */
+  zeroShotTemplate: string;
+  /** Image codes: `codebooks` x `tokens` (a grid x grid raster, row-major), each in 0..codebookSize-1. */
+  codebooks: number;
+  tokens: number;
+  grid: number;
+  codebookSize: number;
 }
 
 export interface EngineStats {
@@ -135,6 +156,51 @@ export type ImageEvent =
   /** Image `image` is complete: the decoded PNG. */
   | { type: 'image'; image: number; png: Buffer };
 
+/** An embeddings input: text (CLIP text tower) or encoded image bytes (CLIP image tower, through the codes). */
+export type EmbeddingInput = { type: 'text'; text: string } | { type: 'image'; data: Buffer };
+
+interface UnderstandingRequestBase {
+  /** Server-assigned id, for logs. */
+  id: string;
+  /** Aborted on client disconnect or timeout; pending work for the request is dropped. */
+  signal: AbortSignal;
+}
+
+/** Errors name the API field of the input they concern: `${param}[i]` for input i (e.g. 'input[3]'). */
+export interface EmbeddingRequest extends UnderstandingRequestBase {
+  inputs: EmbeddingInput[];
+  param: string;
+}
+
+export interface EmbeddingResult {
+  /** One L2-normalised vector per input, in input order. */
+  embeddings: Float32Array[];
+  /** Text ids (start and end of text included) plus visual tokens of the images. */
+  promptTokens: number;
+}
+
+export interface ZeroShotRequest extends UnderstandingRequestBase {
+  image: Buffer;
+  labels: string[];
+  /** Hypothesis with `{}` for the label; null = the model's zeroShotTemplate. */
+  template: string | null;
+}
+
+export interface ZeroShotResult {
+  /** Softmax over the labels of logitScale x cosine similarity, highest first. */
+  scores: { label: string; score: number }[];
+  promptTokens: number;
+}
+
+export interface ImageTokenizeRequest extends UnderstandingRequestBase {
+  image: Buffer;
+}
+
+export interface ImageDetokenizeRequest extends UnderstandingRequestBase {
+  /** [codebooks][tokens], as tokenizeImage returns them. */
+  codes: number[][];
+}
+
 /** A submitted request: iterate once for its events; throws an EngineError (CancelledError on abort). */
 export interface EngineStream<E> extends AsyncIterable<E> {
   readonly prompt: PromptUsage;
@@ -145,6 +211,14 @@ export interface Engine {
   stats(): EngineStats;
   submitChat(request: ChatRequest): Promise<EngineStream<ChatEvent>>;
   submitImage(request: ImageRequest): Promise<EngineStream<ImageEvent>>;
+  /** CLIP embeddings of texts and images, each kind in one batched graph run. */
+  embed(request: EmbeddingRequest): Promise<EmbeddingResult>;
+  /** Zero-shot classification of one image against text labels (CLIP). */
+  classifyImage(request: ZeroShotRequest): Promise<ZeroShotResult>;
+  /** An image -> its UniTok codes [codebooks][tokens]. */
+  tokenizeImage(request: ImageTokenizeRequest): Promise<number[][]>;
+  /** Codes [codebooks][tokens] -> a PNG; bad shapes or values are an InvalidRequestError naming `codes`. */
+  detokenizeImage(request: ImageDetokenizeRequest): Promise<Buffer>;
   /** Release sessions; in-flight streams throw CancelledError. */
   close(): Promise<void>;
 }
@@ -229,6 +303,8 @@ export class InvalidRequestError extends EngineError {
     message: string,
     /** Request field in the API's snake_case, e.g. 'n'. */
     readonly param: string | null,
+    /** Machine-readable error code for the envelope; default 'invalid_value'. */
+    readonly code?: string,
   ) {
     super(message);
   }

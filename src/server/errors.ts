@@ -95,7 +95,7 @@ export function toApiError(err: unknown, ctx: ErrorContext = {}): ApiError {
     const where = `messages[${err.messageIndex}].content[${err.partIndex}].image_url`;
     return invalidRequest(`Invalid image at '${where}': ${err.message}`, where, 'invalid_image');
   }
-  if (err instanceof InvalidRequestError) return invalidRequest(err.message, err.param);
+  if (err instanceof InvalidRequestError) return invalidRequest(err.message, err.param, err.code);
   return fromFastifyError(err);
 }
 

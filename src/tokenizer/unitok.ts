@@ -23,11 +23,23 @@ export interface UniTokConfig {
   pad_color: [number, number, number];
 }
 
-interface Manifest {
+/** unitok_config.json's "clip" section (unitok/export/clip_files.py; absent in exports made before it). */
+export interface ClipManifest {
+  /** exp(logit_scale clamped to [0, ln 100]): the multiplier of the cosine similarities. */
+  logit_scale: number;
+  /** The default zero-shot hypothesis, `{}` standing for the label. */
+  zero_shot_template: string;
+  /** The text tower's tokenizer and its file in the folder; null when none is known for its vocabulary. */
+  text_tokenizer: { type: 'clip-bpe' | 'words'; file: string } | null;
+  text_tokenizer_note?: string;
+}
+
+export interface Manifest {
   format: string;
   format_version: number;
   config: UniTokConfig;
   graphs: Record<GraphName, string>;
+  clip?: ClipManifest;
 }
 
 export type GraphName = 'encode' | 'decode' | 'clip_image' | 'clip_text';

@@ -11,19 +11,26 @@ import {
   type ChatEvent,
   type ChatRequest,
   ContextLengthError,
+  type EmbeddingRequest,
+  type EmbeddingResult,
   type Engine,
   type EngineInfo,
   type EngineStats,
   type EngineStatus,
   type EngineStream,
+  type ImageDetokenizeRequest,
   type ImageEvent,
   type ImageRequest,
+  type ImageTokenizeRequest,
   InvalidImageError,
   InvalidRequestError,
   NotReadyError,
   QueueFullError,
+  type ZeroShotRequest,
+  type ZeroShotResult,
 } from '../../src/model/engine-types.ts';
 import { DEFAULT_IMAGE_LIMITS } from '../../src/tokenizer/image-io.ts';
+import { FakeUnderstanding, type FakeUnderstandingOptions } from './fake-understanding.ts';
 import { pngSize, solidPng } from './png.ts';
 
 export interface FakeEngineOptions {
@@ -41,10 +48,15 @@ export interface FakeEngineOptions {
   failAfterTokens?: number;
   /** Pixels per input image (EngineOptions.imageLimits.maxPixels; the server passes its --max-image-pixels). */
   maxImagePixels?: number;
+  /** The understanding side (embeddings, zero-shot, image codes): see fake-understanding.ts. */
+  understanding?: FakeUnderstandingOptions;
 }
 
 export class FakeEngine implements Engine {
-  readonly options: Required<Omit<FakeEngineOptions, 'failAfterTokens'>> & { failAfterTokens?: number };
+  readonly options: Required<Omit<FakeEngineOptions, 'failAfterTokens' | 'understanding'>> & {
+    failAfterTokens?: number;
+  };
+  readonly understanding: FakeUnderstanding;
   status: EngineStatus;
   /** When set, submits reject with QueueFullError (Retry-After = this many seconds). */
   queueFullRetryAfter: number | null = null;
@@ -68,6 +80,10 @@ export class FakeEngine implements Engine {
       ...options,
     };
     this.status = this.options.status;
+    this.understanding = new FakeUnderstanding({
+      maxImagePixels: this.options.maxImagePixels,
+      ...options.understanding,
+    });
   }
 
   info(): EngineInfo {
@@ -79,6 +95,7 @@ export class FakeEngine implements Engine {
       status: this.status,
       statusMessage: this.status === 'loading' ? 'reading fake weights' : undefined,
       contextLength: o.contextLength,
+      understanding: this.understanding.info,
       image: {
         width: o.imageSize,
         height: o.imageSize,
@@ -200,6 +217,31 @@ export class FakeEngine implements Engine {
     return Object.assign(events(), {
       prompt: { tokens: req.prompt.split(/\s+/).length + 8, imageTokens: 0 },
     });
+  }
+
+  embed(req: EmbeddingRequest): Promise<EmbeddingResult> {
+    this.admitUnderstanding(req);
+    return this.understanding.embed(req);
+  }
+
+  classifyImage(req: ZeroShotRequest): Promise<ZeroShotResult> {
+    this.admitUnderstanding(req);
+    return this.understanding.classifyImage(req);
+  }
+
+  tokenizeImage(req: ImageTokenizeRequest): Promise<number[][]> {
+    this.admitUnderstanding(req);
+    return this.understanding.tokenizeImage(req);
+  }
+
+  detokenizeImage(req: ImageDetokenizeRequest): Promise<Buffer> {
+    this.admitUnderstanding(req);
+    return this.understanding.detokenizeImage(req);
+  }
+
+  private admitUnderstanding(req: { id: string; signal: AbortSignal }): void {
+    if (this.status !== 'ready') throw new NotReadyError('model is loading', 3);
+    req.signal.addEventListener('abort', () => this.aborted.set(req.id, req.signal.reason), { once: true });
   }
 
   private tokensGenerated = 0;

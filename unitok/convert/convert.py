@@ -91,8 +91,9 @@ def _compare_codebooks(tok_model, ckpt, cfg) -> None:
 
 
 def convert(tokenizer_path: str, mllm_dir: str, out: str, dtype: str, tokenizer_config: str | None = None,
-            mllm_config: str = "7b", int4_accuracy_level: int = 4) -> dict:
-    """Validate, then write the bundle; returns its config.json contents."""
+            mllm_config: str = "7b", int4_accuracy_level: int = 4, clip_words: dict | None = None) -> dict:
+    """Validate, then write the bundle; returns its config.json contents. `clip_words`: a closed word vocabulary
+    for the CLIP text tower (export/clip_files.py); without it a 49,408-id text tower gets the CLIP BPE file."""
     if dtype not in PRECISIONS:
         raise ConversionError(f"unknown --dtype {dtype!r}; expected one of {', '.join(PRECISIONS)}")
     if os.path.exists(out) and (not os.path.isdir(out) or os.listdir(out)):
@@ -104,7 +105,8 @@ def convert(tokenizer_path: str, mllm_dir: str, out: str, dtype: str, tokenizer_
     weights = StreamedWeights(ckpt, cfg)
     with atomic_output_dir(out) as tmp:
         _log(f"tokenizer graphs ({tok_cfg.name}, fp32):")
-        export_tokenizer_graphs(tok_model, tmp, source=os.path.basename(tokenizer_path), log=_log)
+        export_tokenizer_graphs(tok_model, tmp, source=os.path.basename(tokenizer_path), log=_log,
+                                clip_words=clip_words)
         del tok_model
         gc.collect()  # the tokenizer (3 GB for the released one) must not stay beside the MLLM tensors
 

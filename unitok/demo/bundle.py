@@ -187,7 +187,7 @@ def build(run: str, out: str, eval_path: str, image_sampling: dict | None) -> in
     tmp = out.rstrip("/") + ".building"
     shutil.rmtree(tmp, ignore_errors=True)
     config = convert(os.path.join(run, RELEASED_FILE), os.path.join(run, "mllm"), tmp, DTYPE, "demo", "demo",
-                     ACCURACY_LEVEL)
+                     ACCURACY_LEVEL, clip_words=world.clip_words())
     if image_sampling:  # measured better for this small model than the released 7B's benchmark settings
         config["sampling"]["image"] = image_sampling
         with open(os.path.join(tmp, "config.json"), "w") as f:

@@ -191,6 +191,14 @@ def clip_tokenize(texts: list[str], context_length: int) -> np.ndarray:
     return out
 
 
+def clip_words() -> dict:
+    """The vocabulary above as a bundle's clip_words.json (unitok/export/clip_files.py), so the server tokenises
+    text for this text tower exactly as clip_tokenize does. "a {}" is the template of the shape zero-shot prompts."""
+    from ..export.clip_files import words_vocabulary
+
+    return words_vocabulary(CLIP_VOCAB, CLIP_PAD, CLIP_UNK, CLIP_SOT, CLIP_EOT, template="a {}")
+
+
 def clip_caption(scene: Scene, rng: np.random.Generator) -> str:
     """A text for the contrastive loss: the full caption or a shorter view of one shape. The short views are the
     zero-shot prompts' vocabulary ("a circle", "a red object"), so the CLIP side learns them directly."""

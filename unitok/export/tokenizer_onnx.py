@@ -5,6 +5,7 @@ Graphs written into one folder, with unitok_config.json describing sizes, IO and
   unitok_decode.onnx      codes i64 [B,K,N] -> pixels f32 [B,3,S,S] in [-1,1]
   unitok_clip_image.onnx  codes i64 [B,K,N] -> image_embeds f32 [B,E] (L2-normalised)
   unitok_clip_text.onnx   input_ids i64 [B,T] -> text_embeds f32 [B,E] (L2-normalised)
+  plus the CLIP text tokenizer's file and unitok_config.json's "clip" section (clip_files.py).
 Codebooks are pre-normalised into one [K*size, code_dim] table at export, so the graphs hold no F.normalize of
 weights; the per-chunk normalisation of the latent stays in the encode graph.
 
@@ -28,6 +29,7 @@ from torch import nn
 
 from ..config import TokenizerConfig, config_from_released_args, get_tokenizer_config, released_args
 from ..modules.unitok import UniTok, init_random
+from .clip_files import write_clip_files
 from .onnx_io import atomic_output_dir, save_onnx
 
 OPSET = 17
@@ -141,8 +143,10 @@ def tokenizer_manifest(cfg: TokenizerConfig, source: str) -> dict:
 
 
 def export_tokenizer_graphs(model: UniTok, out_dir: str, graphs=tuple(GRAPH_FILES), source: str = "random",
-                            log=print) -> dict:
-    """Write the tokenizer graphs and unitok_config.json into out_dir (which must exist). Returns the manifest."""
+                            log=print, clip_words: dict | None = None) -> dict:
+    """Write the tokenizer graphs, the CLIP text tokenizer file and unitok_config.json into out_dir (which must
+    exist). `clip_words`: a closed word vocabulary for the text tower (clip_files.words_vocabulary). Returns the
+    manifest."""
     model = model.eval()
     specs = _graph_specs(model)
     for name in graphs:
@@ -161,6 +165,10 @@ def export_tokenizer_graphs(model: UniTok, out_dir: str, graphs=tuple(GRAPH_FILE
         size = save_onnx(proto, path)
         log(f"  {GRAPH_FILES[name]:<24} {size / 2**20:8.1f} MiB  {time.time() - t0:5.1f}s")
     manifest = tokenizer_manifest(model.cfg, source)
+    manifest["clip"] = write_clip_files(model, out_dir, clip_words)
+    tok = manifest["clip"]["text_tokenizer"]
+    log(f"  CLIP text tokenizer: {tok['type'] + ' (' + tok['file'] + ')' if tok else 'none'}, "
+        f"logit scale {manifest['clip']['logit_scale']:.4g}")
     with open(os.path.join(out_dir, "unitok_config.json"), "w") as f:
         json.dump(manifest, f, indent=2)
     return manifest

@@ -6,7 +6,10 @@
 //   worker-thread/  model runner (runner-worker.ts -> model-runner.ts, kv-cache.ts): the MLLM graphs and the KV
 //                   cache; one message per step (protocol/steps.ts).
 //   worker-thread/  image codec (codec-worker.ts): the UniTok tokenizer graphs, encoding input images and
-//                   rendering outputs and previews, so a render never delays the other requests' steps.
+//                   rendering outputs and previews, so a render never delays the other requests' steps; and the
+//                   CLIP graphs behind embeddings and zero-shot classification (understanding.ts).
+
+import { loadClipTextTokenizer } from '../../tokenizer/clip-text-tokenizer.ts';
 import { DEFAULT_IMAGE_LIMITS, type ImageLimits } from '../../tokenizer/image-io.ts';
 import { UniTokTokenizer } from '../../tokenizer/unitok.ts';
 import { type Bundle, readBundle } from '../bundle.ts';
@@ -15,6 +18,8 @@ import {
   type ChatEvent,
   type ChatRequest,
   ContextLengthError,
+  type EmbeddingRequest,
+  type EmbeddingResult,
   type Engine,
   type EngineFactory,
   type EngineInfo,
@@ -22,10 +27,14 @@ import {
   type EngineStats,
   type EngineStatus,
   type EngineStream,
+  type ImageDetokenizeRequest,
   type ImageEvent,
   type ImageRequest,
+  type ImageTokenizeRequest,
   InvalidRequestError,
   NotReadyError,
+  type ZeroShotRequest,
+  type ZeroShotResult,
 } from '../engine-types.ts';
 import { EventChannel } from './channel.ts';
 import { ChoiceText } from './chat-output.ts';
@@ -37,6 +46,7 @@ import { CFG_ROWS, GenerationRequest, ImageSequence, TextSequence } from './requ
 import { Scheduler, type SchedulerStats } from './scheduler.ts';
 import { chatSettings, imageSettings, publishedDefaults } from './settings.ts';
 import { LlamaTokenizer } from './text-tokenizer.ts';
+import { NO_UNDERSTANDING, Understanding } from './understanding.ts';
 import { CodecClient, RunnerClient } from './workers.ts';
 
 /** Most outputs one request may ask for (the API allows more; the engine answers 400 naming `n`). */
@@ -66,6 +76,8 @@ export interface UniTokEngineStats extends EngineStats, Partial<Omit<SchedulerSt
   generated: { text: number; image: number };
   /** Time to first token (or visual token), summed over the requests that got one. */
   ttft: { count: number; sumSeconds: number };
+  /** CLIP graph runs made for embeddings and zero-shot, per kind of input. */
+  clipRuns?: { text: number; image: number };
 }
 
 /** The engine, resolved at once in `loading` status; `engine.loaded` settles when loading ends. */
@@ -86,6 +98,8 @@ interface LoadedModel {
   contextLength: number;
   /** expand2square's fill colour for input images (the tokenizer config's pad_color). */
   padColor: [number, number, number];
+  /** Embeddings, zero-shot classification, image <-> codes. */
+  understanding: Understanding;
 }
 
 export class UniTokEngine implements Engine {
@@ -119,7 +133,9 @@ export class UniTokEngine implements Engine {
       this.bundle = bundle;
       this.statusMessage = `loading ${bundle.name} on ${device}`;
       const tokenizer = LlamaTokenizer.load(dir);
-      const padColor = UniTokTokenizer.readManifest(dir).config.pad_color;
+      const manifest = UniTokTokenizer.readManifest(dir);
+      const padColor = manifest.config.pad_color;
+      const clipText = loadClipTextTokenizer(dir, manifest.clip);
       // A CFG image decodes two rows, so the pool always has room for one.
       const slots = Math.max(this.options.maxBatch, CFG_ROWS);
       const [r, c] = await Promise.allSettled([
@@ -160,6 +176,13 @@ export class UniTokEngine implements Engine {
         scheduler,
         contextLength: info.contextLength,
         padColor,
+        understanding: new Understanding({
+          codec,
+          config: manifest.config,
+          clip: manifest.clip,
+          text: clipText,
+          limits: this.imageLimits,
+        }),
       };
       this.status = 'ready';
       this.statusMessage = undefined;
@@ -180,6 +203,7 @@ export class UniTokEngine implements Engine {
       status: this.status,
       ...(this.statusMessage ? { statusMessage: this.statusMessage } : {}),
       contextLength: this.model?.contextLength ?? b?.contextLength ?? 0,
+      understanding: this.model?.understanding.info ?? NO_UNDERSTANDING,
       image: {
         width: b?.image.size ?? 0,
         height: b?.image.size ?? 0,
@@ -192,7 +216,15 @@ export class UniTokEngine implements Engine {
 
   stats(): UniTokEngineStats {
     const s = this.model?.scheduler.stats();
-    return { waiting: 0, running: 0, ...s, generated: { ...this.generated }, ttft: { ...this.ttft } };
+    const clipRuns = this.model?.understanding.runs();
+    return {
+      waiting: 0,
+      running: 0,
+      ...s,
+      generated: { ...this.generated },
+      ttft: { ...this.ttft },
+      ...(clipRuns ? { clipRuns } : {}),
+    };
   }
 
   async submitChat(request: ChatRequest): Promise<EngineStream<ChatEvent>> {
@@ -297,6 +329,22 @@ export class UniTokEngine implements Engine {
     this.live.endAll(new CancelledError('the engine was closed'));
     await model?.scheduler.close();
     await Promise.all([model?.runner.close(), model?.codec.close()]);
+  }
+
+  embed(request: EmbeddingRequest): Promise<EmbeddingResult> {
+    return this.readyFor({ n: 1, signal: request.signal }).understanding.embed(request);
+  }
+
+  classifyImage(request: ZeroShotRequest): Promise<ZeroShotResult> {
+    return this.readyFor({ n: 1, signal: request.signal }).understanding.classifyImage(request);
+  }
+
+  tokenizeImage(request: ImageTokenizeRequest): Promise<number[][]> {
+    return this.readyFor({ n: 1, signal: request.signal }).understanding.tokenizeImage(request);
+  }
+
+  detokenizeImage(request: ImageDetokenizeRequest): Promise<Buffer> {
+    return this.readyFor({ n: 1, signal: request.signal }).understanding.detokenizeImage(request);
   }
 
   // ------------------------------------------------------------------------------------------------ helpers

@@ -81,6 +81,16 @@ export class CodecClient {
     return this.worker.failure;
   }
 
+  /** `batch` rows of CLIP text ids (moved) -> L2-normalised text embeddings [batch, E]. */
+  embedText(ids: Int32Array, batch: number): Promise<Float32Array> {
+    return this.worker.call('embedText', { ids, batch }, [ids.buffer as ArrayBuffer]);
+  }
+
+  /** CHW pixels of `batch` images (moved) -> codes [batch, K, N] and L2-normalised image embeddings [batch, E]. */
+  embedImages(pixels: Float32Array, batch: number): Promise<{ codes: Int32Array; embeds: Float32Array }> {
+    return this.worker.call('embedImages', { pixels, batch }, [pixels.buffer as ArrayBuffer]);
+  }
+
   /** One code grid [K, N] (moved, not copied) -> CHW pixels in [-1, 1]. */
   decode(grid: Int32Array): Promise<Float32Array> {
     return this.worker.call('decode', { codes: grid, batch: 1 }, [grid.buffer as ArrayBuffer]);

@@ -1,6 +1,7 @@
 // Worker-thread entry of the image codec: the UniTok tokenizer's encode (pixels -> codes, for input images) and
-// decode (codes -> pixels, for outputs and previews). A separate thread from the model runner, so rendering an
-// image never stalls the decode steps of the other requests.
+// decode (codes -> pixels, for outputs and previews), and its CLIP side (text ids -> text embeddings, pixels ->
+// codes -> image embeddings). A separate thread from the model runner, so rendering an image or embedding a batch
+// never stalls the decode steps of the other requests.
 
 import { UniTokTokenizer } from '../../tokenizer/unitok.ts';
 import type { Device } from '../protocol/steps.ts';
@@ -18,7 +19,7 @@ const handlers = {
   load: async ({ bundleDir, device }: { bundleDir: string; device: Device }): Promise<void> => {
     try {
       tokenizer = await UniTokTokenizer.load(bundleDir, {
-        graphs: ['encode', 'decode'],
+        graphs: ['encode', 'decode', 'clip_image', 'clip_text'],
         executionProviders: [device],
       });
     } catch (err) {
@@ -36,6 +37,24 @@ const handlers = {
     const { num_codebooks: K, num_tokens: N } = t.config;
     const pixels = await t.decode({ data: codes, batch, numCodebooks: K, numTokens: N });
     return new Transfer(pixels, [pixels.buffer as ArrayBuffer]);
+  },
+  /** `batch` rows of CLIP text ids (text_context_length each) -> L2-normalised embeddings [batch, E]. */
+  embedText: async ({ ids, batch }: { ids: Int32Array; batch: number }) => {
+    const embeds = await loaded().textEmbeddings(
+      BigInt64Array.from(ids, (x) => BigInt(x)),
+      batch,
+    );
+    return new Transfer(embeds, [embeds.buffer as ArrayBuffer]);
+  },
+  /** CHW pixels of `batch` images -> their codes [batch, K, N] and L2-normalised CLIP embeddings [batch, E]. */
+  embedImages: async ({ pixels, batch }: { pixels: Float32Array; batch: number }) => {
+    const t = loaded();
+    const codes = await t.encodePixels(pixels, batch);
+    const embeds = await t.imageEmbeddings(codes);
+    return new Transfer({ codes: codes.data, embeds }, [
+      codes.data.buffer as ArrayBuffer,
+      embeds.buffer as ArrayBuffer,
+    ]);
   },
   close: async (): Promise<void> => {
     await tokenizer?.release();
