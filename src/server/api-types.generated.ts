@@ -185,6 +185,102 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/embeddings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * CLIP embeddings of texts and images.
+         * @description OpenAI's embeddings endpoint over UniTok's CLIP side. `input` is a string, an array of strings, or an array
+         *     whose items may also be image parts `{"type": "image_url", "image_url": {"url": ...}}` (the URL rules and
+         *     limits of chat images). A text gets the CLIP text embedding, an image the CLIP image embedding (computed,
+         *     as the release does, from the image's quantised UniTok codes); both are L2-normalised and live in one space,
+         *     so a dot product is a cosine similarity. Texts are tokenised with the text tokenizer the model bundle
+         *     declares (open_clip's BPE for the released model); a text longer than the text tower's context (77 ids for
+         *     the released model, start and end of text included) is refused, not cut. A model without a text tokenizer
+         *     answers 400 `text_input_unsupported` for text inputs. Inputs of one kind are embedded in one batched run.
+         *     `usage.prompt_tokens` counts text ids and visual tokens.
+         */
+        post: operations["createEmbedding"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/zero-shot-image-classification": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Score an image against text labels (CLIP zero-shot).
+         * @description The Hugging Face zero-shot-image-classification pipeline's request names. Each label is put into
+         *     `hypothesis_template` (default: the model's, `a photo of a {}.` for the released model) and embedded; the
+         *     scores are the softmax over the labels of the model's logit scale times the cosine similarity between the
+         *     image and label embeddings, sorted from the highest.
+         */
+        post: operations["createZeroShotImageClassification"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/images/tokenize": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * An image -> its UniTok codes.
+         * @description The image counterpart of llama.cpp's `/tokenize`: the image is padded to a square with the model's pad
+         *     colour, resized to the model's size and encoded by the UniTok tokenizer. `codes[k][n]` is codebook `k`'s
+         *     code for visual token `n` (tokens row-major over a `grid` x `grid` raster). `/v1/images/detokenize` turns
+         *     them back into an image.
+         */
+        post: operations["tokenizeImage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/images/detokenize": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * UniTok codes -> a PNG image.
+         * @description The image counterpart of llama.cpp's `/detokenize`: `codes` as `/v1/images/tokenize` returns them
+         *     (`[codebooks][tokens]`), rendered by the UniTok decoder at the model's size. A wrong number of rows or codes,
+         *     or a code outside `0..codebook_size-1`, is a 400 naming the place (`codes[k]`, `codes[k][n]`).
+         */
+        post: operations["detokenizeImage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/requests/{request_id}/cancel": {
         parameters: {
             query?: never;
@@ -1131,6 +1227,98 @@ export interface components {
             /** @constant */
             cancelled: true;
         };
+        /** @description A `data:image/...;base64,` URL, or an http(s) URL whose host is on the server's `--allowed-image-hosts`. */
+        ImageUrlString: string;
+        EmbeddingInputItem: string | components["schemas"]["ChatCompletionRequestMessageContentPartImage"];
+        CreateEmbeddingRequest: {
+            /** @description A text, or an array of texts and image parts (at most 2048 items). */
+            input: string | components["schemas"]["EmbeddingInputItem"][];
+            /** @description Defaults to the served model. */
+            model?: string;
+            /**
+             * @description `base64`: the little-endian float32 bytes of each vector, base64-encoded (what the OpenAI SDKs request).
+             * @default float
+             * @enum {string}
+             */
+            encoding_format: "float" | "base64";
+            /** @description Must equal the model's embedding size if given (CLIP embeddings are not truncatable). */
+            dimensions?: number;
+            /** @description Accepted and ignored. */
+            user?: string;
+        };
+        Embedding: {
+            /** @constant */
+            object: "embedding";
+            index: number;
+            /** @description The vector, or its base64 float32 bytes with `encoding_format: base64`. */
+            embedding: number[] | string;
+        };
+        EmbeddingUsage: {
+            /** @description Text ids (start and end of text included) plus visual tokens of the images. */
+            prompt_tokens: number;
+            total_tokens: number;
+        };
+        CreateEmbeddingResponse: {
+            /** @constant */
+            object: "list";
+            data: components["schemas"]["Embedding"][];
+            model: string;
+            usage: components["schemas"]["EmbeddingUsage"];
+        };
+        ZeroShotImageClassificationRequest: {
+            /** @description Defaults to the served model. */
+            model?: string;
+            image: components["schemas"]["ImageUrlString"];
+            candidate_labels: string[];
+            /** @description The text each label is put into, `{}` marking where; default the model's zero-shot template. */
+            hypothesis_template?: string;
+        };
+        ZeroShotLabelScore: {
+            label: string;
+            score: number;
+        };
+        ZeroShotImageClassificationResponse: {
+            /** @constant */
+            object: "list";
+            data: components["schemas"]["ZeroShotLabelScore"][];
+            model: string;
+            usage: components["schemas"]["EmbeddingUsage"];
+        };
+        ImageTokenizeRequest: {
+            /** @description Defaults to the served model. */
+            model?: string;
+            image: components["schemas"]["ImageUrlString"];
+        };
+        /** @description `[codebooks][tokens]`: row `k` holds codebook `k`'s code for every visual token (row-major). */
+        ImageCodes: number[][];
+        ImageTokenizeResponse: {
+            /** @constant */
+            object: "image.codes";
+            model: string;
+            codes: components["schemas"]["ImageCodes"];
+            /** @description `[codebooks, tokens]`. */
+            shape: number[];
+            /** @description `[rows, columns]` of visual tokens. */
+            grid: number[];
+            /** @description Codes are in `0..codebook_size-1`. */
+            codebook_size: number;
+            /** @description `WxH` of the image the codes stand for (the model's size). */
+            size: string;
+        };
+        ImageDetokenizeRequest: {
+            /** @description Defaults to the served model. */
+            model?: string;
+            codes: components["schemas"]["ImageCodes"];
+        };
+        ImageDetokenizeResponse: {
+            /** @constant */
+            object: "image";
+            model: string;
+            /** @description Base64 PNG. */
+            b64_json: string;
+            output_format: components["schemas"]["ImageOutputFormat"];
+            size: string;
+        };
         /** @enum {string} */
         Modality: "text" | "image";
         Model: {
@@ -1380,6 +1568,20 @@ export type StreamFinishMessage = components['schemas']['StreamFinishMessage'];
 export type StreamDoneMessage = components['schemas']['StreamDoneMessage'];
 export type StreamServerMessage = components['schemas']['StreamServerMessage'];
 export type CancelResponse = components['schemas']['CancelResponse'];
+export type ImageUrlString = components['schemas']['ImageUrlString'];
+export type EmbeddingInputItem = components['schemas']['EmbeddingInputItem'];
+export type CreateEmbeddingRequest = components['schemas']['CreateEmbeddingRequest'];
+export type Embedding = components['schemas']['Embedding'];
+export type EmbeddingUsage = components['schemas']['EmbeddingUsage'];
+export type CreateEmbeddingResponse = components['schemas']['CreateEmbeddingResponse'];
+export type ZeroShotImageClassificationRequest = components['schemas']['ZeroShotImageClassificationRequest'];
+export type ZeroShotLabelScore = components['schemas']['ZeroShotLabelScore'];
+export type ZeroShotImageClassificationResponse = components['schemas']['ZeroShotImageClassificationResponse'];
+export type ImageTokenizeRequest = components['schemas']['ImageTokenizeRequest'];
+export type ImageCodes = components['schemas']['ImageCodes'];
+export type ImageTokenizeResponse = components['schemas']['ImageTokenizeResponse'];
+export type ImageDetokenizeRequest = components['schemas']['ImageDetokenizeRequest'];
+export type ImageDetokenizeResponse = components['schemas']['ImageDetokenizeResponse'];
 export type Modality = components['schemas']['Modality'];
 export type Model = components['schemas']['Model'];
 export type ModelDefaults = components['schemas']['ModelDefaults'];
@@ -1572,6 +1774,154 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+        };
+    };
+    createEmbedding: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Choose the request id (to cancel a non-streamed request from elsewhere). Must be unique among in-flight requests. */
+                "x-request-id"?: components["parameters"]["RequestIdHeader"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateEmbeddingRequest"];
+            };
+        };
+        responses: {
+            /** @description One embedding per input, in input order. */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreateEmbeddingResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            499: components["responses"]["Cancelled"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["Timeout"];
+        };
+    };
+    createZeroShotImageClassification: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Choose the request id (to cancel a non-streamed request from elsewhere). Must be unique among in-flight requests. */
+                "x-request-id"?: components["parameters"]["RequestIdHeader"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ZeroShotImageClassificationRequest"];
+            };
+        };
+        responses: {
+            /** @description Every label with its score, highest first. */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ZeroShotImageClassificationResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            499: components["responses"]["Cancelled"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["Timeout"];
+        };
+    };
+    tokenizeImage: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Choose the request id (to cancel a non-streamed request from elsewhere). Must be unique among in-flight requests. */
+                "x-request-id"?: components["parameters"]["RequestIdHeader"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ImageTokenizeRequest"];
+            };
+        };
+        responses: {
+            /** @description The image's codes and their layout. */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImageTokenizeResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            499: components["responses"]["Cancelled"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["Timeout"];
+        };
+    };
+    detokenizeImage: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Choose the request id (to cancel a non-streamed request from elsewhere). Must be unique among in-flight requests. */
+                "x-request-id"?: components["parameters"]["RequestIdHeader"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ImageDetokenizeRequest"];
+            };
+        };
+        responses: {
+            /** @description The rendered image. */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImageDetokenizeResponse"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            499: components["responses"]["Cancelled"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+            504: components["responses"]["Timeout"];
         };
     };
     cancelRequest: {

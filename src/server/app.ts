@@ -17,6 +17,7 @@ import imagesWsPlugin from './routes/images-ws.ts';
 import opsPlugin from './routes/ops.ts';
 import responsesPlugin from './routes/responses.ts';
 import streamWsPlugin from './routes/stream-ws.ts';
+import understandingPlugin from './routes/understanding.ts';
 import webPlugin from './routes/web.ts';
 
 export interface BuildServerOptions {
@@ -57,6 +58,7 @@ export function buildServer({ engine, config: input, logger }: BuildServerOption
   app.register(imagesWsPlugin, ctx);
   app.register(responsesPlugin, ctx);
   app.register(streamWsPlugin, ctx);
+  app.register(understandingPlugin, ctx);
   app.register(webPlugin);
 
   // Stop generations on shutdown and give their routes a moment to tell clients (503 / in-band error event)

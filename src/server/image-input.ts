@@ -112,7 +112,8 @@ async function fetchImage(
   }
 }
 
-async function loadImage(
+/** An image URL's bytes (data: decoded, allow-listed http(s) fetched); errors name `param`. */
+export async function loadImage(
   url: string,
   limits: ImageInputLimits,
   param: string,

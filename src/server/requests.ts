@@ -11,7 +11,11 @@ export type RequestKind =
   | 'response'
   | 'response_image'
   | 'stream_chat'
-  | 'stream_image';
+  | 'stream_image'
+  | 'embeddings'
+  | 'zero_shot'
+  | 'image_tokenize'
+  | 'image_detokenize';
 
 export class InFlightRequest {
   private readonly controller = new AbortController();
