@@ -1,0 +1,256 @@
+// The understanding side end to end: the real engine and server, through the official `openai` client where it
+// applies. A bundle converted from a released-layout checkpoint with open_clip's text vocabulary (fixtures `clip`)
+// must give PyTorch's embeddings (encode_text / encode_image, normalize=True) within 1e-4; the committed default
+// model (models/demo, a word-level text tower) must classify its held-out images; models/tiny, whose text tower
+// has no known tokenizer, must refuse text by name.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { FastifyInstance } from 'fastify';
+import OpenAI from 'openai';
+import { InvalidRequestError } from '../src/model/engine-types.ts';
+import { startEngine, type UniTokEngine } from '../src/model/main-thread/engine.ts';
+import type {
+  CreateEmbeddingResponse,
+  ImageDetokenizeResponse,
+  ImageTokenizeResponse,
+  ZeroShotImageClassificationResponse,
+} from '../src/server/api-types.generated.ts';
+import { buildServer } from '../src/server/app.ts';
+import { ClipWordTokenizer } from '../src/tokenizer/clip-text-tokenizer.ts';
+import { UniTokTokenizer } from '../src/tokenizer/unitok.ts';
+import { dataUrl } from './helpers/png.ts';
+import { assertError, listen } from './helpers/server.ts';
+import { fixturesDir } from './helpers/tensors.ts';
+
+interface Reference {
+  texts: string[];
+  ids: number[][];
+  text_embeds: number[][];
+  images: string[];
+  image_codes: number[][][];
+  image_embeds: number[][];
+  logit_scale: number;
+}
+
+const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+  assert.equal(a.length, b.length);
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
+  return worst;
+};
+const dot = (a: number[], b: number[]) => a.reduce((s, x, i) => s + x * b[i], 0);
+const signal = () => new AbortController().signal;
+
+/** A real engine behind the real server on 127.0.0.1, for the enclosing describe(). */
+function useEngineServer(model: string) {
+  const holder = {} as { engine: UniTokEngine; app: FastifyInstance; url: string };
+  before(async () => {
+    holder.engine = await startEngine({ model, device: 'cpu', maxQueue: 16, maxBatch: 2 });
+    await holder.engine.loaded;
+    assert.equal(holder.engine.info().status, 'ready', holder.engine.info().statusMessage);
+    holder.app = buildServer({ engine: holder.engine, logger: false });
+    holder.url = await listen(holder.app);
+  });
+  after(async () => {
+    await holder.app?.close();
+    await holder.engine?.close();
+  });
+  return holder;
+}
+
+const post = async (url: string, body: object) => {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, body: (await res.json()) as unknown };
+};
+
+describe('a bundle converted from a released-layout checkpoint (open_clip BPE text tower)', {
+  timeout: 120_000,
+}, () => {
+  const dir = fixturesDir('clip');
+  const ref = JSON.parse(readFileSync(join(dir, 'reference.json'), 'utf8')) as Reference;
+  const images = ref.images.map((f) => readFileSync(join(dir, 'images', f)));
+  // Rows are tokenize()'s, cut at 77: a full row is a text past the context.
+  const fits = ref.texts.map((_, i) => i).filter((i) => ref.ids[i].length < 77);
+  const s = useEngineServer(join(dir, 'bundle'));
+  const client = () => new OpenAI({ baseURL: `${s.url}/v1`, apiKey: 'none', maxRetries: 0, timeout: 30_000 });
+
+  test('openai embeddings.create: text embeddings match PyTorch within 1e-4 (base64 and float)', async () => {
+    const input = fits.map((i) => ref.texts[i]);
+    for (const encoding_format of [undefined, 'float'] as const) {
+      const res = await client().embeddings.create({
+        model: 'unitok_mllm_random_tiny',
+        input,
+        encoding_format,
+      });
+      assert.equal(res.data.length, input.length);
+      res.data.forEach((d, k) => {
+        const diff = maxDiff(d.embedding, ref.text_embeds[fits[k]]);
+        assert.ok(diff < 1e-4, `${JSON.stringify(input[k])}: max |diff| ${diff}`);
+      });
+      const tokens = fits.reduce((n, i) => n + ref.ids[i].length, 0);
+      assert.equal(res.usage.prompt_tokens, tokens, 'start and end of text included');
+    }
+  });
+
+  test('texts and images in one request: each kind in one graph run, images match PyTorch within 1e-4', async () => {
+    const before = s.engine.stats().clipRuns ?? { text: 0, image: 0 };
+    const input = [
+      ref.texts[0],
+      ...images.map((png) => ({ type: 'image_url', image_url: { url: dataUrl(png) } })),
+      ref.texts[1],
+    ];
+    const res = await post(`${s.url}/v1/embeddings`, { input });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const data = (res.body as CreateEmbeddingResponse).data.map((d) => d.embedding as number[]);
+    assert.ok(maxDiff(data[0], ref.text_embeds[0]) < 1e-4);
+    assert.ok(maxDiff(data[input.length - 1], ref.text_embeds[1]) < 1e-4);
+    images.forEach((_, i) => {
+      const diff = maxDiff(data[1 + i], ref.image_embeds[i]);
+      assert.ok(diff < 1e-4, `image ${i}: max |diff| ${diff}`);
+    });
+    const now = s.engine.stats().clipRuns;
+    assert.deepEqual(now, { text: before.text + 1, image: before.image + 1 });
+  });
+
+  test('a text past the 77-id context is refused, not cut', async () => {
+    const long = ref.texts.findIndex((_, i) => ref.ids[i].length === 77);
+    assertError(await post(`${s.url}/v1/embeddings`, { input: ['fine', ref.texts[long]] }), 400, {
+      param: 'input[1]',
+      code: 'context_length_exceeded',
+    });
+  });
+
+  test('zero-shot scores are the softmax of logit_scale x cosine similarity', async () => {
+    const labels = fits.map((i) => ref.texts[i]).filter((t) => t !== '');
+    const res = await post(`${s.url}/v1/zero-shot-image-classification`, {
+      image: dataUrl(images[0]),
+      candidate_labels: labels,
+      hypothesis_template: '{}',
+    });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    const logits = labels.map(
+      (t) => ref.logit_scale * dot(ref.image_embeds[0], ref.text_embeds[ref.texts.indexOf(t)]),
+    );
+    const z = logits.map((l) => Math.exp(l - Math.max(...logits)));
+    const expected = new Map(labels.map((t, j) => [t, z[j] / z.reduce((a, b) => a + b, 0)]));
+    const got = (res.body as ZeroShotImageClassificationResponse).data;
+    assert.equal(got.length, labels.length);
+    for (const { label, score } of got)
+      assert.ok(Math.abs(score - (expected.get(label) as number)) < 1e-4, label);
+    for (let i = 1; i < got.length; i++) assert.ok(got[i - 1].score >= got[i].score, 'sorted');
+  });
+
+  test('tokenize / detokenize equal the TypeScript image tokenizer (and PyTorch codes)', async () => {
+    const tok = await UniTokTokenizer.load(join(dir, 'bundle'), { graphs: ['encode', 'decode'] });
+    try {
+      for (const [i, png] of images.entries()) {
+        const res = await post(`${s.url}/v1/images/tokenize`, { image: dataUrl(png) });
+        assert.equal(res.status, 200, JSON.stringify(res.body));
+        const body = res.body as ImageTokenizeResponse;
+        const codes = await tok.encode([png]);
+        const { numCodebooks: K, numTokens: N } = codes;
+        assert.deepEqual(body.shape, [K, N]);
+        assert.deepEqual(
+          body.codes,
+          Array.from({ length: K }, (_, k) => Array.from(codes.data.subarray(k * N, (k + 1) * N))),
+        );
+        assert.deepEqual(body.codes, ref.image_codes[i]);
+        const back = await post(`${s.url}/v1/images/detokenize`, { codes: body.codes });
+        assert.equal(back.status, 200, JSON.stringify(back.body));
+        const [expected] = await tok.decodeToPng(codes);
+        assert.ok(Buffer.from((back.body as ImageDetokenizeResponse).b64_json, 'base64').equals(expected));
+      }
+      const bad = ref.image_codes[0].map((row) => [...row]);
+      bad[3][2] = 64;
+      assertError(await post(`${s.url}/v1/images/detokenize`, { codes: bad }), 400, { param: 'codes[3][2]' });
+    } finally {
+      await tok.release();
+    }
+  });
+});
+
+describe('models/tiny: a text tower with no known tokenizer', { timeout: 60_000 }, () => {
+  let engine: UniTokEngine;
+  before(async () => {
+    engine = await startEngine({ model: 'models/tiny', device: 'cpu', maxQueue: 4, maxBatch: 2 });
+    await engine.loaded;
+  });
+  after(() => engine.close());
+
+  test('text inputs are refused by name with the reason; images still embed', async () => {
+    assert.equal(engine.info().understanding.textTokenizer, null);
+    const png = readFileSync(join(fixturesDir('clip'), 'images', 'image_0.png'));
+    await assert.rejects(
+      engine.embed({
+        id: 't',
+        signal: signal(),
+        param: 'input',
+        maxImagePixels: 1 << 20,
+        inputs: [
+          { type: 'image', data: png },
+          { type: 'text', text: 'a cat' },
+        ],
+      }),
+      (err) =>
+        err instanceof InvalidRequestError &&
+        err.param === 'input[1]' &&
+        err.code === 'text_input_unsupported' &&
+        /1000 ids, not CLIP BPE's 49408/.test(err.message),
+    );
+    const ok = await engine.embed({
+      id: 'i',
+      signal: signal(),
+      param: 'input',
+      maxImagePixels: 1 << 20,
+      inputs: [{ type: 'image', data: png }],
+    });
+    assert.equal(ok.embeddings[0].length, engine.info().understanding.embeddingDim);
+  });
+});
+
+describe('models/demo: zero-shot on held-out images through the server', { timeout: 120_000 }, () => {
+  interface Sample {
+    clip: Record<'shape' | 'color', { labels: string[]; ids: number[][] }>;
+    scenes: { file: string; shapes: { shape: string; color: string }[] }[];
+  }
+  const sample = JSON.parse(readFileSync('test/data/demo/heldout.json', 'utf8')) as Sample;
+  const singles = sample.scenes.filter((sc) => sc.shapes.length === 1);
+  const s = useEngineServer('models/demo');
+
+  test("the bundle's word tokenizer gives the ids the demo's Python tokenizer gave", () => {
+    const words = ClipWordTokenizer.load('models/demo/clip_words.json');
+    for (const [kind, template] of [
+      ['shape', 'a {}'],
+      ['color', 'a {} object'],
+    ] as const) {
+      sample.clip[kind].labels.forEach((label, j) => {
+        const row = words.tokenize(template.replace('{}', label), 32);
+        assert.deepEqual(row, sample.clip[kind].ids[j].slice(0, row.length));
+        assert.ok(sample.clip[kind].ids[j].slice(row.length).every((id) => id === 0));
+      });
+    }
+  });
+
+  test('colour accuracy of the one-shape held-out scenes', async () => {
+    assert.equal(s.engine.info().understanding.textTokenizer, 'words');
+    const hits = await Promise.all(
+      singles.map(async (scene) => {
+        const res = await post(`${s.url}/v1/zero-shot-image-classification`, {
+          image: dataUrl(readFileSync(join('test/data/demo', scene.file))),
+          candidate_labels: sample.clip.color.labels,
+          hypothesis_template: 'a {} object',
+        });
+        assert.equal(res.status, 200, JSON.stringify(res.body));
+        return (res.body as ZeroShotImageClassificationResponse).data[0].label === scene.shapes[0].color;
+      }),
+    );
+    const accuracy = hits.filter(Boolean).length / hits.length;
+    assert.ok(accuracy >= 0.8, `zero-shot colour accuracy ${accuracy} on ${hits.length} images`);
+  });
+});
