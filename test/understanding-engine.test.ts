@@ -191,7 +191,6 @@ describe('models/tiny: a text tower with no known tokenizer', { timeout: 60_000 
         id: 't',
         signal: signal(),
         param: 'input',
-        maxImagePixels: 1 << 20,
         inputs: [
           { type: 'image', data: png },
           { type: 'text', text: 'a cat' },
@@ -207,7 +206,6 @@ describe('models/tiny: a text tower with no known tokenizer', { timeout: 60_000 
       id: 'i',
       signal: signal(),
       param: 'input',
-      maxImagePixels: 1 << 20,
       inputs: [{ type: 'image', data: png }],
     });
     assert.equal(ok.embeddings[0].length, engine.info().understanding.embeddingDim);

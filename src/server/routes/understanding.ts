@@ -95,7 +95,6 @@ const understandingPlugin: FastifyPluginAsync<ServerContext> = async (app, ctx) 
           signal: inflight.signal,
           inputs,
           param: 'input',
-          maxImagePixels: limits.maxPixels,
         });
         const base64 = body.encoding_format === 'base64';
         const response: CreateEmbeddingResponse = {
@@ -126,7 +125,6 @@ const understandingPlugin: FastifyPluginAsync<ServerContext> = async (app, ctx) 
           image,
           labels: body.candidate_labels,
           template: body.hypothesis_template ?? null,
-          maxImagePixels: limits.maxPixels,
         });
         const response: ZeroShotImageClassificationResponse = {
           object: 'list',
@@ -150,7 +148,6 @@ const understandingPlugin: FastifyPluginAsync<ServerContext> = async (app, ctx) 
           id: inflight.id,
           signal: inflight.signal,
           image,
-          maxImagePixels: limits.maxPixels,
         });
         const info = ctx.engine.info();
         const { codebooks, tokens, grid, codebookSize } = info.understanding;
