@@ -4,7 +4,7 @@
 // this test is skipped.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -347,6 +347,29 @@ describe('web page in Chromium against the real server', { skip, timeout: 300_00
     assert.ok((await overflow()) <= 0, 'no horizontal scrolling (chat)');
     await shot(page, 'phone-chat.png');
     await page.setViewportSize(DESKTOP);
+  });
+
+  test('understand: an image and typed labels give their zero-shot scores, highest first', async () => {
+    await page.click('#tab-understand');
+    // A held-out scene of the default model's world: one purple triangle.
+    await page.setInputFiles('#zs-file', {
+      name: 'purple-triangle.png',
+      mimeType: 'image/png',
+      buffer: readFileSync(join(ROOT, 'test', 'data', 'demo', 'heldout_000002.png')),
+    });
+    await page.locator('#zs-preview').waitFor();
+    await page.fill('#zs-labels', 'red, green, blue, yellow, purple, orange');
+    await page.fill('#zs-template', 'a {} object');
+    await page.click('#zs-run');
+    await page.locator('#zs-scores .score').first().waitFor({ timeout: 30_000 });
+    const rows = await page.locator('#zs-scores .score span:first-child').allTextContents();
+    assert.equal(rows.length, 6);
+    assert.equal(rows[0], 'purple');
+    await shot(page, 'desktop-understand.png');
+    await page.fill('#zs-template', 'no slot for the label');
+    await page.click('#zs-run');
+    await page.locator('#zs-error').waitFor({ state: 'visible' });
+    assert.match((await page.textContent('#zs-error')) ?? '', /hypothesis_template/);
   });
 
   test('the page asked only this server for anything, and raised no script errors', () => {

@@ -75,6 +75,17 @@ export async function getJson(path) {
   return res.json();
 }
 
+/** POSTs `body` as JSON and returns the parsed reply. */
+export async function postJson(path, body, signal) {
+  const res = await request(path, {
+    method: 'POST',
+    headers: headers({ 'content-type': 'application/json' }),
+    body: JSON.stringify(body),
+    signal,
+  });
+  return res.json();
+}
+
 /** POSTs `body` with `stream: true` and yields each SSE `data:` payload, parsed, until `[DONE]`. */
 export async function* postStream(path, body, signal) {
   const res = await request(path, {

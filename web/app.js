@@ -1,8 +1,9 @@
-// Page entry: finds the served model (asking for an API key if the server wants one), then starts the chat and
-// image-generation panels, which get the model description through `ready`.
+// Page entry: finds the served model (asking for an API key if the server wants one), then starts the chat,
+// image-generation and understanding panels, which get the model description through `ready`.
 import { ApiError, getApiKey, getJson, onAuthError, setApiKey } from './api.js';
 import { initChat } from './chat.js';
 import { initGenerate } from './generate.js';
+import { initUnderstand } from './understand.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -88,3 +89,4 @@ $('api-key').value = getApiKey();
 const ready = loadModel();
 initChat(ready);
 initGenerate(ready);
+initUnderstand(ready);
