@@ -8,8 +8,6 @@
 //   worker-thread/  image codec (codec-worker.ts): the UniTok tokenizer graphs, encoding input images and
 //                   rendering outputs and previews, so a render never delays the other requests' steps; and the
 //                   CLIP graphs behind embeddings and zero-shot classification (understanding.ts).
-
-import { loadClipTextTokenizer } from '../../tokenizer/clip-text-tokenizer.ts';
 import { DEFAULT_IMAGE_LIMITS, type ImageLimits } from '../../tokenizer/image-io.ts';
 import { UniTokTokenizer } from '../../tokenizer/unitok.ts';
 import { type Bundle, readBundle } from '../bundle.ts';
@@ -18,8 +16,6 @@ import {
   type ChatEvent,
   type ChatRequest,
   ContextLengthError,
-  type EmbeddingRequest,
-  type EmbeddingResult,
   type Engine,
   type EngineFactory,
   type EngineInfo,
@@ -27,14 +23,10 @@ import {
   type EngineStats,
   type EngineStatus,
   type EngineStream,
-  type ImageDetokenizeRequest,
   type ImageEvent,
   type ImageRequest,
-  type ImageTokenizeRequest,
   InvalidRequestError,
   NotReadyError,
-  type ZeroShotRequest,
-  type ZeroShotResult,
 } from '../engine-types.ts';
 import { EventChannel } from './channel.ts';
 import { ChoiceText } from './chat-output.ts';
@@ -133,9 +125,7 @@ export class UniTokEngine implements Engine {
       this.bundle = bundle;
       this.statusMessage = `loading ${bundle.name} on ${device}`;
       const tokenizer = LlamaTokenizer.load(dir);
-      const manifest = UniTokTokenizer.readManifest(dir);
-      const padColor = manifest.config.pad_color;
-      const clipText = loadClipTextTokenizer(dir, manifest.clip);
+      const padColor = UniTokTokenizer.readManifest(dir).config.pad_color;
       // A CFG image decodes two rows, so the pool always has room for one.
       const slots = Math.max(this.options.maxBatch, CFG_ROWS);
       const [r, c] = await Promise.allSettled([
@@ -176,13 +166,7 @@ export class UniTokEngine implements Engine {
         scheduler,
         contextLength: info.contextLength,
         padColor,
-        understanding: new Understanding({
-          codec,
-          config: manifest.config,
-          clip: manifest.clip,
-          text: clipText,
-          limits: this.imageLimits,
-        }),
+        understanding: Understanding.load(dir, { codec, limits: this.imageLimits }),
       };
       this.status = 'ready';
       this.statusMessage = undefined;
@@ -223,7 +207,7 @@ export class UniTokEngine implements Engine {
       ...s,
       generated: { ...this.generated },
       ttft: { ...this.ttft },
-      ...(clipRuns ? { clipRuns } : {}),
+      clipRuns,
     };
   }
 
@@ -331,21 +315,13 @@ export class UniTokEngine implements Engine {
     await Promise.all([model?.runner.close(), model?.codec.close()]);
   }
 
-  embed(request: EmbeddingRequest): Promise<EmbeddingResult> {
-    return this.readyFor({ n: 1, signal: request.signal }).understanding.embed(request);
-  }
-
-  classifyImage(request: ZeroShotRequest): Promise<ZeroShotResult> {
-    return this.readyFor({ n: 1, signal: request.signal }).understanding.classifyImage(request);
-  }
-
-  tokenizeImage(request: ImageTokenizeRequest): Promise<number[][]> {
-    return this.readyFor({ n: 1, signal: request.signal }).understanding.tokenizeImage(request);
-  }
-
-  detokenizeImage(request: ImageDetokenizeRequest): Promise<Buffer> {
-    return this.readyFor({ n: 1, signal: request.signal }).understanding.detokenizeImage(request);
-  }
+  // The understanding side (understanding.ts), once the model is ready.
+  embed: Engine['embed'] = async (r) => this.understand(r).embed(r);
+  classifyImage: Engine['classifyImage'] = async (r) => this.understand(r).classifyImage(r);
+  tokenizeImage: Engine['tokenizeImage'] = async (r) => this.understand(r).tokenizeImage(r);
+  detokenizeImage: Engine['detokenizeImage'] = async (r) => this.understand(r).detokenizeImage(r);
+  private understand = (r: { signal: AbortSignal }) =>
+    this.readyFor({ n: 1, signal: r.signal }).understanding;
 
   // ------------------------------------------------------------------------------------------------ helpers
 

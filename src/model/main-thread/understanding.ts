@@ -3,9 +3,9 @@
 // resized here (sharp, off the event loop); the graphs run in the codec worker, each kind of input of concurrent
 // requests coalesced into one batched run (Batcher).
 
-import type { ClipTextTokenizer } from '../../tokenizer/clip-text-tokenizer.ts';
+import { type ClipTextTokenizer, loadClipTextTokenizer } from '../../tokenizer/clip-text-tokenizer.ts';
 import { ImageInputError, type ImageLimits, pixelsToPng, preprocessImage } from '../../tokenizer/image-io.ts';
-import type { ClipManifest, UniTokConfig } from '../../tokenizer/unitok.ts';
+import { type ClipManifest, type UniTokConfig, UniTokTokenizer } from '../../tokenizer/unitok.ts';
 import {
   CancelledError,
   type EmbeddingRequest,
@@ -57,6 +57,12 @@ export class Understanding {
   readonly info: UnderstandingInfo;
   private readonly texts: Batcher<Int32Array, Float32Array>;
   private readonly images: Batcher<Float32Array, ImageEmbedding>;
+
+  /** For a model folder: its manifest's sizes and "clip" section, and the text tokenizer it declares. */
+  static load(dir: string, { codec, limits }: Pick<UnderstandingOptions, 'codec' | 'limits'>): Understanding {
+    const { config, clip } = UniTokTokenizer.readManifest(dir);
+    return new Understanding({ codec, limits, config, clip, text: loadClipTextTokenizer(dir, clip) });
+  }
 
   constructor(private readonly options: UnderstandingOptions) {
     const { config, clip, text } = options;
