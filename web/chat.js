@@ -1,17 +1,9 @@
 // Chat panel: multi-turn conversation with streamed replies, images attached by picker, drag and drop or paste
 // (visual question answering), and image replies (`modalities: ["text","image"]`) shown inline.
 import { postStream } from './api.js';
+import { readAsDataUrl } from './files.js';
 
 const $ = (id) => document.getElementById(id);
-
-function readAsDataUrl(file) {
-  return new Promise((resolve, reject) => {
-    const reader = new FileReader();
-    reader.onload = () => resolve(reader.result);
-    reader.onerror = () => reject(reader.error);
-    reader.readAsDataURL(file);
-  });
-}
 
 function element(tag, className, text) {
   const el = document.createElement(tag);

@@ -1,17 +1,9 @@
 // Understand panel: zero-shot classification of one image (drop, paste or pick) against typed labels, through
 // POST /v1/zero-shot-image-classification; each label's score shown as a bar, highest first.
 import { postJson } from './api.js';
+import { readAsDataUrl } from './files.js';
 
 const $ = (id) => document.getElementById(id);
-
-function readAsDataUrl(file) {
-  return new Promise((resolve, reject) => {
-    const reader = new FileReader();
-    reader.onload = () => resolve(reader.result);
-    reader.onerror = () => reject(reader.error);
-    reader.readAsDataURL(file);
-  });
-}
 
 export function initUnderstand(ready) {
   const form = $('zs-form');
