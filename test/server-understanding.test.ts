@@ -7,6 +7,7 @@ import request from 'supertest';
 import type {
   CreateEmbeddingResponse,
   ImageTokenizeResponse,
+  ListModelsResponse,
   ZeroShotImageClassificationResponse,
 } from '../src/server/api-types.generated.ts';
 import { dataUrl, PNG_SIGNATURE, solidPng } from './helpers/png.ts';
@@ -18,6 +19,16 @@ const imagePart = (url = png) => ({ type: 'image_url', image_url: { url } });
 describe('POST /v1/embeddings', { timeout: 30_000 }, () => {
   const s = useServer({ config: { images: { maxPerRequest: 2 } } });
   const post = (body: object) => request(s.app.server).post('/v1/embeddings').send(body);
+
+  test('/v1/models describes the embeddings', async () => {
+    const res = await request(s.app.server).get('/v1/models');
+    assert.deepEqual((res.body as ListModelsResponse).data[0].embeddings, {
+      dimensions: 8,
+      text_tokenizer: 'clip-bpe',
+      text_context_length: 16,
+      zero_shot_template: 'a photo of a {}.',
+    });
+  });
 
   test('one string: one unit vector, usage, OpenAI envelope', async () => {
     const res = await post({ input: 'a photo of a cat.', model: 'unitok-fake' });
@@ -85,6 +96,12 @@ describe('POST /v1/embeddings', { timeout: 30_000 }, () => {
 
 describe('a model without a CLIP text tokenizer', () => {
   const s = useServer({ engine: { understanding: { textTokenizer: null } } });
+
+  test('/v1/models says so', async () => {
+    const res = await request(s.app.server).get('/v1/models');
+    assertSchema('ListModelsResponse', res.body);
+    assert.equal((res.body as ListModelsResponse).data[0].embeddings?.text_tokenizer, null);
+  });
 
   test('refuses text inputs by name and still embeds images', async () => {
     const res = await request(s.app.server)

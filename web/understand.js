@@ -33,6 +33,16 @@ export function initUnderstand(ready) {
     scores.replaceChildren();
   }
 
+  ready.then((model) => {
+    const clip = model.embeddings;
+    if (!clip) return;
+    $('zs-template').placeholder = `empty = the model's "${clip.zero_shot_template}"`;
+    if (clip.text_tokenizer === null) {
+      showError('This model cannot embed text (it has no CLIP text tokenizer), so it cannot score labels.');
+      run.disabled = true;
+    }
+  });
+
   $('zs-pick').addEventListener('click', () => fileInput.click());
   fileInput.addEventListener('change', () => use(fileInput.files[0]));
   drop.addEventListener('dragover', (event) => {

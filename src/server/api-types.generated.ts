@@ -1339,6 +1339,21 @@ export interface components {
                 codes_per_visual_token: number;
             };
             defaults: components["schemas"]["ModelDefaults"];
+            embeddings?: components["schemas"]["ModelEmbeddings"];
+        };
+        /** @description Extension. The CLIP side behind `/v1/embeddings` and `/v1/zero-shot-image-classification`. */
+        ModelEmbeddings: {
+            /** @description Length of every embedding, text or image. */
+            dimensions: number;
+            /**
+             * @description `clip-bpe` (open_clip's, the released model), `words` (a closed word list, the demo model), or null: this model cannot embed text.
+             * @enum {string|null}
+             */
+            text_tokenizer: "clip-bpe" | "words" | null;
+            /** @description Most text ids per input, start and end of text included; longer texts are refused. */
+            text_context_length: number;
+            /** @description The hypothesis a zero-shot request without `hypothesis_template` gets. */
+            zero_shot_template: string;
         };
         /** @description Extension. What a request that leaves a setting out (or sends null) gets from this model (its bundle's `sampling` in config.json). */
         ModelDefaults: {
@@ -1584,6 +1599,7 @@ export type ImageDetokenizeRequest = components['schemas']['ImageDetokenizeReque
 export type ImageDetokenizeResponse = components['schemas']['ImageDetokenizeResponse'];
 export type Modality = components['schemas']['Modality'];
 export type Model = components['schemas']['Model'];
+export type ModelEmbeddings = components['schemas']['ModelEmbeddings'];
 export type ModelDefaults = components['schemas']['ModelDefaults'];
 export type ListModelsResponse = components['schemas']['ListModelsResponse'];
 export type HealthResponse = components['schemas']['HealthResponse'];

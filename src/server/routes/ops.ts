@@ -8,6 +8,7 @@ import { servedModel } from '../generation.ts';
 function describeModel(ctx: ServerContext): Model {
   const info = ctx.engine.info();
   const { text, image } = info.defaults;
+  const u = info.understanding;
   return {
     id: servedModel(ctx),
     object: 'model',
@@ -28,6 +29,12 @@ function describeModel(ctx: ServerContext): Model {
         top_k: image.topK,
         guidance_scale: image.guidanceScale,
       },
+    },
+    embeddings: {
+      dimensions: u.embeddingDim,
+      text_tokenizer: u.textTokenizer,
+      text_context_length: u.textContextLength,
+      zero_shot_template: u.zeroShotTemplate,
     },
   };
 }
