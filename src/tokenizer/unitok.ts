@@ -20,6 +20,9 @@ export interface UniTokConfig {
   embed_dim: number;
   text_context_length: number;
   text_vocab_size: number;
+  text_width: number;
+  text_layers: number;
+  text_heads: number;
   pad_color: [number, number, number];
 }
 
