@@ -1,8 +1,8 @@
 // The understanding side end to end: the real engine and server, through the official `openai` client where it
 // applies. A bundle converted from a released-layout checkpoint with open_clip's text vocabulary (fixtures `clip`)
 // must give PyTorch's embeddings (encode_text / encode_image, normalize=True) within 1e-4; the committed default
-// model (models/demo, a word-level text tower) must classify its held-out images; models/tiny, whose text tower
-// has no known tokenizer, must refuse text by name.
+// model (models/demo) must tokenise as its Python side does and classify its held-out images; models/tiny, whose
+// text tower has no known tokenizer, must refuse text by name.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,7 +18,7 @@ import type {
   ZeroShotImageClassificationResponse,
 } from '../src/server/api-types.generated.ts';
 import { buildServer } from '../src/server/app.ts';
-import { ClipWordTokenizer } from '../src/tokenizer/clip-text-tokenizer.ts';
+import { loadClipTextTokenizer } from '../src/tokenizer/clip-text-tokenizer.ts';
 import { UniTokTokenizer } from '../src/tokenizer/unitok.ts';
 import { dataUrl } from './helpers/png.ts';
 import { assertError, listen } from './helpers/server.ts';
@@ -221,14 +221,16 @@ describe('models/demo: zero-shot on held-out images through the server', { timeo
   const singles = sample.scenes.filter((sc) => sc.shapes.length === 1);
   const s = useEngineServer('models/demo');
 
-  test("the bundle's word tokenizer gives the ids the demo's Python tokenizer gave", () => {
-    const words = ClipWordTokenizer.load('models/demo/clip_words.json');
+  test("the text tokenizer the bundle declares gives the ids the demo's Python tokenizer gave", () => {
+    const { config, clip } = UniTokTokenizer.readManifest('models/demo');
+    const declared = loadClipTextTokenizer('models/demo', clip);
+    assert.ok(declared.tokenizer, 'the default model declares a CLIP text tokenizer');
     for (const [kind, template] of [
       ['shape', 'a {}'],
       ['color', 'a {} object'],
     ] as const) {
       sample.clip[kind].labels.forEach((label, j) => {
-        const row = words.tokenize(template.replace('{}', label), 32);
+        const row = declared.tokenizer.tokenize(template.replace('{}', label), config.text_context_length);
         assert.deepEqual(row, sample.clip[kind].ids[j].slice(0, row.length));
         assert.ok(sample.clip[kind].ids[j].slice(row.length).every((id) => id === 0));
       });
@@ -236,7 +238,7 @@ describe('models/demo: zero-shot on held-out images through the server', { timeo
   });
 
   test('colour accuracy of the one-shape held-out scenes', async () => {
-    assert.equal(s.engine.info().understanding.textTokenizer, 'words');
+    assert.notEqual(s.engine.info().understanding.textTokenizer, null);
     const hits = await Promise.all(
       singles.map(async (scene) => {
         const res = await post(`${s.url}/v1/zero-shot-image-classification`, {
