@@ -354,16 +354,15 @@ describe('web page in Chromium against the real server', { skip, timeout: 300_00
     const data = join(ROOT, 'test', 'data', 'demo');
     const sample = JSON.parse(readFileSync(join(data, 'heldout.json'), 'utf8'));
     const scene = sample.scenes.find((sc: { shapes: unknown[] }) => sc.shapes.length === 1);
-    const labels: string[] = sample.clip.color.labels;
     const file = { name: scene.file, mimeType: 'image/png', buffer: readFileSync(join(data, scene.file)) };
     await page.setInputFiles('#zs-file', file);
     await page.locator('#zs-preview').waitFor();
-    await page.fill('#zs-labels', labels.join(', '));
+    await page.fill('#zs-labels', sample.clip.color.labels.join(', '));
     await page.fill('#zs-template', 'a {} object');
     await page.click('#zs-run');
     await page.locator('#zs-scores .score').first().waitFor({ timeout: 30_000 });
     const rows = await page.locator('#zs-scores .score span:first-child').allTextContents();
-    assert.equal(rows.length, labels.length);
+    assert.equal(rows.length, sample.clip.color.labels.length);
     assert.equal(rows[0], scene.shapes[0].color);
     await shot(page, 'desktop-understand.png');
     await page.fill('#zs-template', 'no slot for the label');
