@@ -4,14 +4,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import {
-  ConfigError,
-  DEFAULT_CONFIG,
-  DEFAULT_ENGINE_OPTIONS,
-  helpText,
-  parseCli,
-  resolveConfig,
-} from '../src/server/config.ts';
+import { helpText, parseCli } from '../src/server/cli-options.ts';
+import { ConfigError, DEFAULT_CONFIG, DEFAULT_ENGINE_OPTIONS, resolveConfig } from '../src/server/config.ts';
 
 describe('parseCli', { timeout: 30_000 }, () => {
   test('defaults', () => {
@@ -59,6 +53,22 @@ describe('parseCli', { timeout: 30_000 }, () => {
         '0',
         '--log-level',
         'warn',
+        '--shutdown-timeout-seconds',
+        '45',
+        '--cors-origins',
+        'https://app.example.org, https://b.example.org',
+        '--body-timeout-seconds',
+        '5',
+        '--headers-timeout-seconds',
+        '2',
+        '--keep-alive-seconds',
+        '90',
+        '--max-requests-per-connection',
+        '100',
+        '--max-connections',
+        '50',
+        '--ws-max-message-mb',
+        '1',
         '--engine-module',
         'x/engine.ts',
       ],
@@ -83,7 +93,18 @@ describe('parseCli', { timeout: 30_000 }, () => {
       sseKeepAliveMs: 2500,
       requestTimeoutMs: 0,
       logLevel: 'warn',
+      limits: {
+        requestReceiveTimeoutMs: 5000,
+        headersTimeoutMs: 2000,
+        keepAliveTimeoutMs: 90_000,
+        maxRequestsPerConnection: 100,
+        maxConnections: 50,
+        wsMaxMessageBytes: 1024 * 1024,
+      },
+      shutdownTimeoutMs: 45_000,
+      corsOrigins: ['https://app.example.org', 'https://b.example.org'],
     });
+    assert.deepEqual(parseCli([], { UNITOK_CORS_ORIGINS: ',' }).server.corsOrigins, [], "',' turns CORS off");
   });
 
   test('environment variables (PORT and HOST included), with flags winning', () => {
@@ -187,7 +208,7 @@ describe('the CLI process', { timeout: 30_000 }, () => {
     const url = await new Promise<string>((resolve, reject) => {
       child.stdout?.on('data', (d) => {
         logs += d;
-        const m = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(logs);
+        const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(logs);
         if (m) resolve(m[1]);
       });
       child.once('exit', () => reject(new Error(`exited early: ${logs}`)));

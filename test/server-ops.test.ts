@@ -162,28 +162,44 @@ describe('metrics', { timeout: 30_000 }, () => {
     const families = new Map<string, string>();
     const samples = new Map<string, number>();
     for (const line of lines) {
+      if (line === '') continue; // prom-client separates families with a blank line
       const type = /^# TYPE (\S+) (counter|gauge|histogram)$/.exec(line);
       if (type) families.set(type[1], type[2]);
       if (line.startsWith('#')) {
-        assert.match(line, /^# (HELP|TYPE) [a-z_]+ .+$/);
+        assert.match(line, /^# (HELP|TYPE) [a-z_0-9]+ .+$/);
         continue;
       }
-      const m = /^([a-z_]+)(\{[^}]*\})? (-?[0-9.e+-]+)$/.exec(line);
+      const m = /^([a-z_0-9]+)(\{[^}]*\})? (-?[0-9.e+-]+|NaN|Nan)$/.exec(line); // prom-client writes NaN as Nan
       assert.ok(m, `sample line: ${line}`);
       const family = m[1].replace(/_(bucket|sum|count)$/, '');
       assert.ok(families.has(m[1]) || families.get(family) === 'histogram', `TYPE before ${line}`);
       samples.set(`${m[1]}${m[2] ?? ''}`, Number(m[3]));
     }
-    assert.deepEqual([...families.keys()].sort(), [
+    assert.deepEqual([...families.keys()].filter((f) => f.startsWith('unitok_')).sort(), [
+      'unitok_draining',
+      'unitok_e2e_request_latency_seconds',
       'unitok_generated_tokens_per_second',
       'unitok_generated_tokens_total',
+      'unitok_image_generation_seconds',
+      'unitok_kv_slots_usage_perc',
       'unitok_model_ready',
       'unitok_prompt_tokens_total',
+      'unitok_request_generation_tokens',
+      'unitok_request_prompt_tokens',
+      'unitok_request_queue_time_seconds',
       'unitok_requests_running',
       'unitok_requests_total',
       'unitok_requests_waiting',
+      'unitok_time_per_output_token_seconds',
       'unitok_time_to_first_token_seconds',
     ]);
+    assert.ok(families.has('process_cpu_seconds_total') && families.has('nodejs_heap_size_used_bytes'));
+    assert.equal(samples.get('unitok_e2e_request_latency_seconds_count{kind="chat"}'), 1);
+    assert.equal(samples.get('unitok_request_generation_tokens_sum{modality="text"}'), 5);
+    assert.equal(samples.get('unitok_time_per_output_token_seconds_count{modality="image"}'), 1);
+    assert.equal(samples.get('unitok_request_queue_time_seconds_count{modality="image"}'), 1);
+    assert.equal(samples.get('unitok_image_generation_seconds_count'), 1);
+    assert.equal(samples.get('unitok_draining'), 0);
     assert.equal(samples.get('unitok_requests_total{kind="chat",outcome="ok"}'), 1);
     assert.equal(samples.get('unitok_requests_total{kind="chat",outcome="rejected"}'), 1);
     assert.equal(samples.get('unitok_requests_total{kind="image",outcome="ok"}'), 1);
@@ -191,11 +207,12 @@ describe('metrics', { timeout: 30_000 }, () => {
     assert.equal(samples.get('unitok_generated_tokens_total{modality="image"}'), 16);
     assert.equal(samples.get('unitok_generated_tokens_per_second{modality="image"}'), 1.6);
     assert.equal(samples.get('unitok_time_to_first_token_seconds_count{modality="text"}'), 1);
-    assert.equal(samples.get('unitok_time_to_first_token_seconds_bucket{modality="text",le="+Inf"}'), 1);
+    assert.equal(samples.get('unitok_time_to_first_token_seconds_bucket{le="+Inf",modality="text"}'), 1);
     assert.equal(samples.get('unitok_model_ready'), 1);
-    const buckets = lines.filter((l) =>
-      l.startsWith('unitok_time_to_first_token_seconds_bucket{modality="image"'),
+    const buckets = lines.filter(
+      (l) => l.startsWith('unitok_time_to_first_token_seconds_bucket{') && l.includes('modality="image"'),
     );
+    assert.ok(buckets.length > 10);
     const counts = buckets.map((l) => Number(l.split(' ')[1]));
     assert.deepEqual(
       counts,

@@ -89,6 +89,9 @@ export interface EngineStats {
   waiting: number;
   /** Requests currently generating. */
   running: number;
+  /** KV slots in use, and in all (optional: for the cache-usage gauge). */
+  slotsUsed?: number;
+  slots?: number;
 }
 
 /** A content part of a chat message. Images arrive as raw bytes (data: URL decoded or fetched by the server). */
@@ -204,6 +207,8 @@ export interface ImageDetokenizeRequest extends UnderstandingRequestBase {
 /** A submitted request: iterate once for its events; throws an EngineError (CancelledError on abort). */
 export interface EngineStream<E> extends AsyncIterable<E> {
   readonly prompt: PromptUsage;
+  /** Optional: resolves when the request leaves the queue for its KV slot(s) (queue-time metrics). */
+  readonly scheduled?: Promise<void>;
 }
 
 export interface Engine {
@@ -221,6 +226,11 @@ export interface Engine {
   detokenizeImage(request: ImageDetokenizeRequest): Promise<Buffer>;
   /** Release sessions; in-flight streams throw CancelledError. */
   close(): Promise<void>;
+  /**
+   * Optional liveness check: a round trip through every worker thread. Rejects when one is gone or does not
+   * answer within `timeoutMs` (the engine can then serve nothing more); resolves while loading too.
+   */
+  ping?(timeoutMs: number): Promise<void>;
 }
 
 /** What the CLI passes to the engine module's `createEngine` (src/model/main-thread/engine.ts). */
@@ -228,7 +238,7 @@ export interface EngineOptions {
   /** Model directory (ONNX graphs, tokenizer, config). */
   model: string;
   device: 'cpu' | 'webgpu' | 'cuda';
-  /** Admitted-but-waiting requests beyond which submit rejects with QueueFullError. */
+  /** Waiting work beyond which submit rejects with QueueFullError, in requests that fill the context (admission.ts). */
   maxQueue: number;
   /** Sequences decoded together (slots). */
   maxBatch: number;
@@ -276,9 +286,13 @@ export class ContextLengthError extends EngineError {
   constructor(
     readonly promptTokens: number,
     readonly contextLength: number,
+    /** Set when the prompt fits and the requested completion (max_tokens) is what does not. */
+    readonly maxTokens: number | null = null,
   ) {
     super(
-      `request (${promptTokens} tokens) exceeds the available context size (${contextLength} tokens); shorten the messages or send fewer images`,
+      maxTokens === null
+        ? `request (${promptTokens} tokens) exceeds the available context size (${contextLength} tokens); shorten the messages or send fewer images`
+        : `the prompt (${promptTokens} tokens) plus max_tokens (${maxTokens}) exceeds the context size (${contextLength} tokens); lower max_tokens to at most ${contextLength - promptTokens}`,
     );
   }
 }

@@ -342,8 +342,52 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Readiness. Public (no API key). */
+        /** The model is loaded and the server is not draining (kept for compatibility; `/health/ready` adds a worker round trip). Public (no API key). */
         get: operations["getHealth"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/health/live": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Liveness probe. Public (no API key).
+         * @description 200 while the process and its engine workers answer (a round trip through every worker thread), also
+         *     while the model loads or the server drains. 503 (`engine_lost`) when a worker thread died or did not
+         *     answer in time: the process cannot serve any more and should be restarted.
+         */
+        get: operations["getLiveness"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/health/ready": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Readiness probe. Public (no API key).
+         * @description 200 when the model is loaded, the server is not draining and a round trip through the engine's workers
+         *     succeeds. 503 with Retry-After otherwise: `model_loading`, `model_failed`, `server_draining` (after
+         *     SIGTERM) or `engine_lost`. Load balancers send traffic only to ready replicas.
+         */
+        get: operations["getReadiness"];
         put?: never;
         post?: never;
         delete?: never;
@@ -361,11 +405,15 @@ export interface paths {
         };
         /**
          * Prometheus metrics. Public (no API key).
-         * @description Text exposition format 0.0.4. Families: `unitok_requests_waiting`, `unitok_requests_running` (gauges),
-         *     `unitok_requests_total{kind,outcome}`, `unitok_prompt_tokens_total`,
-         *     `unitok_generated_tokens_total{modality}` (counters), `unitok_generated_tokens_per_second{modality}`
-         *     (gauge over a sliding window), `unitok_time_to_first_token_seconds{modality}` (histogram) and
-         *     `unitok_model_ready` (gauge).
+         * @description Prometheus text exposition format 0.0.4 (prom-client). Serving families, vLLM's set under the `unitok_`
+         *     prefix: `unitok_requests_waiting`, `unitok_requests_running`, `unitok_kv_slots_usage_perc`,
+         *     `unitok_model_ready`, `unitok_draining` (gauges); `unitok_requests_total{kind,outcome}`,
+         *     `unitok_prompt_tokens_total`, `unitok_generated_tokens_total{modality}` (counters);
+         *     `unitok_generated_tokens_per_second{modality}` (gauge over a sliding window); histograms
+         *     `unitok_time_to_first_token_seconds{modality}`, `unitok_inter_token_latency_seconds{modality}` (TPOT),
+         *     `unitok_e2e_request_latency_seconds{kind}`, `unitok_request_queue_time_seconds{modality}`,
+         *     `unitok_request_prompt_tokens`, `unitok_request_generation_tokens{modality}` and
+         *     `unitok_image_generation_seconds`; plus the process's own (`process_*`, `nodejs_*`).
          */
         get: operations["getMetrics"];
         put?: never;
@@ -1458,7 +1506,7 @@ export interface components {
                 "application/json": components["schemas"]["ErrorResponse"];
             };
         };
-        /** @description The model is loading (or failed to load). */
+        /** @description The model is loading (or failed to load), or the server is draining after SIGTERM (`server_draining`, retry on another replica). */
         ServiceUnavailable: {
             headers: {
                 "Retry-After": components["headers"]["RetryAfter"];
@@ -2021,6 +2069,48 @@ export interface operations {
         requestBody?: never;
         responses: {
             /** @description The model is loaded and serving. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HealthResponse"];
+                };
+            };
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getLiveness: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The process and its workers answer. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HealthResponse"];
+                };
+            };
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getReadiness: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Ready to take requests. */
             200: {
                 headers: {
                     [name: string]: unknown;

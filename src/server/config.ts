@@ -1,7 +1,5 @@
-// Every server knob in one object, and the CLI/environment parser that fills it.
-// Precedence: command-line flag > environment variable > default. Each flag has exactly one variable.
+// Every server knob in one object with its defaults. The CLI/environment parser that fills it is cli-options.ts.
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import type { EngineOptions } from '../model/engine-types.ts';
 import { DEFAULT_IMAGE_LIMITS } from '../tokenizer/image-io.ts';
 
@@ -15,6 +13,22 @@ export interface ImageInputLimits {
   /** Hosts whose http(s) image URLs are fetched (`*.example.org` matches subdomains); empty = data: URLs only. */
   allowedHosts: string[];
   fetchTimeoutMs: number;
+}
+
+/** What one client connection may hold; the defence against slow and oversized clients. */
+export interface ConnectionLimits {
+  /** Longest a client may take to send a whole request, headers and body (slow-body clients get 408); 0 = none. */
+  requestReceiveTimeoutMs: number;
+  /** Longest a client may take to send the request headers. */
+  headersTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this long; above a load balancer's idle timeout. */
+  keepAliveTimeoutMs: number;
+  /** Requests served on one keep-alive connection before it is closed; 0 = unlimited. */
+  maxRequestsPerConnection: number;
+  /** Open connections (WebSockets included); more are refused at accept; 0 = unlimited. */
+  maxConnections: number;
+  /** Largest WebSocket message; a bigger one closes the socket with 1009 and a reason. */
+  wsMaxMessageBytes: number;
 }
 
 export interface ServerConfig {
@@ -34,9 +48,14 @@ export interface ServerConfig {
   /** Longest a generation may run before it is stopped with 504; 0 = unlimited. */
   requestTimeoutMs: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  limits: ConnectionLimits;
+  /** On SIGTERM, how long in-flight requests and streams may run on before they are ended; 0 = end them at once. */
+  shutdownTimeoutMs: number;
+  /** Origins allowed to call the API from a browser (CORS); ['*'] = any, [] = no CORS headers. */
+  corsOrigins: string[];
 }
 
-const MB = 1024 * 1024;
+export const MB = 1024 * 1024;
 
 export const DEFAULT_CONFIG: ServerConfig = {
   host: '127.0.0.1',
@@ -55,14 +74,31 @@ export const DEFAULT_CONFIG: ServerConfig = {
   sseKeepAliveMs: 15_000,
   requestTimeoutMs: 600_000,
   logLevel: 'info',
+  limits: {
+    requestReceiveTimeoutMs: 30_000,
+    headersTimeoutMs: 10_000,
+    keepAliveTimeoutMs: 65_000,
+    maxRequestsPerConnection: 0,
+    maxConnections: 1024,
+    wsMaxMessageBytes: 16 * MB,
+  },
+  shutdownTimeoutMs: 30_000,
+  // As vLLM and llama.cpp: the API authenticates with bearer keys, not cookies, so any origin may call it.
+  corsOrigins: ['*'],
 };
 
-export type ServerConfigInput = Partial<Omit<ServerConfig, 'images'>> & {
+export type ServerConfigInput = Partial<Omit<ServerConfig, 'images' | 'limits'>> & {
   images?: Partial<ImageInputLimits>;
+  limits?: Partial<ConnectionLimits>;
 };
 
 export function resolveConfig(input: ServerConfigInput = {}): ServerConfig {
-  return { ...DEFAULT_CONFIG, ...input, images: { ...DEFAULT_CONFIG.images, ...input.images } };
+  return {
+    ...DEFAULT_CONFIG,
+    ...input,
+    images: { ...DEFAULT_CONFIG.images, ...input.images },
+    limits: { ...DEFAULT_CONFIG.limits, ...input.limits },
+  };
 }
 
 export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
@@ -84,296 +120,4 @@ export interface CliConfig {
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
-}
-
-type Target = {
-  server: ServerConfigInput & { images: Partial<ImageInputLimits> };
-  engine: EngineOptions;
-  engineModule: string;
-};
-
-/** Turns a raw flag/variable value into a typed one; `say` names the source in error messages. */
-type Parse<T> = (raw: string, say: string) => T;
-
-interface OptionSpec {
-  flag: string;
-  env: string;
-  arg: string;
-  help: string;
-  apply: (t: Target, raw: string, say: string) => void;
-}
-
-const int =
-  (min: number, max = Number.MAX_SAFE_INTEGER): Parse<number> =>
-  (raw, say) => {
-    const v = Number(raw);
-    if (!/^-?\d+$/.test(raw.trim()) || v < min || v > max) {
-      throw new ConfigError(`${say}: expected an integer in ${min}..${max}, got '${raw}'`);
-    }
-    return v;
-  };
-
-/** A non-negative decimal, multiplied by `unit` (MB -> bytes, seconds -> ms). */
-const scaled =
-  (unit: number, min = 0): Parse<number> =>
-  (raw, say) => {
-    const v = Number(raw);
-    if (raw.trim() === '' || !Number.isFinite(v) || v < min) {
-      throw new ConfigError(`${say}: expected a number >= ${min}, got '${raw}'`);
-    }
-    return Math.round(v * unit);
-  };
-
-const choice =
-  <T extends string>(values: readonly T[]): Parse<T> =>
-  (raw, say) => {
-    if (!values.includes(raw as T))
-      throw new ConfigError(`${say}: expected one of ${values.join(', ')}, got '${raw}'`);
-    return raw as T;
-  };
-
-const text: Parse<string> = (raw) => raw;
-const list: Parse<string[]> = (raw) =>
-  raw
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-
-type Spec = Omit<OptionSpec, 'apply'>;
-const server =
-  <K extends keyof ServerConfig>(key: K, parse: Parse<ServerConfig[K]>) =>
-  (spec: Spec): OptionSpec => ({
-    ...spec,
-    apply: (t, raw, say) => {
-      t.server[key] = parse(raw, say) as (typeof t.server)[K];
-    },
-  });
-const images =
-  <K extends keyof ImageInputLimits>(key: K, parse: Parse<ImageInputLimits[K]>) =>
-  (spec: Spec): OptionSpec => ({
-    ...spec,
-    apply: (t, raw, say) => {
-      t.server.images[key] = parse(raw, say);
-    },
-  });
-const engine =
-  <K extends keyof EngineOptions>(key: K, parse: Parse<EngineOptions[K]>) =>
-  (spec: Spec): OptionSpec => ({
-    ...spec,
-    apply: (t, raw, say) => {
-      t.engine[key] = parse(raw, say);
-    },
-  });
-
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-const DEVICES = ['cpu', 'webgpu', 'cuda'] as const;
-const d = DEFAULT_CONFIG;
-const de = DEFAULT_ENGINE_OPTIONS;
-
-const OPTIONS: OptionSpec[] = [
-  engine(
-    'model',
-    text,
-  )({ flag: 'model', env: 'UNITOK_MODEL', arg: 'DIR', help: `model directory (default ${de.model})` }),
-  engine(
-    'device',
-    choice(DEVICES),
-  )({
-    flag: 'device',
-    env: 'UNITOK_DEVICE',
-    arg: DEVICES.join('|'),
-    help: `execution provider (default ${de.device})`,
-  }),
-  engine(
-    'maxQueue',
-    int(0),
-  )({
-    flag: 'max-queue',
-    env: 'UNITOK_MAX_QUEUE',
-    arg: 'N',
-    help: `waiting requests before 429 (default ${de.maxQueue})`,
-  }),
-  engine(
-    'maxBatch',
-    int(1),
-  )({
-    flag: 'max-batch',
-    env: 'UNITOK_MAX_BATCH',
-    arg: 'N',
-    help: `sequences decoded together (default ${de.maxBatch})`,
-  }),
-  {
-    flag: 'engine-module',
-    env: 'UNITOK_ENGINE_MODULE',
-    arg: 'PATH',
-    help: `module exporting createEngine (default ${DEFAULT_ENGINE_MODULE})`,
-    apply: (t, raw) => {
-      t.engineModule = raw;
-    },
-  },
-  server(
-    'host',
-    text,
-  )({ flag: 'host', env: 'HOST', arg: 'ADDR', help: `listen address (default ${d.host})` }),
-  server(
-    'port',
-    int(0, 65535),
-  )({ flag: 'port', env: 'PORT', arg: 'N', help: `listen port, 0 = any free (default ${d.port})` }),
-  server(
-    'apiKeys',
-    list,
-  )({
-    flag: 'api-key',
-    env: 'UNITOK_API_KEY',
-    arg: 'KEY[,KEY]',
-    help: 'require Authorization: Bearer KEY (default none)',
-  }),
-  server(
-    'servedModelName',
-    text,
-  )({
-    flag: 'served-model-name',
-    env: 'UNITOK_SERVED_MODEL_NAME',
-    arg: 'NAME',
-    help: "model id clients send (default the engine's)",
-  }),
-  server(
-    'bodyLimitBytes',
-    scaled(MB, 0.001),
-  )({
-    flag: 'body-limit-mb',
-    env: 'UNITOK_BODY_LIMIT_MB',
-    arg: 'MB',
-    help: `request body limit (default ${d.bodyLimitBytes / MB})`,
-  }),
-  images(
-    'maxBytes',
-    scaled(MB, 0.001),
-  )({
-    flag: 'max-image-mb',
-    env: 'UNITOK_MAX_IMAGE_MB',
-    arg: 'MB',
-    help: `bytes per input image (default ${d.images.maxBytes / MB})`,
-  }),
-  images(
-    'maxPerRequest',
-    int(0),
-  )({
-    flag: 'max-images',
-    env: 'UNITOK_MAX_IMAGES',
-    arg: 'N',
-    help: `input images per request (default ${d.images.maxPerRequest})`,
-  }),
-  images(
-    'maxPixels',
-    int(1),
-  )({
-    flag: 'max-image-pixels',
-    env: 'UNITOK_MAX_IMAGE_PIXELS',
-    arg: 'N',
-    help: `pixels per input image (default ${d.images.maxPixels})`,
-  }),
-  images(
-    'allowedHosts',
-    list,
-  )({
-    flag: 'allowed-image-hosts',
-    env: 'UNITOK_ALLOWED_IMAGE_HOSTS',
-    arg: 'HOST[,HOST]',
-    help: 'hosts for http(s) image URLs, *.domain allowed (default none: data: URLs only)',
-  }),
-  images(
-    'fetchTimeoutMs',
-    int(1),
-  )({
-    flag: 'image-fetch-timeout-ms',
-    env: 'UNITOK_IMAGE_FETCH_TIMEOUT_MS',
-    arg: 'MS',
-    help: `timeout fetching an image URL (default ${d.images.fetchTimeoutMs})`,
-  }),
-  server(
-    'previewEvery',
-    int(0),
-  )({
-    flag: 'preview-every',
-    env: 'UNITOK_PREVIEW_EVERY',
-    arg: 'N',
-    help: `WebSocket preview every N visual tokens, 0 = none (default ${d.previewEvery})`,
-  }),
-  server(
-    'sseKeepAliveMs',
-    scaled(1000),
-  )({
-    flag: 'sse-ping-seconds',
-    env: 'UNITOK_SSE_PING_SECONDS',
-    arg: 'S',
-    help: `SSE keep-alive comment interval, 0 = none (default ${d.sseKeepAliveMs / 1000})`,
-  }),
-  server(
-    'requestTimeoutMs',
-    scaled(1000),
-  )({
-    flag: 'request-timeout-seconds',
-    env: 'UNITOK_REQUEST_TIMEOUT_SECONDS',
-    arg: 'S',
-    help: `stop a generation after S seconds, 0 = never (default ${d.requestTimeoutMs / 1000})`,
-  }),
-  server(
-    'logLevel',
-    choice(LOG_LEVELS),
-  )({
-    flag: 'log-level',
-    env: 'UNITOK_LOG_LEVEL',
-    arg: 'LEVEL',
-    help: `${LOG_LEVELS.join('|')} (default ${d.logLevel})`,
-  }),
-];
-
-export function helpText(): string {
-  const rows = OPTIONS.map((o) => [`  --${o.flag} ${o.arg}`, o.help, o.env]);
-  const w0 = Math.max(...rows.map((r) => r[0].length));
-  return [
-    'Usage: unitok-server [options]',
-    '',
-    'OpenAI-compatible HTTP + WebSocket server for the UniTok MLLM.',
-    'Each option can also be set by the environment variable in brackets; flags win.',
-    '',
-    ...rows.map(([a, h, e]) => `${a.padEnd(w0)}  ${h} [${e}]`),
-    `${'  -h, --help'.padEnd(w0)}  show this help`,
-    '',
-  ].join('\n');
-}
-
-export function parseCli(argv: string[], env: NodeJS.ProcessEnv = process.env): CliConfig {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        help: { type: 'boolean', short: 'h' },
-        ...Object.fromEntries(OPTIONS.map((o) => [o.flag, { type: 'string' as const }])),
-      },
-    }));
-  } catch (err) {
-    throw new ConfigError(`${(err as Error).message}; see --help`);
-  }
-  const target: Target = {
-    server: { images: {} },
-    engine: { ...DEFAULT_ENGINE_OPTIONS },
-    engineModule: DEFAULT_ENGINE_MODULE,
-  };
-  for (const o of OPTIONS) {
-    const fromFlag = values[o.flag] as string | undefined;
-    const raw = fromFlag ?? env[o.env];
-    if (raw === undefined || (fromFlag === undefined && raw === '')) continue;
-    o.apply(target, raw, fromFlag !== undefined ? `--${o.flag}` : o.env);
-  }
-  return {
-    server: resolveConfig(target.server),
-    engine: target.engine,
-    engineModule: target.engineModule,
-    help: values.help === true,
-  };
 }

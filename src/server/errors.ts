@@ -89,7 +89,8 @@ export function toApiError(err: unknown, ctx: ErrorContext = {}): ApiError {
   }
   if (err instanceof ContextLengthError) {
     // llama.cpp's type for the same condition; OpenAI's code.
-    return new ApiError(400, err.message, 'exceed_context_size_error', 'messages', 'context_length_exceeded');
+    const param = err.maxTokens === null ? 'messages' : 'max_tokens';
+    return new ApiError(400, err.message, 'exceed_context_size_error', param, 'context_length_exceeded');
   }
   if (err instanceof InvalidImageError) {
     const where = `messages[${err.messageIndex}].content[${err.partIndex}].image_url`;

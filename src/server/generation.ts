@@ -189,6 +189,11 @@ export async function admit<E>(
     throw err;
   }
   tracker.prompt(stream.prompt.tokens);
+  const admittedAt = performance.now();
+  void stream.scheduled?.then(
+    () => tracker.scheduled(admittedAt),
+    () => {},
+  );
   return { prompt: stream.prompt, events: tracked(stream, tracker, tokensOf) };
 }
 
@@ -197,6 +202,7 @@ async function* tracked<E>(stream: AsyncIterable<E>, tracker: RequestTracker, to
   try {
     for await (const event of stream) {
       tracker.token(tokensOf(event));
+      if ((event as { type?: string }).type === 'image') tracker.image();
       yield event;
     }
     outcome = 'ok';

@@ -2,6 +2,7 @@
 // shutdown) and remembers why, so the route can tell the client what happened.
 import { randomBytes } from 'node:crypto';
 import { type AbortCause, ApiError, type ErrorContext, toApiError } from './errors.ts';
+import { drainingError, type Lifecycle } from './lifecycle.ts';
 
 export type RequestKind =
   | 'chat'
@@ -62,10 +63,17 @@ export class RequestRegistry {
   private readonly inflight = new Map<string, InFlightRequest>();
   private idleWaiters: (() => void)[] = [];
 
-  constructor(private readonly timeoutMs: number) {}
+  constructor(
+    private readonly timeoutMs: number,
+    private readonly lifecycle?: Lifecycle,
+  ) {}
 
-  /** Registers a request under the client's id (x-request-id) or a fresh `${prefix}-…` one. */
+  /**
+   * Registers a request under the client's id (x-request-id) or a fresh `${prefix}-…` one. The one door for
+   * every generation, so a draining server refuses them all here (503 server_draining).
+   */
   start(kind: RequestKind, prefix: string, requestedId?: string): InFlightRequest {
+    if (this.lifecycle?.draining) throw drainingError();
     const id = requestedId ?? `${prefix}-${randomBytes(12).toString('hex')}`;
     if (this.inflight.has(id)) {
       throw new ApiError(
@@ -95,6 +103,11 @@ export class RequestRegistry {
   /** Aborts every in-flight request and waits (at most `waitMs`) for their routes to answer and finish. */
   async abortAll(cause: AbortCause, waitMs = 0): Promise<void> {
     for (const request of this.inflight.values()) request.abort(cause);
+    await this.idle(waitMs);
+  }
+
+  /** Resolves when no request is in flight, or after `waitMs`, whichever comes first. */
+  async idle(waitMs: number): Promise<void> {
     if (this.inflight.size === 0 || waitMs <= 0) return;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, waitMs);
@@ -103,6 +116,15 @@ export class RequestRegistry {
         resolve();
       });
     });
+  }
+
+  /** The requests in flight now. */
+  snapshot(): Set<InFlightRequest> {
+    return new Set(this.inflight.values());
+  }
+
+  has(id: string): boolean {
+    return this.inflight.has(id);
   }
 
   get size(): number {

@@ -1,9 +1,11 @@
 // Process-level helpers shared by the CLI entry points (src/server/cli.ts, src/main.ts): parse the command line
-// and environment with --help and usage errors handled, then build, listen and shut down on SIGINT/SIGTERM.
+// and environment with --help and usage errors handled, then build, listen, and drain on SIGTERM/SIGINT.
+import { createServer } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Engine, EngineFactory } from '../model/engine-types.ts';
 import { buildServer } from './app.ts';
-import { type CliConfig, ConfigError, helpText, parseCli } from './config.ts';
+import { helpText, parseCli } from './cli-options.ts';
+import { type CliConfig, ConfigError } from './config.ts';
 
 /** The parsed command line, or the exit status when there is nothing to serve (--help: 0, bad usage: 2). */
 export function readCli(argv: string[], env: NodeJS.ProcessEnv = process.env): CliConfig | number {
@@ -22,27 +24,78 @@ export function readCli(argv: string[], env: NodeJS.ProcessEnv = process.env): C
   return cli;
 }
 
+/** A start-up failure the operator can fix (busy port, bad model path): one line, exit status 1, no stack. */
+export class StartupError extends Error {
+  override name = 'StartupError';
+}
+
 /**
- * Creates the engine, then serves at once (/health answers 503 until the engine is ready); SIGINT/SIGTERM
- * close the server, then the engine, and exit 0.
+ * Fails fast, before any model is loaded, when the address cannot be bound (a busy port would otherwise abort
+ * the process from inside onnxruntime's threads). The probe socket closes before the real listen.
+ */
+async function checkAddress(host: string, port: number): Promise<void> {
+  if (port === 0) return;
+  await new Promise<void>((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', (err: NodeJS.ErrnoException) => {
+      const why =
+        err.code === 'EADDRINUSE' ? 'is already in use' : `cannot be bound (${err.code ?? err.message})`;
+      reject(new StartupError(`${host}:${port} ${why}; choose another with --port or PORT`));
+    });
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve()));
+  });
+}
+
+/**
+ * Creates the engine, then serves at once (the readiness probe answers 503 until the engine is ready).
+ * SIGTERM/SIGINT drain (lifecycle.ts), then close the server and the engine and exit 0; a second signal exits
+ * at once with status 1.
  */
 export async function serve(
   cli: CliConfig,
   createEngine: EngineFactory,
 ): Promise<{ app: FastifyInstance; engine: Engine }> {
+  const { host, port } = cli.server;
+  await checkAddress(host, port);
   // The engine checks decoded images against the limits the server applies to their bytes: one setting each.
   const { maxBytes, maxPixels } = cli.server.images;
   const engine = await createEngine({ ...cli.engine, imageLimits: { maxBytes, maxPixels } });
+  const early = engine.info();
+  if (early.status === 'failed') {
+    await engine.close();
+    throw new StartupError(`the model cannot be loaded from ${cli.engine.model}: ${early.statusMessage}`);
+  }
   const app = buildServer({ engine, config: cli.server });
+  // The one-line human start-up banner, as Fastify's "listening" log line.
+  const banner = (address: string) =>
+    `unitok-server listening on ${address}: model ${engine.info().id} (${engine.info().status}), device ${cli.engine.device}`;
+  let stopping = false;
   const shutdown = async (signal: string) => {
-    app.log.info({ signal }, 'shutting down');
+    if (stopping) {
+      app.log.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    const timeoutMs = cli.server.shutdownTimeoutMs;
+    app.log.info({ signal, timeoutMs }, 'draining: no new requests, waiting for the ones in flight');
+    const report = await app.drain({ timeoutMs });
+    app.log.info(
+      report,
+      `drained in ${Math.round(report.ms)} ms: ${report.finished} of ${report.inFlight} finished, ${report.ended} ended`,
+    );
     await app.close();
+    app.log.info('closed the server');
     await engine.close();
     process.exit(0);
   };
-  process.once('SIGINT', () => void shutdown('SIGINT'));
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
-  await app.listen({ host: cli.server.host, port: cli.server.port });
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  try {
+    await app.listen({ host, port, listenTextResolver: banner });
+  } catch (err) {
+    await engine.close();
+    throw new StartupError(`cannot listen on ${host}:${port}: ${(err as Error).message}`);
+  }
   return { app, engine };
 }
 
@@ -53,7 +106,8 @@ export function runMain(main: () => Promise<number>): void {
       if (code >= 0) process.exit(code);
     },
     (err) => {
-      process.stderr.write(`unitok-server: ${(err as Error).stack ?? err}\n`);
+      const text = err instanceof StartupError ? err.message : ((err as Error).stack ?? String(err));
+      process.stderr.write(`unitok-server: ${text}\n`);
       process.exit(1);
     },
   );

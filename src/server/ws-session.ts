@@ -7,7 +7,12 @@ import type { ImageStreamErrorMessage } from './api-types.generated.ts';
 import type { ServerContext } from './context.ts';
 import { ApiError, invalidRequest, toApiError, validationError } from './errors.ts';
 import { logIfServerError } from './generation.ts';
+import { parseJsonText } from './json-text.ts';
+import { explainMessageTooBig } from './plugins/ws-errors.ts';
 import type { InFlightRequest, RequestKind } from './requests.ts';
+
+/** 1001 Going Away: the server is shutting down (RFC 6455). */
+const GOING_AWAY = 1001;
 
 /** The connection-level error message; `id` is the job's, or null for a message that started none. */
 export function errorMessage(id: string | null, err: ApiError): ImageStreamErrorMessage {
@@ -60,10 +65,20 @@ class SocketSession<M extends { type: string; id?: string }> {
 
   /** Handlers are attached synchronously, as @fastify/websocket requires, so no message is lost. */
   listen(): void {
+    explainMessageTooBig(this.socket, this.ctx.config.limits.wsMaxMessageBytes);
     this.socket.on('message', (data: Buffer, isBinary: boolean) => this.onMessage(data, isBinary));
+    // On a drain an idle connection closes at once, a busy one after its last job: the client reconnects elsewhere.
+    const stopWatching = this.ctx.lifecycle.onDrain(() => {
+      if (this.jobs.size === 0) this.goAway();
+    });
     this.socket.on('close', () => {
+      stopWatching();
       for (const job of this.jobs.values()) job.abort('client_closed');
     });
+  }
+
+  private goAway(): void {
+    if (this.socket.readyState === this.socket.OPEN) this.socket.close(GOING_AWAY, 'server shutting down');
   }
 
   readonly send = (message: object): void => {
@@ -72,12 +87,7 @@ class SocketSession<M extends { type: string; id?: string }> {
 
   private parse(data: Buffer, isBinary: boolean): M {
     if (isBinary) throw invalidRequest('Messages must be JSON text frames', null, 'invalid_json');
-    let message: unknown;
-    try {
-      message = JSON.parse(data.toString('utf8'));
-    } catch (err) {
-      throw invalidRequest(`Message is not valid JSON: ${(err as Error).message}`, null, 'invalid_json');
-    }
+    const message = parseJsonText(data.toString('utf8'), 'message');
     if (!this.validate(message)) throw validationError(this.validate.errors ?? []);
     return message as M;
   }
@@ -95,6 +105,7 @@ class SocketSession<M extends { type: string; id?: string }> {
       else this.start(message);
     } catch (err) {
       this.send(errorMessage(message.id ?? null, toApiError(err)));
+      if (this.ctx.lifecycle.draining && this.jobs.size === 0) this.goAway(); // refused: server_draining
     }
   }
 
@@ -142,6 +153,7 @@ class SocketSession<M extends { type: string; id?: string }> {
     void this.run(inflight, message).finally(() => {
       inflight.finish();
       this.jobs.delete(inflight.id);
+      if (this.ctx.lifecycle.draining && this.jobs.size === 0) this.goAway();
     });
   }
 

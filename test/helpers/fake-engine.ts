@@ -110,10 +110,17 @@ export class FakeEngine implements Engine {
   }
 
   stats(): EngineStats {
-    return { waiting: 0, running: this.running };
+    return { waiting: 0, running: this.running, slotsUsed: this.running, slots: 8 };
   }
 
   async close(): Promise<void> {}
+
+  /** When set, ping() rejects with it (a dead worker thread). */
+  pingError: Error | null = null;
+
+  async ping(): Promise<void> {
+    if (this.pingError) throw this.pingError;
+  }
 
   private admitCommon(req: ChatRequest | ImageRequest): void {
     if (this.status !== 'ready') throw new NotReadyError('model is loading', 3);
@@ -149,8 +156,10 @@ export class FakeEngine implements Engine {
       });
     });
     tokens += imageTokens;
-    if (tokens + (req.maxTokens ?? 0) > this.options.contextLength)
-      throw new ContextLengthError(tokens, this.options.contextLength);
+    const C = this.options.contextLength;
+    if (tokens >= C) throw new ContextLengthError(tokens, C);
+    if (req.maxTokens != null && tokens + req.maxTokens > C)
+      throw new ContextLengthError(tokens, C, req.maxTokens);
 
     const lastUser = req.messages.findLast((m) => m.role === 'user');
     const said = (lastUser?.content ?? []).map((p) => (p.type === 'text' ? p.text : '[image]')).join(' ');
@@ -216,6 +225,8 @@ export class FakeEngine implements Engine {
     }
     return Object.assign(events(), {
       prompt: { tokens: req.prompt.split(/\s+/).length + 8, imageTokens: 0 },
+      // Images are "placed" at once; chats leave it out (both shapes of EngineStream are exercised).
+      scheduled: Promise.resolve(),
     });
   }
 

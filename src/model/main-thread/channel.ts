@@ -6,6 +6,8 @@ export class EventChannel<T> implements AsyncIterable<T> {
   private error: Error | null = null;
   private notify: (() => void) | null = null;
   private iterated = false;
+  /** Resolves when the request gets its KV slot(s): EngineStream.scheduled (set by LiveRequests.add). */
+  scheduled?: Promise<void>;
 
   /** `onAbandon` runs when the consumer stops iterating before the end (break, return, throw in the loop body). */
   constructor(private readonly onAbandon: () => void = () => {}) {}

@@ -39,7 +39,7 @@ import { Scheduler, type SchedulerStats } from './scheduler.ts';
 import { chatSettings, imageSettings, publishedDefaults } from './settings.ts';
 import { LlamaTokenizer } from './text-tokenizer.ts';
 import { NO_UNDERSTANDING, Understanding } from './understanding.ts';
-import { CodecClient, RunnerClient } from './workers.ts';
+import { CodecClient, pingWorkers, RunnerClient } from './workers.ts';
 
 /** Most outputs one request may ask for (the API allows more; the engine answers 400 naming `n`). */
 export const MAX_N = 16;
@@ -155,6 +155,7 @@ export class UniTokEngine implements Engine {
       const scheduler = new Scheduler(runner, {
         slots,
         maxQueue: this.options.maxQueue,
+        requestWork: info.contextLength,
         onFailure: (request, err) => this.failed(request, err),
         multiStep: this.options.multiStep ?? MULTI_STEP,
       });
@@ -304,6 +305,10 @@ export class UniTokEngine implements Engine {
     return Object.assign(channel, { prompt: { tokens: prompts.cond.length, imageTokens: 0 } });
   }
 
+  ping(timeoutMs: number): Promise<void> {
+    return pingWorkers(this.model, timeoutMs);
+  }
+
   async close(): Promise<void> {
     await this.loaded;
     const model = this.model;
@@ -378,10 +383,7 @@ export class UniTokEngine implements Engine {
   private failed(req: GenerationRequest, err: Error): void {
     this.live.end(req, err);
     const lost = this.model?.runner.lost ?? this.model?.codec.lost;
-    if (lost && this.status === 'ready') {
-      this.status = 'failed';
-      this.statusMessage = lost.message;
-    }
+    if (lost && this.status === 'ready') [this.status, this.statusMessage] = ['failed', lost.message];
   }
 }
 

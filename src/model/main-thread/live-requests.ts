@@ -1,6 +1,7 @@
 // The requests in flight, each with its event stream and its abort listener: ended exactly once, by its last
 // output, a cancel (client, signal, close) or a failure, whichever comes first.
 import { CancelledError } from '../engine-types.ts';
+import { placement } from './admission.ts';
 import type { EventChannel } from './channel.ts';
 import type { GenerationRequest } from './request.ts';
 
@@ -21,6 +22,7 @@ export class LiveRequests {
     signal.addEventListener('abort', onAbort, { once: true });
     const detach = () => signal.removeEventListener('abort', onAbort);
     this.live.set(req, { channel: channel as EventChannel<unknown>, detach });
+    channel.scheduled = placement(req);
     try {
       submit();
     } catch (err) {

@@ -13,8 +13,9 @@
 // Multi-step: when steps are short, one plan asks for several (protocol/steps.ts), so the round trip between the threads
 // and the scheduling here are paid once per burst instead of once per token. The burst is kept under BURST_MS and
 // drops to one step while a request waits for a slot, which bounds how late a stop or a cancel frees a slot.
-import { CancelledError, QueueFullError } from '../engine-types.ts';
+import { CancelledError, type QueueFullError } from '../engine-types.ts';
 import type { DecodeRun, PrefillRun, StepPlan, StepResult, StepTimings } from '../protocol/steps.ts';
+import { type AdmissionPolicy, CountAdmission, placed, WorkAdmission } from './admission.ts';
 import type { GenerationRequest, Sequence } from './request.ts';
 
 /** How long one multi-step burst may take: the most a stream's tokens are held back to be sent together. */
@@ -63,8 +64,13 @@ export class SlotPool {
 
 export interface SchedulerOptions {
   slots: number;
-  /** Requests allowed to wait for a slot; one more is refused with QueueFullError. */
+  /** How much may wait for a slot (see requestWork); more is refused with QueueFullError. */
   maxQueue: number;
+  /**
+   * Slot-steps of one full-size request (the context length): when given, maxQueue bounds the waiting work
+   * (admission.ts WorkAdmission), otherwise the number of waiting requests.
+   */
+  requestWork?: number;
   /** A step failed under `request` (its sequences are dropped; the engine ends its stream with the error). */
   onFailure: (request: GenerationRequest, err: Error) => void;
   /** Steps sent ahead of the one computing: 1 = none (the runner waits for every result to be handled). Default 2. */
@@ -105,17 +111,22 @@ export class Scheduler {
   private meanRequestSeconds = 1;
   /** The runner's ms per step in the last call (the current batch's cost); null until one came back. */
   private stepMs: number | null = null;
+  private readonly admission: AdmissionPolicy;
 
   constructor(
     private readonly runner: StepRunner,
     private readonly options: SchedulerOptions,
   ) {
     this.pool = new SlotPool(options.slots);
+    const { maxQueue, requestWork } = options;
+    this.admission = requestWork
+      ? new WorkAdmission({ maxQueue, requestWork })
+      : new CountAdmission(maxQueue);
     this.depth = options.pipeline ?? 2;
     this.loop = this.run();
   }
 
-  /** Queues every sequence of `request`; refuses it when it would make more than maxQueue requests wait. */
+  /** Queues every sequence of `request`; refuses it when the admission policy says the queue is full. */
   submit(request: GenerationRequest): void {
     if (this.closing) throw new CancelledError('the engine is shutting down');
     for (const seq of request.sequences) {
@@ -124,7 +135,7 @@ export class Scheduler {
     }
     this.queue.push(...request.sequences);
     this.place();
-    if (!request.started && this.waitingRequests() > this.options.maxQueue) {
+    if (this.admission.refuses(this.queue, request)) {
       this.removeQueued(request);
       throw this.queueFull();
     }
@@ -133,7 +144,7 @@ export class Scheduler {
 
   /** True when a new request would certainly have to wait behind a full queue (lets admission refuse early). */
   saturated(): boolean {
-    return this.queue.length > 0 && this.waitingRequests() >= this.options.maxQueue;
+    return this.queue.length > 0 && this.admission.saturated(this.queue);
   }
 
   /** Drops a cancelled request: queued sequences at once, placed ones at the end of the step in flight. */
@@ -234,6 +245,7 @@ export class Scheduler {
       seq.slot = slot;
       seq.phase = 'prefill';
       this.active.push(seq);
+      placed(seq.request);
     }
   }
 
@@ -296,14 +308,6 @@ export class Scheduler {
 
   /** The refusal for a full queue; Retry-After is about one request's duration. */
   queueFull(): QueueFullError {
-    const wait = Math.max(1, Math.ceil(this.meanRequestSeconds));
-    return new QueueFullError(
-      `the server is busy: ${this.options.maxQueue} requests are already waiting`,
-      wait,
-    );
-  }
-
-  private waitingRequests(): number {
-    return new Set(this.queue.map((s) => s.request).filter((r) => !r.started)).size;
+    return this.admission.refusal(this.queue, Math.max(1, Math.ceil(this.meanRequestSeconds)));
   }
 }

@@ -53,7 +53,7 @@ export function chatSettings(
   if (promptTokens >= contextLength) throw new ContextLengthError(promptTokens, contextLength);
   const asked = request.maxTokens ?? null;
   if (asked !== null && promptTokens + asked > contextLength) {
-    throw new ContextLengthError(promptTokens + asked, contextLength);
+    throw new ContextLengthError(promptTokens, contextLength, asked);
   }
   const room = contextLength - promptTokens;
   return {

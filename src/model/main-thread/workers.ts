@@ -11,6 +11,30 @@ import type { StepRunner } from './scheduler.ts';
 const moduleUrl = (name: string) =>
   new URL(`./${name}${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
 
+/** A round trip through `worker`, failing after `timeoutMs` (a thread stuck in native code never answers). */
+async function ping(worker: WorkerClient<Handlers>, timeoutMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`${worker.name} worker did not answer in ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+  });
+  try {
+    await Promise.race([worker.call('ping', undefined), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Liveness: a round trip through both workers of a loaded engine (none while loading); rejects when one is gone. */
+export async function pingWorkers(
+  model: { runner: RunnerClient; codec: CodecClient } | null,
+  timeoutMs: number,
+): Promise<void> {
+  if (model) await Promise.all([model.runner.ping(timeoutMs), model.codec.ping(timeoutMs)]);
+}
+
 async function stop<H extends Handlers & { close: () => Promise<void> }>(
   worker: WorkerClient<H>,
 ): Promise<void> {
@@ -46,6 +70,10 @@ export class RunnerClient implements StepRunner {
   /** Why the worker is gone, or null. */
   get lost(): Error | null {
     return this.worker.failure;
+  }
+
+  ping(timeoutMs: number): Promise<void> {
+    return ping(this.worker, timeoutMs);
   }
 
   close(): Promise<void> {
@@ -89,6 +117,10 @@ export class CodecClient {
   /** CHW pixels of `batch` images (moved) -> codes [batch, K, N] and L2-normalised image embeddings [batch, E]. */
   embedImages(pixels: Float32Array, batch: number): Promise<{ codes: Int32Array; embeds: Float32Array }> {
     return this.worker.call('embedImages', { pixels, batch }, [pixels.buffer as ArrayBuffer]);
+  }
+
+  ping(timeoutMs: number): Promise<void> {
+    return ping(this.worker, timeoutMs);
   }
 
   /** One code grid [K, N] (moved, not copied) -> CHW pixels in [-1, 1]. */

@@ -56,6 +56,8 @@ const handlers = {
       embeds.buffer as ArrayBuffer,
     ]);
   },
+  /** Liveness: answered in call order, so it also shows the thread is not stuck. */
+  ping: (): boolean => true,
   close: async (): Promise<void> => {
     await tokenizer?.release();
     tokenizer = null;

@@ -23,6 +23,8 @@ export function runnerHandlers(load: (options: RunnerOptions) => Promise<StepExe
       return runner.info;
     },
     step: (plan: StepPlan): Promise<StepResult> => loaded().step(plan),
+    /** Liveness: answered in call order, so it also shows the thread is not stuck. */
+    ping: (): boolean => true,
     close: async (): Promise<void> => {
       await runner?.release();
       runner = null;

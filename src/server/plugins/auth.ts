@@ -30,9 +30,10 @@ const authPlugin: FastifyPluginAsync<AuthOptions> = async (app, { apiKeys }) => 
   const accepted = apiKeys.map(digest);
   app.addHook('onRequest', async (request) => {
     if ((request.routeOptions.config as { public?: boolean } | undefined)?.public) return;
-    const auth = request.headers.authorization;
-    const presented = auth?.startsWith('Bearer ')
-      ? auth.slice(7).trim()
+    // The scheme is case-insensitive (RFC 9110 section 11.1): `bearer KEY` is as good as `Bearer KEY`.
+    const bearer = /^bearer\s+(.+)$/i.exec(request.headers.authorization ?? '');
+    const presented = bearer
+      ? bearer[1].trim()
       : ((request.headers['x-api-key'] as string | undefined) ??
         subprotocolKey(request.headers['sec-websocket-protocol']));
     const candidate = presented ? digest(presented) : undefined;

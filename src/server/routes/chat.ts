@@ -1,6 +1,6 @@
 // POST /v1/chat/completions: text chat and VQA, or an image reply when `modalities` includes "image".
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import type { ChatEvent, ImageEvent } from '../../model/engine-types.ts';
+import { type ChatEvent, ContextLengthError, type ImageEvent } from '../../model/engine-types.ts';
 import type {
   ChatCompletionChunkChoice,
   ChatCompletionRequestMessage,
@@ -12,7 +12,7 @@ import type {
   FinishReason,
 } from '../api-types.generated.ts';
 import type { ServerContext } from '../context.ts';
-import { invalidRequest } from '../errors.ts';
+import { ApiError, invalidRequest, toApiError } from '../errors.ts';
 import {
   type Admitted,
   admitChat,
@@ -150,6 +150,14 @@ async function admitReply(
     sampling: textSampling(body),
     maxTokens: body.max_completion_tokens ?? body.max_tokens ?? null,
     stop,
+  }).catch((err: unknown) => {
+    // The engine names max_tokens; the client may have sent the newer max_completion_tokens.
+    if (err instanceof ContextLengthError && err.maxTokens !== null && body.max_completion_tokens != null) {
+      const e = toApiError(err);
+      const message = e.message.replaceAll('max_tokens', 'max_completion_tokens');
+      throw new ApiError(e.status, message, e.type, 'max_completion_tokens', e.code);
+    }
+    throw err;
   });
   return textReply(admitted, n);
 }

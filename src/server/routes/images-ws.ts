@@ -6,13 +6,14 @@ import type { ImageStreamClientMessage } from '../api-types.generated.ts';
 import type { ServerContext } from '../context.ts';
 import { runImageJob } from '../ws-jobs.ts';
 import { openSession } from '../ws-session.ts';
-import { upgradeRequired } from './stream-ws.ts';
+import { refuseWhileDraining, upgradeRequired } from './stream-ws.ts';
 
 const imagesWsPlugin: FastifyPluginAsync<ServerContext> = async (app, ctx) => {
   app.route({
     ...ctx.spec.route('streamImages'),
     // With `wsHandler`, @fastify/websocket sends upgrades there and plain GETs (no Upgrade header) here.
     handler: upgradeRequired,
+    onRequest: refuseWhileDraining(ctx),
     wsHandler: (socket, request) =>
       openSession<ImageStreamClientMessage>(ctx, socket, request, {
         schema: 'ImageStreamClientMessage',

@@ -1,9 +1,14 @@
-// Discovery and operations: /v1/models, /health (503 while loading, for orchestrators) and /metrics.
+// Discovery and operations: /v1/models, the probes (/health/live, /health/ready and /health, for orchestrators
+// and load balancers) and /metrics.
 import type { FastifyPluginAsync } from 'fastify';
 import type { HealthResponse, ListModelsResponse, Model } from '../api-types.generated.ts';
 import type { ServerContext } from '../context.ts';
 import { ApiError, notFound } from '../errors.ts';
 import { servedModel } from '../generation.ts';
+import { drainingError } from '../lifecycle.ts';
+
+/** How long a probe waits for the engine's workers to answer (below the probes' timeoutSeconds in deploy/). */
+export const PROBE_TIMEOUT_MS = 5000;
 
 function describeModel(ctx: ServerContext): Model {
   const info = ctx.engine.info();
@@ -60,21 +65,59 @@ const opsPlugin: FastifyPluginAsync<ServerContext> = async (app, ctx) => {
     },
   });
 
+  /** 503 unless the model is loaded and the server is not draining. */
+  const checkServing = () => {
+    const info = ctx.engine.info();
+    if (info.status !== 'ready') {
+      const detail = info.statusMessage ? `: ${info.statusMessage}` : '';
+      throw new ApiError(
+        503,
+        info.status === 'loading' ? `Loading model${detail}` : `Model failed to load${detail}`,
+        'unavailable_error',
+        null,
+        info.status === 'loading' ? 'model_loading' : 'model_failed',
+        { 'retry-after': info.status === 'loading' ? '5' : '60' },
+      );
+    }
+    if (ctx.lifecycle.draining) throw drainingError();
+  };
+  /** 503 engine_lost unless every engine worker answers in time. */
+  const checkWorkers = async () => {
+    try {
+      await ctx.engine.ping?.(PROBE_TIMEOUT_MS);
+    } catch (err) {
+      throw new ApiError(
+        503,
+        `The engine does not answer: ${(err as Error).message}`,
+        'unavailable_error',
+        null,
+        'engine_lost',
+        { 'retry-after': '60' },
+      );
+    }
+  };
+
   app.route({
     ...ctx.spec.route('getHealth'),
     handler: async (): Promise<HealthResponse> => {
-      const info = ctx.engine.info();
-      if (info.status !== 'ready') {
-        const detail = info.statusMessage ? `: ${info.statusMessage}` : '';
-        throw new ApiError(
-          503,
-          info.status === 'loading' ? `Loading model${detail}` : `Model failed to load${detail}`,
-          'unavailable_error',
-          null,
-          info.status === 'loading' ? 'model_loading' : 'model_failed',
-          { 'retry-after': info.status === 'loading' ? '5' : '60' },
-        );
-      }
+      checkServing();
+      return { status: 'ok' };
+    },
+  });
+
+  app.route({
+    ...ctx.spec.route('getLiveness'),
+    handler: async (): Promise<HealthResponse> => {
+      await checkWorkers();
+      return { status: 'ok' };
+    },
+  });
+
+  app.route({
+    ...ctx.spec.route('getReadiness'),
+    handler: async (): Promise<HealthResponse> => {
+      checkServing();
+      await checkWorkers();
       return { status: 'ok' };
     },
   });
@@ -82,8 +125,8 @@ const opsPlugin: FastifyPluginAsync<ServerContext> = async (app, ctx) => {
   app.route({
     ...ctx.spec.route('getMetrics'),
     handler: async (_request, reply) => {
-      reply.type('text/plain; version=0.0.4; charset=utf-8');
-      return ctx.metrics.render(ctx.engine.stats(), ctx.engine.info());
+      reply.type(ctx.metrics.contentType);
+      return ctx.metrics.render();
     },
   });
 };

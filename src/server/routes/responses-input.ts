@@ -197,7 +197,11 @@ export function renameEngineError(err: unknown, param: (m: number, p: number) =>
     return invalidRequest(`Invalid image at '${where}': ${err.message}`, where, 'invalid_image');
   }
   if (err instanceof ContextLengthError) {
-    return new ApiError(400, err.message, 'exceed_context_size_error', 'input', 'context_length_exceeded');
+    // The prompt fits and the requested output does not: name the cap this API calls max_output_tokens.
+    const cap = err.maxTokens !== null;
+    const message = cap ? err.message.replaceAll('max_tokens', 'max_output_tokens') : err.message;
+    const param = cap ? 'max_output_tokens' : 'input';
+    return new ApiError(400, message, 'exceed_context_size_error', param, 'context_length_exceeded');
   }
   return err;
 }

@@ -5,6 +5,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { StreamClientMessage } from '../api-types.generated.ts';
 import type { ServerContext } from '../context.ts';
 import { ApiError } from '../errors.ts';
+import { drainingError } from '../lifecycle.ts';
 import { runChatJob, runImageJob } from '../ws-jobs.ts';
 import { openSession } from '../ws-session.ts';
 
@@ -23,10 +24,18 @@ export async function upgradeRequired(): Promise<never> {
   );
 }
 
+/** A draining replica refuses new connections with 503, which a load balancer can retry elsewhere. */
+export function refuseWhileDraining(ctx: ServerContext) {
+  return async (): Promise<void> => {
+    if (ctx.lifecycle.draining) throw drainingError();
+  };
+}
+
 const streamWsPlugin: FastifyPluginAsync<ServerContext> = async (app, ctx) => {
   app.route({
     ...ctx.spec.route('openStream'),
     handler: upgradeRequired,
+    onRequest: refuseWhileDraining(ctx),
     wsHandler: (socket, request) =>
       openSession<StreamClientMessage>(ctx, socket, request, {
         schema: 'StreamClientMessage',
