@@ -153,22 +153,13 @@ for (const [i, root] of roots.entries()) {
     'max_tokens over the context',
     await call(url, '/v1/chat/completions', json(chat({ max_tokens: 100000 }))),
   );
-  record(
-    'text/plain body',
-    await call(url, '/v1/chat/completions', {
-      method: 'POST',
-      headers: { 'content-type': 'text/plain' },
-      body: 'hi',
-    }),
-  );
-  record(
-    'form body',
-    await call(url, '/v1/chat/completions', {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: 'a=b',
-    }),
-  );
+  for (const [name, type, body] of [
+    ['text/plain body', 'text/plain', 'hi'],
+    ['form body', 'application/x-www-form-urlencoded', 'a=b'],
+  ]) {
+    const init = { method: 'POST', headers: { 'content-type': type }, body };
+    record(name, await call(url, '/v1/chat/completions', init));
+  }
   record('cancel with an empty JSON body', await call(url, '/v1/requests/nope/cancel', json('')));
   record('GET /v1/chat/completions (wrong method)', await call(url, '/v1/chat/completions'));
   const pre = await fetch(`${url}/v1/chat/completions`, {
