@@ -1,10 +1,14 @@
 // Hostile and unusual input found by attacking the server (issue 18): each case was a wrong answer before.
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { connect } from 'node:net';
+import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
 import request from 'supertest';
 import WebSocket from 'ws';
-import { assertError, startServer, useServer } from './helpers/server.ts';
+import { buildServer } from '../src/server/app.ts';
+import { FakeEngine } from './helpers/fake-engine.ts';
+import { assertError, listen, startServer, useServer } from './helpers/server.ts';
 
 const MODEL = 'unitok-fake';
 const chat = (content: string) => ({ model: MODEL, messages: [{ role: 'user', content }] });
@@ -145,6 +149,41 @@ describe('slow clients', { timeout: 30_000 }, () => {
       await new Promise((resolve) => socket.once('close', resolve));
       clearInterval(dribble);
       assert.match(received, /^HTTP\/1\.1 408/);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe('WebSocket protocol errors in the log', { timeout: 30_000 }, () => {
+  test('an oversized message is one info line, not an error with a stack', async () => {
+    const lines: { level: number; msg: string }[] = [];
+    const stream = new Writable({
+      write(chunk, _enc, done) {
+        lines.push(JSON.parse(chunk.toString()));
+        done();
+      },
+    });
+    const app = buildServer({
+      engine: new FakeEngine(),
+      config: { limits: { wsMaxMessageBytes: 1024 } },
+      logger: { level: 'info', stream },
+    });
+    const url = await listen(app);
+    try {
+      const ws = new WebSocket(`${url.replace('http', 'ws')}/v1/images/stream`);
+      await once(ws, 'open');
+      const closed = once(ws, 'close');
+      ws.send('x'.repeat(4096));
+      await closed;
+      await new Promise((r) => setTimeout(r, 50));
+      assert.deepEqual(
+        lines.filter((l) => l.level >= 40),
+        [],
+      );
+      assert.ok(
+        lines.some((l) => l.level === 30 && /WebSocket closed: Max payload size exceeded/.test(l.msg)),
+      );
     } finally {
       await app.close();
     }
