@@ -44,7 +44,9 @@ function start(args: string[]): {
 describe('npm start', () => {
   test('serves the default bundle (models/demo) with 8 slots, answers /health and /v1/models, stops on SIGTERM', async () => {
     const { child, waitFor } = start([]);
-    const listening = await waitFor(/Server listening at/);
+    const listening = await waitFor(
+      /unitok-server listening on .*model unitok_mllm_demo \(loading\), device cpu/,
+    );
     const url = /(http:\/\/[\d.]+:\d+)/.exec(listening)?.[1];
     assert.match(await waitFor(/loading the model/), /models\/demo.*"maxBatch":8/);
     await waitFor(/model ready/);
@@ -58,7 +60,7 @@ describe('npm start', () => {
 
   test('exits with status 1 and the reason when the model cannot load', async () => {
     const { child, waitFor } = start(['--model', 'models/does-not-exist']);
-    assert.match(await waitFor(/failed to load/), /does-not-exist/);
+    assert.match(await waitFor(/the model cannot be loaded from/), /does-not-exist/);
     const [code] = child.exitCode === null ? await once(child, 'exit') : [child.exitCode];
     assert.equal(code, 1);
   });

@@ -52,7 +52,7 @@ async function startRealServer(): Promise<{ child: ChildProcess; url: string }> 
     const onData = (data: Buffer) => {
       tail.push(data.toString());
       if (tail.length > 50) tail.shift();
-      const address = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(data.toString());
+      const address = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(data.toString());
       if (address) {
         clearTimeout(timer);
         resolve(address[1]);
