@@ -177,7 +177,12 @@ describe('engine on models/tiny', () => {
     await assert.rejects(engine.submitChat(chat({ messages: [long] })), ContextLengthError);
     await assert.rejects(
       engine.submitChat(chat({ maxTokens: 500 })),
-      (err: unknown) => err instanceof ContextLengthError && err.promptTokens > 500,
+      // The prompt fits; max_tokens is what does not (the server names it as the param).
+      (err: unknown) =>
+        err instanceof ContextLengthError &&
+        err.maxTokens === 500 &&
+        err.promptTokens < err.contextLength &&
+        err.promptTokens + 500 > err.contextLength,
     );
     await assert.rejects(engine.submitImage(image({ prompt: 'word '.repeat(600) })), ContextLengthError);
     const bad = [
