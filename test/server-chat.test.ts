@@ -416,22 +416,6 @@ describe('chat completions: bad requests', { timeout: 30_000 }, () => {
       },
     ],
     [
-      'max_tokens over what the context leaves: named as max_tokens, not the messages',
-      () => post({ model: MODEL, max_tokens: 60, messages: [user('word '.repeat(10))] }),
-      400,
-      {
-        type: 'exceed_context_size_error',
-        param: 'max_tokens',
-        message: /plus max_tokens \(60\).*lower max_tokens to at most 53/,
-      },
-    ],
-    [
-      'max_completion_tokens over what the context leaves: named as sent',
-      () => post({ model: MODEL, max_completion_tokens: 60, messages: [user('word '.repeat(10))] }),
-      400,
-      { param: 'max_completion_tokens', message: /max_completion_tokens \(60\)/ },
-    ],
-    [
       'a prompt over the context size, streamed (still a plain 400)',
       () => post({ model: MODEL, stream: true, messages: [user('word '.repeat(100))] }),
       400,

@@ -46,6 +46,31 @@ describe('bad input gets a clear 4xx', { timeout: 30_000 }, () => {
     ws.close();
   });
 
+  test('max_tokens over what the context leaves is named as the parameter the client sent', async () => {
+    const over = (cap: object) =>
+      request(s.app.server)
+        .post('/v1/chat/completions')
+        .send({ ...chat('word '.repeat(10)), ...cap });
+    assertError(await over({ max_tokens: 60 }), 400, {
+      type: 'exceed_context_size_error',
+      param: 'max_tokens',
+      message: /prompt \(11 tokens\) plus max_tokens \(60\).*lower max_tokens to at most 53/,
+    });
+    assertError(await over({ max_completion_tokens: 60 }), 400, {
+      param: 'max_completion_tokens',
+      message: /plus max_completion_tokens \(60\)/,
+    });
+    assertError(
+      await request(s.app.server)
+        .post('/v1/chat/completions')
+        .send(chat('word '.repeat(100))),
+      400,
+      {
+        param: 'messages',
+      },
+    );
+  });
+
   test('text/plain bodies are 415 like any other non-JSON type', async () => {
     for (const type of ['text/plain', 'application/x-www-form-urlencoded']) {
       const res = await request(s.app.server)
