@@ -7,6 +7,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as ort from 'onnxruntime-node';
+import { EXP2_TAYLOR } from '../src/model/worker-thread/weights.ts'; // the spec's table of constants
 import { fixturesDir, type LoadedTensor, loadTensors, maxAbsDiff } from './helpers/tensors.ts';
 
 const IMAGE_TOKEN_INDEX = -200;
@@ -42,7 +43,15 @@ function sample(logits: ArrayLike<number>, p: Sampling, next?: () => number): nu
   const z = Array.from(logits, (v) => v / p.temperature);
   let order = [...z.keys()].sort((a, b) => z[b] - z[a] || a - b);
   if (p.top_k) order = order.slice(0, p.top_k);
-  let w = order.map((i) => Math.exp(z[i] - z[order[0]]));
+  const S = 52 - Math.ceil(Math.log2(logits.length));
+  const exp2 = (f: number) => EXP2_TAYLOR.reduceRight((acc, c) => c + f * acc);
+  const weight = (g: number) =>
+    g < (S + 1) * 65536
+      ? Math.floor(exp2(-((g >> 8) & 255) / 256) * exp2(-(g & 255) / 65536) * 2 ** (S - (g >> 16)))
+      : 0;
+  let w = order.map((i) => weight(Math.floor((z[order[0]] - z[i]) * 94548.4621996991)));
+  order = order.filter((_, r) => w[r] > 0);
+  w = w.filter((x) => x > 0);
   const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
   if (p.top_p !== undefined && p.top_p < 1) {
     const limit = p.top_p * sum(w);
@@ -51,12 +60,12 @@ function sample(logits: ArrayLike<number>, p: Sampling, next?: () => number): nu
     [order, w] = [order.slice(0, kept), w.slice(0, kept)];
   }
   const target = (next() / 4294967296) * sum(w);
-  let running = 0;
-  for (let i = 0; i < w.length; i++) {
-    if (running + w[i] > target) return order[i];
-    running += w[i];
+  let before = 0;
+  for (let r = 0; r < w.length; r++) {
+    if (before + w[r] > target) return order[r];
+    before += w[r];
   }
-  return order[order.length - 1];
+  throw new Error('target beyond the total');
 }
 
 describe('seeded sampler spec', () => {

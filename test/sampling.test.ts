@@ -5,16 +5,17 @@ import { describe, test } from 'node:test';
 import { Mulberry32, type SamplingSpec, skipDraws } from '../src/model/protocol/rng.ts';
 import {
   argmax,
+  type Candidates,
   cfg,
   draw,
-  NEGLIGIBLE_GAP,
-  rank,
+  locate,
   sample,
-  scale,
-  topK,
   topP,
+  total,
   weigh,
+  weightUnit,
 } from '../src/model/worker-thread/sampling.ts';
+import { exp2Taylor, GAP_UNITS_PER_NAT, gapWeight } from '../src/model/worker-thread/weights.ts';
 import { fixturesDir, loadTensors } from './helpers/tensors.ts';
 
 const { tensors: T, meta } = loadTensors(fixturesDir('reference_loop', 'sampler'));
@@ -77,59 +78,109 @@ describe('sample() reproduces the reference draws', () => {
 });
 
 describe('steps', () => {
-  test('rank orders by value descending, ties by lower index, leaving out only negligible tokens', () => {
-    const g = new Mulberry32(1);
-    for (const n of [1, 2, 7, 300, 5000]) {
-      // Few distinct values so ties are common; signs, zeros of both signs and far-apart magnitudes mixed in.
-      const pool = [0, -0, 1.5, -1.5, 3e-300, -3e-300, 2, -7.25, 0.1, -45, -39.5, 1e9, -1e9];
-      const z = Float64Array.from(
-        { length: n },
-        () => pool[g.nextUint32() % pool.length] * (g.uniform() < 0.5 ? 1 : 3),
+  /** The candidates' ids in ranked order (z descending, lower id on ties), by a plain comparator sort. */
+  const ranked = (c: Candidates) =>
+    Array.from({ length: c.n }, (_, i) => i)
+      .sort((a, b) => (c.z[b] > c.z[a] ? 1 : c.z[b] < c.z[a] ? -1 : c.ids[a] - c.ids[b]))
+      .map((i) => c.ids[i]);
+
+  test('integer weights: the reference bits, and 2^S * 2^(-gap) to 1e-9', () => {
+    const units = Array.from(T['weights.units'].data as BigInt64Array, Number);
+    const want = Array.from(T['weights.values'].data as BigInt64Array, Number);
+    (meta.weight_exponents as number[]).forEach((S, row) => {
+      const got = units.map((u) =>
+        gapWeight(Math.floor(((u + 0.5) / GAP_UNITS_PER_NAT) * GAP_UNITS_PER_NAT), S),
       );
-      const max = Math.max(...z);
-      const want = Array.from({ length: n }, (_, i) => i)
-        .filter((i) => z[i] >= max - NEGLIGIBLE_GAP)
-        .sort((a, b) => (z[b] > z[a] ? 1 : z[b] < z[a] ? -1 : a - b));
-      assert.deepEqual(Array.from(rank(z).ids), want, `n=${n}`);
+      assert.deepEqual(got, want.slice(row * units.length, (row + 1) * units.length), `S = ${S}`);
+    });
+    for (let g = 0; g < 40 * 65536; g += 4099) {
+      const exact = 2 ** (37 - g / 65536);
+      assert.ok(Math.abs(gapWeight(g, 37) - exact) <= 1 + exact * 1e-9, `gap ${g}`);
     }
+    assert.equal(gapWeight(0, 37), 2 ** 37);
+    assert.equal(gapWeight(38 * 65536, 37), 0);
+    assert.equal(gapWeight(Number.NaN, 37), 0);
+    assert.ok(Math.abs(exp2Taylor(-1) - 0.5) < 1e-9);
+    assert.equal(weightUnit(32000), 2 ** 37);
+    assert.equal(weightUnit(4096), 2 ** 40);
+    assert.equal(weightUnit(4097), 2 ** 39);
   });
 
-  test('rank with k ranks exactly the k first of the full ranking', () => {
-    const g = new Mulberry32(5);
-    for (const n of [1, 9, 300, 5000]) {
-      const pool = [0, -0, 1.5, -1.5, 2, -7.25, 0.1, 3e-300];
-      const z = Float64Array.from({ length: n }, () => pool[g.nextUint32() % pool.length]);
-      const full = Array.from(rank(z).ids);
-      for (const k of [1, 2, 3, 40, n - 1, n, n + 5]) {
-        if (k < 1) continue;
-        const c = rank(z, k);
-        assert.deepEqual(Array.from(c.ids.subarray(0, c.n)), full.slice(0, k), `n=${n} k=${k}`);
+  test('weigh keeps the tokens that weigh something, the best one at 2^S, NaNs left out', () => {
+    const logits = Float32Array.of(1, 3, 3, -100, 2, Number.NaN, -1e30);
+    const c = weigh(logits, 0.5);
+    const unit = weightUnit(7);
+    const got = new Map(Array.from({ length: c.n }, (_, i) => [c.ids[i], c.w[i]]));
+    assert.deepEqual([...got.keys()], [0, 1, 2, 4]);
+    assert.equal(got.get(1), unit);
+    assert.equal(got.get(2), unit);
+    assert.ok(Math.abs((got.get(0) ?? 0) / unit / Math.exp(-4) - 1) < 1.1e-5); // the gap's quantum: 2^-16 octave
+    assert.equal(
+      total(c),
+      [...got.values()].reduce((a, b) => a + b),
+    );
+    const allNaN = weigh(Float32Array.of(Number.NaN, Number.NaN), 1);
+    assert.deepEqual([allNaN.n, allNaN.ids[0]], [1, 0]);
+  });
+
+  test('locate finds the token where the ranked running weight crosses x', () => {
+    const g = new Mulberry32(1);
+    for (const n of [1, 2, 7, 17, 300, 5000]) {
+      // Few distinct logits so that ties are common; zeros of both signs mixed in.
+      const pool = [0, -0, 1.5, -1.5, 2, -7.25, 0.1, -20, 3e-30];
+      const logits = Float64Array.from({ length: n }, () => pool[g.nextUint32() % pool.length]);
+      const c = weigh(logits, 1);
+      const order = ranked(c);
+      const weightOf = new Map(Array.from({ length: c.n }, (_, i) => [c.ids[i], c.w[i]]));
+      const all = total(c);
+      for (const x of [0, 0.5, all / 3, all / 2 + 0.25, all - 1, all - 0.5]) {
+        if (x >= all) continue;
+        const at = locate(c, x);
+        let before = 0;
+        let r = 0;
+        while (before + (weightOf.get(order[r]) ?? 0) <= x) before += weightOf.get(order[r++]) ?? 0;
+        assert.equal(c.ids[at], order[r], `n=${n} x=${x}`);
       }
     }
-    const nan = Float64Array.of(1, Number.NaN, 3, 3, 2);
-    assert.deepEqual(Array.from(rank(nan, 2).ids.subarray(0, 2)), Array.from(rank(nan).ids.subarray(0, 2)));
   });
 
-  test('sample() equals a literal implementation of the spec (full sort, every token kept)', () => {
+  test('top-k keeps exactly the k first of the ranking', () => {
+    const g = new Mulberry32(5);
+    for (const n of [1, 9, 300, 5000]) {
+      const pool = [0, -0, 1.5, -1.5, 2, -7.25, 0.1];
+      const logits = Float64Array.from({ length: n }, () => pool[g.nextUint32() % pool.length]);
+      const full = ranked(weigh(logits, 1));
+      for (const k of [1, 2, 3, 40, n - 1, n, n + 5]) {
+        if (k < 1) continue;
+        const c = weigh(logits, 1, k);
+        assert.equal(c.n, Math.min(k, n));
+        assert.deepEqual(new Set(c.ids.subarray(0, c.n)), new Set(full.slice(0, k)), `n=${n} k=${k}`);
+      }
+    }
+  });
+
+  test('sample() equals a literal implementation of the spec (full sort)', () => {
     const g = new Mulberry32(11);
     const specs: SamplingSpec[] = [
       { temperature: 1, topK: 0, topP: 1 },
-      { temperature: 0.7, topK: 0, topP: 0.9 },
+      { temperature: 1, topK: 0, topP: 0.9 },
       { temperature: 1.5, topK: 50, topP: 0.95 },
       { temperature: 0.3, topK: 3000, topP: 1 },
+      { temperature: 1.3, topK: 0, topP: 0.5 },
     ];
-    for (let trial = 0; trial < 40; trial++) {
-      // Wide logit ranges, so that many tokens fall below the negligible gap after scaling.
-      const spread = [5, 60, 400][trial % 3];
-      const logits = Float32Array.from({ length: 4096 }, () => (g.uniform() - 0.5) * spread);
+    // Bell-shaped logits (a sum of uniforms; most tokens in a few buckets, as a model's are) of narrow and wide
+    // spreads (many tokens weigh nothing), some rounded to a grid (ties), some of a full text vocabulary.
+    const bell = () => g.uniform() + g.uniform() + g.uniform() - 1.5;
+    for (let trial = 0; trial < 24; trial++) {
+      const spread = [2, 5, 60, 400][trial % 4];
+      const grid = trial % 3 ? 2 ** 20 : 8;
+      const V = trial < 8 ? 32000 : 4096;
+      const logits = Float32Array.from({ length: V }, () => Math.round(bell() * spread * grid) / grid);
       for (const spec of specs) {
+        const literal = literalNucleus(logits, spec);
         const [a, b] = [new Mulberry32(trial), new Mulberry32(trial)];
-        for (let i = 0; i < 5; i++)
-          assert.equal(
-            sample(logits, spec, a),
-            literalSample(logits, spec, b),
-            `${trial} ${JSON.stringify(spec)}`,
-          );
+        for (let i = 0; i < 20; i++)
+          assert.equal(sample(logits, spec, a), literalDraw(literal, b), `${trial} ${JSON.stringify(spec)}`);
       }
     }
   });
@@ -144,31 +195,36 @@ describe('steps', () => {
     assert.deepEqual(Array.from(mixed), [0.5 + 0.5 * 3, 4 - 2 * 3]);
   });
 
-  test('topK keeps the k best; topP keeps tokens until the mass before them passes the limit', () => {
-    // Weights 4:2:1:1 (z = log w): the mass before each token is 0, 4, 6, 7 of a total 8.
-    const z = Float64Array.from([1, 2, 4, 1].map(Math.log));
-    const ranked = () => weigh(rank(z));
-    assert.deepEqual(Array.from(topK(ranked(), 2).ids.subarray(0, 2)), [2, 1]);
-    assert.equal(topK(ranked(), 2).n, 2);
-    assert.equal(topP(ranked(), 0.5).n, 2); // 4 <= 4 stays, 6 > 4 goes
-    assert.equal(topP(ranked(), 0.49).n, 1);
-    assert.equal(topP(ranked(), 0.75).n, 3); // 6 <= 6
-    assert.equal(topP(ranked(), 1).n, 4);
+  test('topP keeps tokens until the weight before them passes the limit', () => {
+    // Weights ~4:2:1:1 (z = log w): the weight before each token is 0, ~4, ~6, ~7 eighths of the total.
+    const logits = Float64Array.from([1, 2, 4, 1].map(Math.log));
+    const c = weigh(logits, 1);
+    const w = new Map(Array.from({ length: c.n }, (_, i) => [c.ids[i], c.w[i]]));
+    const [w0, w1, w2, w3] = [0, 1, 2, 3].map((id) => w.get(id) ?? 0);
+    const all = w0 + w1 + w2 + w3;
+    const kept = (p: number) => topP(weigh(logits, 1), p).n;
+    assert.equal(kept(w2 / all), 2); // the limit equals the weight before token 1: it stays
+    assert.equal(kept(w2 / all - 1e-6), 1);
+    assert.equal(kept((w2 + w1) / all), 3);
+    assert.equal(kept(0.99), 4);
+    assert.equal(kept(1), 4);
+    const nucleus = topP(weigh(logits, 1), w2 / all);
+    assert.deepEqual(new Set(nucleus.ids.subarray(0, nucleus.n)), new Set([2, 1]));
+    assert.equal(total(nucleus), w2 + w1);
   });
 
   test('draw picks the token whose interval holds u * total', () => {
-    const z = Float64Array.from([Math.log(3), Math.log(1)]); // intervals [0, 3) and [3, 4) of 4
+    const logits = Float64Array.from([Math.log(3), Math.log(1)]); // intervals [0, 3) and [3, 4) of 4
     const seen = new Map<number, number>();
     const rng = new Mulberry32(5);
     for (let i = 0; i < 4000; i++) {
-      const t = draw(weigh(rank(z)), rng);
+      const t = draw(weigh(logits, 1), rng);
       seen.set(t, (seen.get(t) ?? 0) + 1);
     }
     assert.ok(Math.abs((seen.get(0) ?? 0) / 4000 - 0.75) < 0.03, `token 0 drawn ${seen.get(0)} / 4000`);
   });
 
-  test('temperature scales logits, and greedy consumes no draw', () => {
-    assert.deepEqual(Array.from(scale([2, -4], 2)), [1, -2]);
+  test('greedy consumes no draw', () => {
     const rng = new Mulberry32(3);
     sample([0, 1, 0], { temperature: 0, topK: 0, topP: 1 }, rng);
     assert.equal(rng.state, 3);
@@ -177,29 +233,31 @@ describe('steps', () => {
   });
 });
 
-/** unitok/reference_loop.py `sample_with_margin`, transcribed step by step with no shortcut. */
-function literalSample(logits: Float32Array, spec: SamplingSpec, rng: Mulberry32): number {
+/** unitok/reference_loop.py `sample_with_margin` up to the draw, transcribed step by step with no shortcut. */
+function literalNucleus(logits: Float32Array, spec: SamplingSpec): { order: number[]; w: number[] } {
   const z = Array.from(logits, (v) => v / spec.temperature);
   let order = z.map((_, i) => i).sort((a, b) => (z[b] > z[a] ? 1 : z[b] < z[a] ? -1 : a - b));
   if (spec.topK > 0) order = order.slice(0, spec.topK);
-  let p = order.map((i) => Math.exp(z[i] - z[order[0]]));
-  const seqSum = (xs: number[]) => xs.reduce((s, x) => s + x, 0);
+  const S = Math.log2(weightUnit(logits.length));
+  let w = order.map((i) => gapWeight(Math.floor((z[order[0]] - z[i]) * GAP_UNITS_PER_NAT), S));
+  order = order.filter((_, r) => w[r] > 0);
+  w = w.filter((x) => x > 0);
   if (spec.topP < 1) {
-    const limit = spec.topP * seqSum(p);
-    let before = 0;
-    const keep = p.map((pi, i) => {
-      const k = i === 0 || before <= limit;
-      before += pi;
-      return k;
-    });
-    order = order.filter((_, i) => keep[i]);
-    p = p.filter((_, i) => keep[i]);
+    const limit = spec.topP * w.reduce((s, x) => s + x, 0);
+    let [kept, before] = [1, w[0]];
+    while (kept < w.length && before <= limit) before += w[kept++];
+    [order, w] = [order.slice(0, kept), w.slice(0, kept)];
   }
-  const target = rng.uniform() * seqSum(p);
-  let running = 0;
-  for (let i = 0; i < order.length; i++) {
-    if (running + p[i] > target) return order[i];
-    running += p[i];
+  return { order, w };
+}
+
+/** The draw of `sample_with_margin`. */
+function literalDraw({ order, w }: { order: number[]; w: number[] }, rng: Mulberry32): number {
+  const target = rng.uniform() * w.reduce((s, x) => s + x, 0);
+  let before = 0;
+  for (let r = 0; r < order.length; r++) {
+    if (before + w[r] > target) return order[r];
+    before += w[r];
   }
-  return order[order.length - 1];
+  throw new Error('target beyond the total');
 }

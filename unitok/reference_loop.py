@@ -14,17 +14,21 @@ Seeded sampling (docs/bundle.md repeats this; the TypeScript engine implements t
 
   sample(logits, temperature, top_k, top_p, rng) -> token, with logits float32 [V]:
    1. temperature <= 0 (greedy): the index of the largest logit, the lowest index on ties. No draw.
-   2. z_i = float64(logit_i) / temperature.
-   3. order: indices sorted by z descending, ties by lower index first.
-   4. top_k > 0: keep the first min(top_k, V) of order.
-   5. p_i = exp(z_i - z_max) over the kept tokens; W = their sum, added in order (float64).
-   6. top_p < 1: walking the kept tokens in order with the running sum c of the p's before the current token,
-      keep the token while c <= top_p * W (the first token is always kept); recompute W over what is left.
-      (The released nucleus filter: drop a token once the probability mass before it exceeds top_p.)
-   7. Draw u; target = u * W; walk the kept tokens in order adding p_i to a running sum, and return the first
-      token whose running sum is > target (the last kept token if rounding leaves none).
-  Exactly one draw per sampled token, none for greedy; exp may differ by an ulp between libms, which could only
-  matter when u lands within ~1e-16 of a boundary.
+   2. z_i = float64(logit_i) / temperature; order: indices by z descending, ties by lower index first.
+   3. top_k > 0: keep the first min(top_k, V) of order.
+   4. Integer weights. S = 52 - ceil(log2 V). The gap of token i below the first of order, in units of 2^-16
+      octave: g_i = floor((z_max - z_i) * 94548.4621996991) (that constant is 65536 * 1.4426950408889634, exact).
+      w_i = floor(HI[(g_i >> 8) & 255] * LO[g_i & 255] * 2^(S - (g_i >> 16))) while g_i < (S + 1) * 65536, else 0
+      (NaN gaps too), with HI[a] = exp2(-a / 256), LO[b] = exp2(-b / 65536) and exp2 the degree-10 Taylor series
+      of e^(f ln 2) by Horner's rule (EXP2_TAYLOR). The first token of order has g = 0 and weighs 2^S. Drop the
+      tokens that weigh 0. Any sum of the weights is below 2^53: exact in float64 in any order.
+   5. W = the sum of the kept weights; before_r = the sum of the weights ranked before position r.
+   6. top_p < 1: keep position r while before_r <= top_p * W (a float64 product; the first token always stays);
+      recompute W. (The released nucleus filter: drop a token once the mass before it exceeds top_p.)
+   7. Draw u; target = u * W; return the token at the position r with before_r <= target < before_r + w_r.
+  Exactly one draw per sampled token, none for greedy. Only float64 products, floors and table reads, no libm:
+  every implementation computes the same bits. The sums being exact, an implementation may find r without
+  sorting (the TypeScript engine does).
 
   CFG (text-to-image): logits = u + (c - u) * cfg_scale, computed in float64 from the float32 conditional (c)
   and unconditional (u) depth-head logits, before temperature; the sampled code is used for both rows.
@@ -70,43 +74,76 @@ def sample(logits, temperature: float, top_k: int = 0, top_p: float = 1.0, rng: 
     return sample_with_margin(logits, temperature, top_k, top_p, rng)[0]
 
 
+# 2^f = e^(f ln 2): Taylor coefficients (ln 2)^n / n!, n = 0..10.
+EXP2_TAYLOR = (1.0, 0.6931471805599453, 0.24022650695910072, 0.05550410866482158, 0.009618129107628477,
+               0.0013333558146428443, 0.0001540353039338161, 1.5252733804059841e-05, 1.321548679014431e-06,
+               1.01780860092397e-07, 7.054911620801123e-09)
+GAP_UNITS_PER_NAT = 94548.4621996991  # 65536 * log2(e), the float64 product 65536 * 1.4426950408889634
+
+
+def exp2_taylor(f: float) -> float:
+    """2^f for f in (-1, 0] by Horner's rule, innermost coefficient first (the spec's exact operation order)."""
+    p = EXP2_TAYLOR[-1]
+    for c in reversed(EXP2_TAYLOR[:-1]):
+        p = c + f * p
+    return p
+
+
+_HI = np.array([exp2_taylor(-a / 256) for a in range(256)])
+_LO = np.array([exp2_taylor(-b / 65536) for b in range(256)])
+
+
+def weight_exponent(vocab: int) -> int:
+    """S = 52 - ceil(log2 vocab): vocab weights of at most 2^S sum below 2^53."""
+    return 52 - (max(vocab, 1) - 1).bit_length()
+
+
+def weights(gaps: np.ndarray, S: int) -> np.ndarray:
+    """int64 weights of float64 gaps (z_max - z) by step 4 of the spec."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        g = np.floor(gaps * GAP_UNITS_PER_NAT)
+        live = g < (S + 1) * 65536  # NaN and infinite gaps weigh nothing
+    g = np.where(live, g, 0).astype(np.int64)
+    w = np.floor(_HI[(g >> 8) & 255] * _LO[g & 255] * np.ldexp(1.0, S - (g >> 16)))
+    return np.where(live, w, 0).astype(np.int64)
+
+
 def sample_with_margin(logits, temperature: float, top_k: int = 0, top_p: float = 1.0,
                        rng: Mulberry32 | None = None) -> tuple[int, float]:
     """(token, margin): how far the decision was from flipping, to judge whether another implementation with
     slightly different logits must agree. Greedy: the gap between the two largest logits; sampled: the distance
-    of the draw from the nearest boundary of the chosen token's interval, as a fraction of the total mass."""
+    of the draw (or of a nucleus cut) from the nearest boundary, as a fraction of the total weight."""
     z = np.asarray(logits, dtype=np.float64).reshape(-1)
     if temperature <= 0:
         top2 = np.partition(z, -2)[-2:] if z.size > 1 else np.array([-np.inf, z[0]])
         return int(np.argmax(z)), float(top2[1] - top2[0])  # numpy's argmax returns the first maximum
     if rng is None:
         raise ValueError("sampling with temperature > 0 needs an rng")
+    S = weight_exponent(z.size)
     z = z / temperature
     order = np.argsort(-z, kind="stable")
     if top_k > 0:
         order = order[:top_k]
-    p = np.exp(z[order] - z[order[0]])
+    w = weights(z[order[0]] - z[order], S)
+    w[0] = 2**S  # even when z_max is infinite
+    keep = w > 0
+    order, w = order[keep], w[keep]
+    margin = np.inf
     if top_p < 1.0:
-        before = np.concatenate(([0.0], np.cumsum(p)[:-1]))  # np.cumsum adds sequentially, like a plain loop
-        keep = before <= top_p * _seq_sum(p)
+        limit = top_p * int(w.sum())
+        prefix = np.cumsum(w)  # int64: exact
+        keep = prefix - w <= limit
         keep[0] = True
-        order, p = order[keep], p[keep]
-    total = _seq_sum(p)
+        cut = int(keep.sum())
+        if cut < w.size:  # the cut's distance from flipping: limit against the boundaries around it
+            margin = min(limit - int(prefix[cut - 1] - w[cut - 1]), int(prefix[cut - 1]) - limit) / int(w.sum())
+        order, w = order[:cut], w[:cut]
+    prefix = np.cumsum(w)
+    total = int(prefix[-1])
     target = rng.uniform() * total
-    running = 0.0
-    for token, pi in zip(order, p):
-        if running + pi > target:
-            return int(token), min(target - running, running + pi - target) / total
-        running += pi
-    return int(order[-1]), 0.0
-
-
-def _seq_sum(p: np.ndarray) -> float:
-    """Left-to-right float64 sum (np.sum adds pairwise, which a plain loop in another language would not)."""
-    total = 0.0
-    for v in p.tolist():
-        total += v
-    return total
+    r = int(np.argmax(prefix > target))  # exists: target < total
+    start = int(prefix[r] - w[r])
+    return int(order[r]), min(margin, min(target - start, int(prefix[r]) - target) / total)
 
 
 def cfg_combine(cond: torch.Tensor, uncond: torch.Tensor, scale: float) -> np.ndarray:

@@ -24,7 +24,7 @@ from ..export.mllm_fixtures import int4_dequantized
 from ..export.mllm_graphs import PRECISIONS
 from ..modules.mllm import UniTokMLLM
 from ..modules.quant import NormalizedEmbedding
-from ..reference_loop import Mulberry32, generate_image, generate_text, sample
+from ..reference_loop import GAP_UNITS_PER_NAT, Mulberry32, generate_image, generate_text, sample, weights
 from ..tensorio import save_tensors
 from ..text_tokenizer import LlamaTokenizer
 from .bundle_config import TEXT_TO_IMAGE, vqa_prompt
@@ -129,8 +129,13 @@ def sampler_tensors() -> tuple[dict, dict]:
         for c, params in enumerate(cases):
             rng = Mulberry32(100 + c)
             draws[row, c] = [sample(logits[row], rng=rng, **params) for _ in range(8)]
-    meta = {"seeds": seeds, "cases": cases, "case_seeds": [100 + c for c in range(len(cases))]}
-    return {"rng.uint32": np.array(streams, np.int64), "logits": logits, "draws": draws}, meta
+    # The integer weights (bit for bit) of gaps (units + 0.5) / GAP_UNITS_PER_NAT nats around the tables' and the
+    # octaves' boundaries, for S = 37 and 46.
+    units = np.concatenate([np.arange(0, 70000, 97), [255, 256, 65535, 65536, 65537, 38 * 65536 - 1, 38 * 65536]])
+    weight_table = np.stack([weights((units + 0.5) / GAP_UNITS_PER_NAT, S) for S in (37, 46)])
+    meta = {"seeds": seeds, "cases": cases, "case_seeds": [100 + c for c in range(len(cases))], "weight_exponents": [37, 46]}
+    return {"rng.uint32": np.array(streams, np.int64), "logits": logits, "draws": draws, "weights.units": units.astype(np.int64),
+            "weights.values": weight_table}, meta
 
 
 def write_fixtures(out_dir: str) -> None:

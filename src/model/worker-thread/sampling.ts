@@ -1,23 +1,39 @@
 // Token sampling as small composable steps (the shape of transformers.js logits processors), implementing the
-// seeded procedure of unitok/reference_loop.py (docs/bundle.md) exactly, so that a seeded request draws the
-// same tokens and codes as the Python reference:
+// seeded procedure of unitok/reference_loop.py (docs/bundle.md, "Seeded sampling") exactly, so that a seeded
+// request draws the same tokens and codes as the Python reference:
 //
-//   logits -> [cfg] -> scale (temperature, float64) -> rank (descending, ties by lower id) -> topK
-//          -> weigh (exp(z - z_max)) -> topP -> draw (one uniform from the request's mulberry32 stream)
+//   logits -> [cfg] -> weigh (z = logit / T, top-k, integer weights ~ 2^S exp(z - z_max), zeros dropped)
+//          -> topP -> draw (one uniform from the request's mulberry32 stream)
+//
+// The weights are integers whose total stays below 2^53, so every sum of them is exact in float64 whatever the
+// order of addition. That is what makes this O(vocab) per token without ranking the vocabulary (a full sort of
+// 32000 tokens cost ~3 ms per stream per token): the nucleus cut and the draw each look for the ranked position
+// where a running sum crosses a value, and a weight's quantised gap below the best token (weights.ts) orders the
+// tokens into buckets already, so only the one bucket where the sum crosses needs ranking.
 //
 // Greedy (temperature <= 0) is argmax with the lowest id on ties and consumes no draw.
 // Everything here is pure: the generator state belongs to the request and travels with each step.
 import type { Mulberry32, SamplingSpec } from '../protocol/rng.ts';
+import { BUCKET_SHIFT, bucketsFor, GAP_UNITS_PER_NAT, gapWeight, unitExponent } from './weights.ts';
 
+export { weightUnit } from './weights.ts';
 export type { SamplingSpec };
 
-/** Tokens still in the running, best first: ids[i] with scaled logit z[i] and unnormalised weight p[i]. */
+/**
+ * The tokens still in the running, in id order: ids[i] with scaled logit z[i], integer weight w[i] >= 1 and
+ * bucket[i] (its quantised gap below the best token >> BUCKET_SHIFT: buckets follow the ranking), for the `n`
+ * leading entries; sums[b] is the exact weight of bucket b, for the `buckets` first.
+ */
 export interface Candidates {
   ids: Int32Array;
   z: Float64Array;
-  p: Float64Array;
-  /** How many of the arrays' leading entries are kept. */
+  w: Float64Array;
+  bucket: Int32Array;
   n: number;
+  sums: Float64Array;
+  buckets: number;
+  /** Scratch: z of every token of the vocabulary. */
+  scaled: Float64Array;
 }
 
 // ---------------------------------------------------------------------------------------- the steps
@@ -36,60 +52,224 @@ export function argmax(values: ArrayLike<number>): number {
   return best;
 }
 
-/** z = logits / temperature in float64. */
-export function scale(logits: ArrayLike<number>, temperature: number): Float64Array {
-  const z = new Float64Array(logits.length);
-  for (let i = 0; i < z.length; i++) z[i] = logits[i] / temperature;
-  return z;
+/**
+ * The candidates: z_i = logit_i / temperature; with k > 0 only the k first of the ranking (z descending, lower
+ * id on ties); each weighing gapWeight((z_max - z_i) * GAP_UNITS_PER_NAT), those weighing 0 left out.
+ */
+export function weigh(logits: ArrayLike<number>, temperature: number, k = 0): Candidates {
+  const V = logits.length;
+  const S = unitExponent(V);
+  const c = scratch(V, bucketsFor(S));
+  const zs = c.scaled; // z of every token, computed once
+  let best = -1;
+  let zMax = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < V; i++) {
+    const z = logits[i] / temperature;
+    zs[i] = z;
+    if (z > zMax || (best < 0 && z === zMax)) {
+      best = i;
+      zMax = z;
+    }
+  }
+  c.sums.fill(0);
+  c.n = 0;
+  c.buckets = 0;
+  // Imported bindings as locals: the loop below runs once per token of the vocabulary.
+  const [weightOf, perNat, shift] = [gapWeight, GAP_UNITS_PER_NAT, BUCKET_SHIFT];
+  const add = (id: number, z: number, gap: number) => {
+    const weight = weightOf(gap, S);
+    if (weight === 0) return;
+    const b = gap >> shift;
+    const n = c.n++;
+    c.ids[n] = id;
+    c.z[n] = z;
+    c.w[n] = weight;
+    c.bucket[n] = b;
+    c.sums[b] += weight;
+    if (b >= c.buckets) c.buckets = b + 1;
+  };
+  if (best < 0) {
+    add(0, Number.NaN, 0); // every logit NaN: token 0, the ranking's first, alone
+    return c;
+  }
+  // The best token's gap is 0 even when z_max is infinite (where z_max - z_max is NaN).
+  if (k > 0 && k < V) {
+    // The k-th largest z and how many of its ties (the lowest ids) are among the k first.
+    const { kth, ties } = kthLargest(zs, k);
+    let tiesLeft = ties;
+    for (let i = 0; i < V; i++) {
+      const z = zs[i];
+      if (z > kth || (z === kth && tiesLeft-- > 0))
+        add(i, z, i === best ? 0 : Math.floor((zMax - z) * perNat));
+    }
+  } else {
+    for (let i = 0; i < V; i++) {
+      const z = zs[i];
+      add(i, z, i === best ? 0 : Math.floor((zMax - z) * perNat));
+    }
+  }
+  return c;
 }
 
-/**
- * Tokens more than this far below the best scaled logit are left out of the ranking. Their weight
- * exp(z - z_max) < e^-40 ~ 4e-18 is under half an ulp of 1, so adding it to any running sum >= 1 (every sum
- * here starts with the best token's weight, 1) changes nothing: the draw always ends within the tokens above,
- * the top-p walk cuts before them (the mass before them is already the whole total), and top-k only ever keeps
- * them as dead weight. Dropping them is exact, and makes ranking a trained model's vocabulary cheap.
- */
-export const NEGLIGIBLE_GAP = 40;
-
-/**
- * The tokens that can matter, ordered by z descending, ties by lower id (numpy's argsort(-z, 'stable')). With
- * `k` > 0 only the k first of that order are ranked (what topK keeps), which spares sorting the whole vocabulary.
- */
-export function rank(z: Float64Array, k = 0): Candidates {
-  let max = Number.NEGATIVE_INFINITY;
-  for (let i = 0; i < z.length; i++) if (z[i] > max) max = z[i];
-  const floor = max - NEGLIGIBLE_GAP;
+/** Nucleus: keep a token while the weight ranked before it is <= topP of the total (the first always stays). */
+export function topP(c: Candidates, mass: number): Candidates {
+  if (!(mass < 1)) return c;
+  const all = total(c);
+  const limit = mass * all;
+  if (!(limit < all)) return c;
+  const last = locate(c, limit);
+  // Keep the buckets before the last one's, and of its bucket what ranks up to it (compacting in place, so
+  // the last one's key is read first).
+  const [b, zLast, idLast] = [c.bucket[last], c.z[last], c.ids[last]];
   let n = 0;
-  const kept = new Float64Array(z.length);
-  const keptIds = new Int32Array(z.length);
-  for (let i = 0; i < z.length; i++) {
-    if (z[i] < floor) continue;
-    kept[n] = z[i];
-    keptIds[n++] = i;
+  c.sums[b] = 0;
+  for (let i = 0; i < c.n; i++) {
+    const bi = c.bucket[i];
+    const z = c.z[i];
+    const id = c.ids[i];
+    if (bi > b || (bi === b && (z < zLast || (z === zLast && id > idLast)))) continue;
+    if (bi === b) c.sums[b] += c.w[i];
+    c.ids[n] = id;
+    c.z[n] = z;
+    c.w[n] = c.w[i];
+    c.bucket[n++] = bi;
   }
-  if (k > 0 && k < n) n = keepBest(kept, keptIds, n, k);
-  const order = sortDescending(kept.subarray(0, n));
-  const ids = new Int32Array(n);
-  const sorted = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    ids[i] = keptIds[order[i]];
-    sorted[i] = kept[order[i]];
-  }
-  return { ids, z: sorted, p: new Float64Array(n), n };
+  c.n = n;
+  c.buckets = b + 1;
+  return c;
+}
+
+/** One draw: the token whose interval [weight ranked before it, that + its own) holds u * total. */
+export function draw(c: Candidates, rng: Mulberry32): number {
+  const target = rng.uniform() * total(c); // < total: u <= 1 - 2^-32, and the total is exact
+  return c.ids[locate(c, target)];
+}
+
+/** The exact sum of the kept weights. */
+export function total(c: Candidates): number {
+  let sum = 0;
+  for (let b = 0; b < c.buckets; b++) sum += c.sums[b];
+  return sum;
+}
+
+// ---------------------------------------------------------------------------------------- the pipeline
+
+/**
+ * One token from `logits` (float32 logits, or float64 ones already mixed by `cfg`). `max` may replace `argmax`
+ * with an equal but faster one (logits.ts).
+ */
+export function sample(
+  logits: ArrayLike<number>,
+  spec: SamplingSpec,
+  rng: Mulberry32,
+  max: (values: ArrayLike<number>) => number = argmax,
+): number {
+  if (spec.temperature <= 0) return max(logits);
+  return draw(topP(weigh(logits, spec.temperature, spec.topK), spec.topP), rng);
 }
 
 /**
- * Compacts values[0..n) and their ids (in id order) to the k first by value descending, ties by lower id, still
- * in id order; returns the new count. Leaves all n when a value is NaN (its place is the full sort's business).
+ * The depth head's logits of one visual code: the conditional row's, and for classifier-free guidance (decided
+ * per request, carried by the head as its uncondSlot) the unconditional row's.
  */
-function keepBest(values: Float64Array, ids: Int32Array, n: number, k: number): number {
-  // The k-th largest value: the root of a min-heap of the k largest seen.
-  const heap = new Float64Array(k);
+export interface CodeLogits {
+  cond: Float32Array;
+  uncond: Float32Array | null;
+  guidanceScale: number;
+}
+
+/** One visual code: CFG-mixed when the head has an unconditional row, then the same steps as text. */
+export function sampleGuided(logits: CodeLogits, spec: SamplingSpec, rng: Mulberry32): number {
+  const { cond, uncond, guidanceScale } = logits;
+  return sample(uncond === null ? cond : cfg(cond, uncond, guidanceScale), spec, rng);
+}
+
+// ---------------------------------------------------------------------------------------- selection
+
+/** Buffers per vocabulary size: sampling runs synchronously, one token at a time, on its thread. */
+const buffers = new Map<number, Candidates>();
+function scratch(V: number, buckets: number): Candidates {
+  let c = buffers.get(V);
+  if (!c) {
+    const [ids, z, w, bucket] = [
+      new Int32Array(V),
+      new Float64Array(V),
+      new Float64Array(V),
+      new Int32Array(V),
+    ];
+    c = { ids, z, w, bucket, n: 0, sums: new Float64Array(buckets), buckets: 0, scaled: new Float64Array(V) };
+    buffers.set(V, c);
+  }
+  return c;
+}
+const members = { at: new Int32Array(0) };
+
+/** Whether candidate a ranks before candidate b: larger z first, the lower id on ties. */
+const ranksBefore = (c: Candidates, a: number, b: number) =>
+  c.z[a] > c.z[b] || (c.z[a] === c.z[b] && c.ids[a] < c.ids[b]);
+
+/**
+ * The candidate at the ranked position where the weight ranked before it is <= x < that + its own weight
+ * (x below the total): the bucket where the running sum crosses x, then a weighted quickselect in that bucket.
+ */
+export function locate(c: Candidates, x: number): number {
+  let before = 0; // exact: the weight of the buckets before b
+  let b = 0;
+  while (b < c.buckets - 1 && !(x < before + c.sums[b])) before += c.sums[b++];
+  if (members.at.length < c.n) members.at = new Int32Array(c.ids.length);
+  const at = members.at;
+  let m = 0;
+  for (let i = 0; i < c.n; i++) if (c.bucket[i] === b) at[m++] = i;
+  // Quickselect on at[0, m): everything at[lo..) ranks after the weight `before` already counted.
+  let [lo, hi] = [0, m];
+  for (let rounds = 0; hi - lo > 8 && rounds < 64; rounds++) {
+    const mid = lo + ((hi - lo) >> 1);
+    // Median of three as the pivot, parked at hi - 1; Lomuto partition of the rest.
+    if (ranksBefore(c, at[mid], at[lo])) swap(at, mid, lo);
+    if (ranksBefore(c, at[hi - 1], at[lo])) swap(at, hi - 1, lo);
+    if (ranksBefore(c, at[mid], at[hi - 1])) swap(at, mid, hi - 1);
+    const pivot = at[hi - 1];
+    let store = lo;
+    let left = 0;
+    for (let i = lo; i < hi - 1; i++) {
+      if (ranksBefore(c, at[i], pivot)) {
+        left += c.w[at[i]];
+        swap(at, i, store++);
+      }
+    }
+    swap(at, store, hi - 1);
+    if (x < before + left) hi = store;
+    else if (x < before + left + c.w[pivot]) return pivot;
+    else {
+      before += left + c.w[pivot];
+      lo = store + 1;
+    }
+  }
+  // What is left (a few candidates, or pathological pivots): ranked by a sort, then walked.
+  const rest = Array.from(at.subarray(lo, hi)).sort((p, q) => (ranksBefore(c, p, q) ? -1 : 1));
+  for (const i of rest) {
+    before += c.w[i];
+    if (x < before) return i;
+  }
+  return rest[rest.length - 1]; // x >= the total: callers rule this out
+}
+
+function swap(a: Int32Array, i: number, j: number): void {
+  const t = a[i];
+  a[i] = a[j];
+  a[j] = t;
+}
+
+/**
+ * The k-th largest of the scaled logits `zs` (0 < k < V) and how many values equal to it belong to the k first
+ * (the lowest ids). Fewer than k values that are not NaN: every token counts (NaNs weigh nothing anyway).
+ */
+function kthLargest(zs: Float64Array, k: number): { kth: number; ties: number } {
+  const heap = new Float64Array(k); // a min-heap of the k largest seen
   let size = 0;
-  for (let i = 0; i < n; i++) {
-    const v = values[i];
-    if (Number.isNaN(v)) return n;
+  for (let i = 0; i < zs.length; i++) {
+    const v = zs[i];
+    if (Number.isNaN(v)) continue; // NaNs rank last (numpy's argsort)
     if (size < k) {
       let c = size++;
       while (c > 0 && heap[(c - 1) >> 1] > v) {
@@ -110,143 +290,9 @@ function keepBest(values: Float64Array, ids: Int32Array, n: number, k: number): 
       heap[c] = v;
     }
   }
+  if (size < k) return { kth: Number.NEGATIVE_INFINITY, ties: zs.length };
   const kth = heap[0];
   let ties = k;
-  for (let i = 0; i < n; i++) if (values[i] > kth) ties--;
-  // Everything above the k-th value, and of the values equal to it the lowest ids, as many as are left.
-  let m = 0;
-  for (let i = 0; i < n; i++) {
-    const v = values[i];
-    if (v > kth || (v === kth && ties-- > 0)) {
-      values[m] = v;
-      ids[m++] = ids[i];
-    }
-  }
-  return m;
-}
-
-/** Keep the k best (k <= 0: all). */
-export function topK(c: Candidates, k: number): Candidates {
-  if (k > 0 && k < c.n) c.n = k;
-  return c;
-}
-
-/** p_i = exp(z_i - z_max) over the kept tokens (z_max is the first, the list being ranked). */
-export function weigh(c: Candidates): Candidates {
-  const max = c.z[0];
-  for (let i = 0; i < c.n; i++) c.p[i] = Math.exp(c.z[i] - max);
-  return c;
-}
-
-/** Nucleus: keep a token while the mass before it is <= topP of the total (the first always stays). */
-export function topP(c: Candidates, mass: number): Candidates {
-  if (!(mass < 1)) return c;
-  const limit = mass * sum(c);
-  let before = 0;
-  let keep = 1;
-  for (let i = 1; i < c.n; i++) {
-    before += c.p[i - 1];
-    if (before > limit) break;
-    keep = i + 1;
-  }
-  c.n = keep;
-  return c;
-}
-
-/** One draw: the first kept token whose running weight exceeds u * total (the last one if rounding leaves none). */
-export function draw(c: Candidates, rng: Mulberry32): number {
-  const target = rng.uniform() * sum(c);
-  let running = 0;
-  for (let i = 0; i < c.n; i++) {
-    if (running + c.p[i] > target) return c.ids[i];
-    running += c.p[i];
-  }
-  return c.ids[c.n - 1];
-}
-
-/** Left-to-right float64 sum of the kept weights (the spec's summation order). */
-function sum(c: Candidates): number {
-  let total = 0;
-  for (let i = 0; i < c.n; i++) total += c.p[i];
-  return total;
-}
-
-// ---------------------------------------------------------------------------------------- the pipeline
-
-/**
- * One token from `logits` (float32 logits, or float64 ones already mixed by `cfg`). `max` may replace `argmax`
- * with an equal but faster one (logits.ts).
- */
-export function sample(
-  logits: ArrayLike<number>,
-  spec: SamplingSpec,
-  rng: Mulberry32,
-  max: (values: ArrayLike<number>) => number = argmax,
-): number {
-  if (spec.temperature <= 0) return max(logits);
-  const c = topP(weigh(topK(rank(scale(logits, spec.temperature), spec.topK), spec.topK)), spec.topP);
-  return draw(c, rng);
-}
-
-/**
- * The depth head's logits of one visual code: the conditional row's, and for classifier-free guidance (decided
- * per request, carried by the head as its uncondSlot) the unconditional row's.
- */
-export interface CodeLogits {
-  cond: Float32Array;
-  uncond: Float32Array | null;
-  guidanceScale: number;
-}
-
-/** One visual code: CFG-mixed when the head has an unconditional row, then the same steps as text. */
-export function sampleGuided(logits: CodeLogits, spec: SamplingSpec, rng: Mulberry32): number {
-  const { cond, uncond, guidanceScale } = logits;
-  return sample(uncond === null ? cond : cfg(cond, uncond, guidanceScale), spec, rng);
-}
-
-// ---------------------------------------------------------------------------------------- ranking
-
-/**
- * Indices of `z` by value descending, ties in index order: an LSD radix sort (8 passes of 8 bits) on the
- * float64 bit patterns, stable by construction. About 10x faster than a comparator sort over a 32000-token
- * vocabulary, which matters because sampled text needs a full ranking per token.
- */
-function sortDescending(z: Float64Array): Int32Array {
-  const n = z.length;
-  const bits = new Float64Array(n);
-  for (let i = 0; i < n; i++) bits[i] = z[i] + 0; // -0 -> +0: equal values must share one key
-  const words = new Uint32Array(bits.buffer); // little-endian: [lo, hi] per value
-  // Unsigned keys that sort ascending as the values sort descending: a negative value keeps its bits (they
-  // grow with its magnitude, and its set sign bit puts it after every non-negative one); a non-negative value
-  // is complemented below the sign bit, so the larger value gets the smaller key.
-  for (let i = 0; i < n; i++) {
-    const hi = words[2 * i + 1];
-    if ((hi & 0x80000000) === 0) {
-      words[2 * i + 1] = ~hi ^ 0x80000000;
-      words[2 * i] = ~words[2 * i];
-    }
-  }
-  let order = new Int32Array(n);
-  let next = new Int32Array(n);
-  for (let i = 0; i < n; i++) order[i] = i;
-  const counts = new Int32Array(256);
-  for (let pass = 0; pass < 8; pass++) {
-    const word = pass < 4 ? 0 : 1;
-    const shift = (pass % 4) * 8;
-    counts.fill(0);
-    for (let i = 0; i < n; i++) counts[(words[2 * i + word] >>> shift) & 0xff]++;
-    if (counts.includes(n)) continue; // every key has the same digit here: the pass would change nothing
-    let offset = 0;
-    for (let d = 0; d < 256; d++) {
-      const c = counts[d];
-      counts[d] = offset;
-      offset += c;
-    }
-    for (let i = 0; i < n; i++) {
-      const id = order[i];
-      next[counts[(words[2 * id + word] >>> shift) & 0xff]++] = id;
-    }
-    [order, next] = [next, order];
-  }
-  return order;
+  for (let i = 0; i < zs.length; i++) if (zs[i] > kth) ties--;
+  return { kth, ties };
 }
