@@ -1,0 +1,227 @@
+// The clients and child processes of bench/engine.ts: the engine in-process, a server over HTTP (SSE), the
+// floor (bench/floor.ts) and the server (`npm start`) in processes of their own.
+import { fork, spawn } from 'node:child_process';
+import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { startEngine } from '../src/model/main-thread/engine.ts';
+
+/** What every client asks: the model folder and how many tokens per stream. */
+export interface BenchTarget {
+  model: string;
+  tokens: number;
+}
+
+export const prompt = (i: number) => `Write a long story about the number ${i} and the sea.`;
+
+// ------------------------------------------------------------------------------------------------ clients
+
+/** One streamed chat request: the time of each text chunk and the tokens it carried. */
+export interface Trace {
+  start: number;
+  chunks: { at: number; tokens: number }[];
+  outputTokens: number;
+}
+
+export type Client = {
+  /** What the table calls it: the multi-step setting, or 'http'. */
+  label: string;
+  chat(i: number, temperature: number): Promise<Trace>;
+  /** One request for n images: ms to the first visual token's codes (in-process) and to the end. */
+  image(n: number): Promise<{ first: number; total: number }>;
+  /** Steps run and the runner's busy ms so far (in-process engine only). */
+  work(): { steps: number; busyMs: number } | null;
+  close(): Promise<void>;
+};
+
+export async function engineClient({ model, tokens }: BenchTarget, multiStep: number): Promise<Client> {
+  const engine = await startEngine({
+    model,
+    device: 'cpu',
+    maxQueue: 64,
+    maxBatch: 8,
+    multiStep,
+  });
+  await engine.loaded;
+  if (engine.info().status !== 'ready') throw new Error(engine.info().statusMessage);
+  const signal = new AbortController().signal;
+  return {
+    label: String(multiStep),
+    async chat(i, temperature) {
+      const start = performance.now();
+      const stream = await engine.submitChat({
+        id: `bench-${i}`,
+        n: 1,
+        signal,
+        messages: [{ role: 'user', content: [{ type: 'text', text: prompt(i) }] }],
+        sampling: { temperature, topK: 0, topP: 1, seed: i },
+        maxTokens: tokens,
+        stop: [],
+        maxImagePixels: 1e6,
+      });
+      const trace: Trace = { start, chunks: [], outputTokens: 0 };
+      for await (const e of stream) {
+        if (e.type === 'text') trace.chunks.push({ at: performance.now(), tokens: e.tokens });
+        else trace.outputTokens = e.completionTokens;
+      }
+      return trace;
+    },
+    async image(n) {
+      const start = performance.now();
+      const stream = await engine.submitImage({
+        id: 'bench-image',
+        n,
+        signal,
+        prompt: 'a red cube on a wooden table',
+        sampling: { temperature: 1, topK: 0, topP: 1, seed: 1, guidanceScale: 7 },
+        previewAt: [],
+      });
+      let first = 0;
+      for await (const e of stream) if (e.type === 'codes' && !first) first = performance.now() - start;
+      return { first, total: performance.now() - start };
+    },
+    work: () => ({ steps: engine.stats().steps ?? 0, busyMs: engine.stats().busy?.total ?? 0 }),
+    close: () => engine.close(),
+  };
+}
+
+/** The same requests against a running server (e.g. `npm start`), through its SSE streams. */
+export async function httpClient({ tokens }: BenchTarget, url: string): Promise<Client> {
+  const served = ((await (await fetch(`${url}/v1/models`)).json()) as { data: { id: string }[] }).data[0].id;
+  async function* sse(path: string, body: object): AsyncGenerator<Record<string, unknown>> {
+    const res = await fetch(`${url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: served, stream: true, ...body }),
+    });
+    if (!res.ok || !res.body) throw new Error(`${path}: HTTP ${res.status} ${await res.text()}`);
+    let buffer = '';
+    for await (const bytes of res.body as unknown as AsyncIterable<Uint8Array>) {
+      buffer += Buffer.from(bytes).toString('utf8');
+      let end = buffer.indexOf('\n\n');
+      while (end >= 0) {
+        const data = buffer
+          .slice(0, end)
+          .split('\n')
+          .find((l) => l.startsWith('data: '))
+          ?.slice(6);
+        buffer = buffer.slice(end + 2);
+        if (data && data !== '[DONE]') yield JSON.parse(data);
+        end = buffer.indexOf('\n\n');
+      }
+    }
+  }
+  return {
+    label: 'http',
+    async chat(i, temperature) {
+      const trace: Trace = { start: performance.now(), chunks: [], outputTokens: 0 };
+      const body = {
+        messages: [{ role: 'user', content: prompt(i) }],
+        max_tokens: tokens,
+        temperature,
+        seed: i,
+        stream_options: { include_usage: true },
+      };
+      for await (const chunk of sse('/v1/chat/completions', body)) {
+        const choice = (chunk.choices as { delta: { content?: string } }[])[0];
+        if (choice?.delta.content) trace.chunks.push({ at: performance.now(), tokens: 1 });
+        const usage = chunk.usage as { completion_tokens: number } | undefined;
+        if (usage) trace.outputTokens = usage.completion_tokens;
+      }
+      return trace;
+    },
+    async image(n) {
+      const start = performance.now();
+      let first = 0;
+      for await (const event of sse('/v1/images/generations', {
+        prompt: 'a red cube on a wooden table',
+        n,
+        seed: 1,
+        partial_images: 1,
+      })) {
+        if (!first) first = performance.now() - start;
+        void event;
+      }
+      return { first, total: performance.now() - start };
+    },
+    work: () => null,
+    close: async () => {},
+  };
+}
+
+// ------------------------------------------------------------------------------------------------ the floor
+
+/** bench/floor.ts in a child process of its own, asked for one measurement at a time. */
+export async function floorProcess({ model, tokens }: BenchTarget): Promise<{
+  text(batch: number): Promise<number>;
+  image(): Promise<number>;
+  close(): void;
+}> {
+  const child = fork(
+    fileURLToPath(new URL('./floor.ts', import.meta.url)),
+    ['--model', model, '--tokens', String(tokens)],
+    {
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    },
+  );
+  const next = () =>
+    new Promise<{ ms?: number; ready?: boolean }>((resolve, reject) => {
+      child.once('message', resolve);
+      child.once('exit', (code) => reject(new Error(`bench/floor.ts exited with ${code}`)));
+    });
+  await next(); // ready
+  const ask = async (m: object) => {
+    const reply = next();
+    child.send(m);
+    return (await reply).ms as number;
+  };
+  return {
+    text: (batch) => ask({ kind: 'text', batch }),
+    image: () => ask({ kind: 'image' }),
+    close: () => child.send({ kind: 'exit' }),
+  };
+}
+
+/** `npm start` on the same model in a child process, on a free loopback port; resolves once it is ready. */
+export async function serverProcess({ model }: BenchTarget): Promise<{ url: string; close(): void }> {
+  const port = await new Promise<number>((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      'src/main.ts',
+      '--model',
+      model,
+      '--port',
+      String(port),
+      '--log-level',
+      'warn',
+      '--max-queue',
+      '64',
+    ],
+    {
+      cwd: root,
+      stdio: ['ignore', 'inherit', 'inherit'],
+    },
+  );
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 600; i++) {
+    if (child.exitCode !== null) throw new Error(`the server exited with ${child.exitCode}`);
+    const ok = await fetch(`${url}/health`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) return { url, close: () => child.kill('SIGTERM') };
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  child.kill('SIGTERM');
+  throw new Error('the server did not become ready in 120 s');
+}

@@ -1,0 +1,186 @@
+// The floor of bench/engine.ts, in a clean process of its own (no engine, no server beside it): the bundle's
+// graphs driven bare on this thread (in-place KV, greedy, the engine's session settings). bench/engine.ts forks
+// it and asks for measurements over IPC, between its own rounds, so that both see the same machine load.
+//
+//   message in:  { kind: 'text', batch } | { kind: 'image' } | { kind: 'exit' }
+//   message out: { ms }   (ms per batched decode step, or per image)
+import { parseArgs } from 'node:util';
+import * as ort from 'onnxruntime-node';
+import { readBundle } from '../src/model/bundle.ts';
+import { LlamaTokenizer } from '../src/model/main-thread/text-tokenizer.ts';
+import { sessionOptions } from '../src/model/worker-thread/devices.ts';
+
+const { values } = parseArgs({
+  options: { model: { type: 'string', default: 'models/demo' }, tokens: { type: 'string', default: '64' } },
+});
+const MODEL = values.model as string;
+const TOKENS = Number(values.tokens);
+const bundle = readBundle(MODEL);
+const tokenizer = LlamaTokenizer.load(MODEL);
+/** The prompts of bench/engine.ts (the floor uses stream 0's). */
+const prompt = (i: number) => `Write a long story about the number ${i} and the sea.`;
+
+/** The bare loops on this thread: the bundle's graphs run back to back, in-place KV, greedy, no engine. */
+class Floor {
+  private constructor(
+    private readonly s: Record<
+      'embed' | 'visual' | 'llm' | 'depth' | 'code' | 'decode',
+      ort.InferenceSession
+    >,
+  ) {}
+
+  static async open(): Promise<Floor> {
+    const opts = sessionOptions('cpu'); // the engine's own session settings: only the engine differs
+    const g = bundle.graphs;
+    const open = (path: string) => ort.InferenceSession.create(path, opts);
+    return new Floor({
+      embed: await open(g.embed_tokens),
+      visual: await open(g.visual_embed),
+      llm: await open(g.llm),
+      depth: await open(g.depth_head),
+      code: await open(g.code_embed),
+      decode: await open(g.unitok_decode),
+    });
+  }
+
+  async close(): Promise<void> {
+    for (const session of Object.values(this.s)) await session.release();
+  }
+
+  /** Zero KV buffers of `session` for `batch` rows of `length` positions, bound in place. */
+  private kv(session: ort.InferenceSession, batch: number, length: number) {
+    const names = session.inputNames.filter((n) => n.startsWith('past_key_values.'));
+    const meta = session.inputMetadata.find((m) => m.name === names[0]) as unknown as { shape: number[] };
+    const dims = [batch, Number(meta.shape[1]), length, Number(meta.shape[3])];
+    const buffers = names.map((name) => ({
+      name,
+      t: new ort.Tensor('float32', new Float32Array(dims.reduce((a, b) => a * b)), dims),
+    }));
+    return (feeds: Record<string, ort.Tensor>): Record<string, ort.Tensor | null> => {
+      const fetches: Record<string, ort.Tensor | null> = {};
+      for (const { name, t } of buffers) {
+        feeds[name] = t;
+        fetches[name.replace('past_key_values.', 'present.')] = t;
+      }
+      return fetches;
+    };
+  }
+
+  private int64 = (values: number[], dims: number[]) =>
+    new ort.Tensor('int64', BigInt64Array.from(values, BigInt), dims);
+  private int32 = (values: number[], dims: number[]) =>
+    new ort.Tensor('int32', Int32Array.from(values), dims);
+
+  /** One llm run; `last` = each row's last position. Returns the wanted output. */
+  private async llm(bind: ReturnType<Floor['kv']>, x: ort.Tensor, last: number[], out: 'logits' | 'hidden') {
+    const S = x.dims[1];
+    const feeds: Record<string, ort.Tensor> = {
+      inputs_embeds: x,
+      seqlens_k: this.int32(last, [last.length]),
+      total_sequence_length: this.int32([Math.max(...last) + 1], []),
+      logits_index: this.int64(S === 1 ? last.map(() => 0) : last, [last.length]),
+    };
+    const fetches = { ...bind(feeds), [out]: null };
+    return (await this.s.llm.run(feeds, fetches))[out].data as Float32Array;
+  }
+
+  /**
+   * ms per batched greedy decode step (embed_tokens + llm + argmax), averaged over one request's TOKENS - 1 steps
+   * exactly as TPOT averages a stream's, so that the machine's load spikes count on both sides.
+   */
+  async textStep(batch: number): Promise<number> {
+    const bind = this.kv(this.s.llm, batch, bundle.contextLength);
+    const ids = tokenizer.encode(prompt(0));
+    const embed = async (tokens: number[], S: number) =>
+      (await this.s.embed.run({ input_ids: this.int64(tokens, [batch, S]) })).inputs_embeds;
+    const argmaxRows = (logits: Float32Array) =>
+      Array.from({ length: batch }, (_, b) =>
+        argmax(logits.subarray(b * bundle.vocabSize, (b + 1) * bundle.vocabSize)),
+      );
+    const P = ids.length;
+    let next = argmaxRows(
+      await this.llm(
+        bind,
+        await embed(new Array(batch).fill(ids).flat(), P),
+        new Array(batch).fill(P - 1),
+        'logits',
+      ),
+    );
+    const t0 = performance.now();
+    for (let t = 0; t < TOKENS - 1; t++)
+      next = argmaxRows(await this.llm(bind, await embed(next, 1), new Array(batch).fill(P + t), 'logits'));
+    return (performance.now() - t0) / (TOKENS - 1);
+  }
+
+  /** ms for one greedy CFG image: prompt pair, N x (K depth steps + code embeds, visual_embed, llm), unitok_decode. */
+  async image(): Promise<number> {
+    const t0 = performance.now();
+    const { visualTokens: N, codesPerToken: K, codebookSize: V } = bundle.image;
+    const cond = [
+      ...tokenizer.encode(`a red cube on a wooden table${bundle.textToImage.suffix}`),
+      ...bundle.textToImage.appendIds,
+    ];
+    const uncond = [...tokenizer.encode(bundle.textToImage.unconditional), ...bundle.textToImage.appendIds];
+    const S = cond.length;
+    const padded = [...cond, ...uncond, ...new Array(S - uncond.length).fill(0)];
+    const bind = this.kv(this.s.llm, 2, bundle.contextLength);
+    const x = (await this.s.embed.run({ input_ids: this.int64(padded, [2, S]) })).inputs_embeds;
+    let hidden = await this.llm(bind, x, [S - 1, uncond.length - 1], 'hidden');
+    const grid = new Array<number>(K * N).fill(0);
+    const D = hidden.length / 2;
+    for (let n = 0; n < N; n++) {
+      const depthBind = this.kv(this.s.depth, 2, K);
+      let h: ort.Tensor = new ort.Tensor('float32', hidden, [2, 1, D]);
+      const codes: number[] = [];
+      for (let k = 0; k < K; k++) {
+        const feeds: Record<string, ort.Tensor> = {
+          inputs_embeds: h,
+          seqlens_k: this.int32([k, k], [2]),
+          total_sequence_length: this.int32([k + 1], []),
+        };
+        const logits = (await this.s.depth.run(feeds, { ...depthBind(feeds), logits: null })).logits
+          .data as Float32Array;
+        const scale = bundle.defaults.image.guidance;
+        const mixed = Array.from(
+          { length: V },
+          (_, i) => logits[V + i] + (logits[i] - logits[V + i]) * scale,
+        );
+        codes.push(argmax(mixed));
+        if (k < K - 1)
+          h = (await this.s.code.run({ code_ids: this.int64([k * V + codes[k], k * V + codes[k]], [2, 1]) }))
+            .embeds;
+      }
+      codes.forEach((c, k) => {
+        grid[k * N + n] = c;
+      });
+      if (n === N - 1) break;
+      const v = (await this.s.visual.run({ codes: this.int64([...codes, ...codes], [2, K, 1]) }))
+        .inputs_embeds;
+      hidden = await this.llm(bind, v, [S + n, uncond.length + n], 'hidden');
+    }
+    await this.s.decode.run({ codes: this.int64(grid, [1, K, N]) });
+    return performance.now() - t0;
+  }
+}
+
+function argmax(values: ArrayLike<number>): number {
+  let best = 0;
+  for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i;
+  return best;
+}
+
+type Request = { kind: 'text'; batch: number } | { kind: 'image' } | { kind: 'exit' };
+
+if (process.send) {
+  const floor = await Floor.open();
+  await floor.textStep(1); // warm-up
+  process.on('message', async (m: Request) => {
+    if (m.kind === 'exit') {
+      await floor.close();
+      process.exit(0);
+    }
+    const ms = m.kind === 'text' ? await floor.textStep(m.batch) : await floor.image();
+    process.send?.({ ms });
+  });
+  process.send({ ready: true });
+}
