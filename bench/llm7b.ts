@@ -1,0 +1,213 @@
+// The released size on this CPU: text decoding of a 7B-shaped random int4 bundle through the engine, at batch 1
+// and 4, beside llama.cpp (node-llama-cpp's prebuilt CPU binary) on a random Q4_0 GGUF of the same Llama-2-7B
+// shapes, and beside the bandwidth limit: the bytes of weights each decode step reads over this machine's
+// measured memory bandwidth (bench/bandwidth.ts). All in one run, interleaved round by round.
+//
+//   /usr/bin/python3 bench/make_bench_bundle.py --preset 7b build/bench7b      # ~30 min, 4.5 GiB
+//   /usr/bin/python3 bench/make_gguf.py build/bench7b/llama-7b-q4_0.gguf       # ~1 min, 3.5 GiB
+//   (cd bench/llama-cpp && npm ci)                                            # node-llama-cpp 3.21.1, bench-only
+//   node --import tsx bench/llm7b.ts [--dir build/bench7b] [--tokens 16] [--rounds 2] [--image]
+//
+// Decode tokens/s leave the prefill out: (tokens - 1) per stream over the time from the first token of the
+// batch to its last. Weights read per token: the llm graph's weights (every layer and lm_head; embed_tokens reads
+// one row) for the project, the GGUF's tensors but token_embd for llama.cpp. --image also draws one image (CFG,
+// the released 256 visual tokens x 8 codes) through the engine once the rounds are done.
+import { readFileSync, statSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { readBundle } from '../src/model/bundle.ts';
+import { startEngine } from '../src/model/main-thread/engine.ts';
+import { measureBandwidth } from './bandwidth.ts';
+import { prompt } from './clients.ts';
+
+const { values } = parseArgs({
+  options: {
+    dir: { type: 'string', default: 'build/bench7b' },
+    tokens: { type: 'string', default: '16' },
+    rounds: { type: 'string', default: '2' },
+    threads: { type: 'string', default: String(cpus().length) },
+    image: { type: 'boolean', default: false },
+  },
+});
+const DIR = values.dir as string;
+const TOKENS = Number(values.tokens);
+const ROUNDS = Number(values.rounds);
+const THREADS = Number(values.threads);
+const BATCHES = [1, 4];
+const GGUF = join(DIR, 'llama-7b-q4_0.gguf');
+const bundle = readBundle(join(DIR, 'bundle'));
+
+/** Per stream: the times its tokens arrived. */
+type Arrivals = number[][];
+
+/** Decode tokens/s of one batch: (tokens - 1) per stream over the first arrival to the last. */
+function decodeRate(streams: Arrivals): number {
+  const first = Math.min(...streams.map((s) => s[0]));
+  const last = Math.max(...streams.map((s) => s[s.length - 1]));
+  return streams.reduce((n, s) => n + s.length - 1, 0) / ((last - first) / 1000);
+}
+
+// ------------------------------------------------------------------------------------------------ the project
+
+const engine = await startEngine({
+  model: join(DIR, 'bundle'),
+  device: 'cpu',
+  maxQueue: 8,
+  maxBatch: Math.max(...BATCHES),
+  threads: THREADS,
+  contextLength: 512, // 7B KV in fp32 is 1 MiB per position per slot: 512 positions keep 4 slots at 2 GiB
+});
+await engine.loaded;
+if (engine.info().status !== 'ready') throw new Error(engine.info().statusMessage);
+const signal = new AbortController().signal;
+
+async function projectStream(i: number): Promise<number[]> {
+  const stream = await engine.submitChat({
+    id: `llm7b-${i}`,
+    n: 1,
+    signal,
+    messages: [{ role: 'user', content: [{ type: 'text', text: prompt(i) }] }],
+    sampling: { temperature: 0, topK: 0, topP: 1, seed: null },
+    maxTokens: TOKENS,
+    stop: [],
+    maxImagePixels: 1e6,
+  });
+  const at: number[] = [];
+  for await (const e of stream)
+    if (e.type === 'text') for (let t = 0; t < e.tokens; t++) at.push(performance.now());
+  return at;
+}
+
+/** The llm graph's weights: all of them are read once per decode step. */
+function projectBytesPerToken(): number {
+  const llm = bundle.graphs.llm;
+  let bytes = statSync(llm).size;
+  try {
+    bytes += statSync(`${llm}.data`).size;
+  } catch {}
+  return bytes;
+}
+
+// ------------------------------------------------------------------------------------------------ llama.cpp
+
+/** The parts of node-llama-cpp used here (a bench-only install: the project's type check must not need it). */
+interface LlamaModel {
+  tokenize(text: string, special: boolean): number[];
+  createContext(o: { contextSize: number; sequences: number; threads: number }): Promise<LlamaContext>;
+  dispose(): Promise<void>;
+}
+interface LlamaContext {
+  getSequence(): {
+    evaluate(tokens: number[], o: { temperature: number }): AsyncIterable<number>;
+    dispose(): void;
+  };
+  dispose(): Promise<void>;
+}
+const NODE_LLAMA_CPP = './llama-cpp/node_modules/node-llama-cpp/dist/index.js';
+const llamaCpp = await import(NODE_LLAMA_CPP).catch(() => {
+  throw new Error('node-llama-cpp is not installed: (cd bench/llama-cpp && npm ci)');
+});
+const llama = await llamaCpp.getLlama({ gpu: false, build: 'never' });
+const model: LlamaModel = await llama.loadModel({ modelPath: GGUF });
+const contexts = new Map<number, LlamaContext>();
+for (const batch of BATCHES)
+  contexts.set(
+    batch,
+    await model.createContext({ contextSize: 256 * batch, sequences: batch, threads: THREADS }),
+  );
+
+async function llamaBatch(batch: number): Promise<Arrivals> {
+  const context = contexts.get(batch);
+  if (!context) throw new Error(`no context for batch ${batch}`);
+  return Promise.all(
+    Array.from({ length: batch }, async (_, i) => {
+      const sequence = context.getSequence();
+      const at: number[] = [];
+      try {
+        for await (const _token of sequence.evaluate(model.tokenize(prompt(i), true), { temperature: 0 })) {
+          at.push(performance.now());
+          if (at.length >= TOKENS) break;
+        }
+      } finally {
+        sequence.dispose();
+      }
+      return at;
+    }),
+  );
+}
+
+/** The GGUF's tensors but token_embd (a decode step reads one row of it): Q4_0, 18 bytes per 32 weights. */
+function llamaBytesPerToken(): number {
+  const hidden = JSON.parse(readFileSync(join(DIR, 'bundle', 'config.json'), 'utf8')).llm
+    .hidden_size as number;
+  return statSync(GGUF).size - ((hidden * bundle.vocabSize) / 32) * 18;
+}
+
+// ------------------------------------------------------------------------------------------------ main
+
+const rates = new Map<string, number[]>();
+const record = (key: string, rate: number) => rates.set(key, [...(rates.get(key) ?? []), rate]);
+const bandwidths: number[] = [];
+await projectStream(0); // warm-ups
+await llamaBatch(1);
+for (let r = 0; r < ROUNDS; r++) {
+  for (const threads of [1, THREADS]) bandwidths.push((await measureBandwidth({ threads, rounds: 3 })).read);
+  for (const batch of BATCHES) {
+    record(
+      `project ${batch}`,
+      decodeRate(await Promise.all(Array.from({ length: batch }, (_, i) => projectStream(r * 10 + i)))),
+    );
+    record(`llama.cpp ${batch}`, decodeRate(await llamaBatch(batch)));
+  }
+  console.error(`round ${r + 1}/${ROUNDS} done`);
+}
+let image: number | null = null;
+if (values.image) {
+  const t0 = performance.now();
+  const stream = await engine.submitImage({
+    id: 'llm7b-image',
+    n: 1,
+    signal,
+    prompt: 'a red cube on a wooden table',
+    sampling: { temperature: 1, topK: 0, topP: 1, seed: 1, guidanceScale: bundle.defaults.image.guidance },
+    previewAt: [],
+  });
+  for await (const _ of stream);
+  image = (performance.now() - t0) / 1000;
+}
+await engine.close();
+for (const context of contexts.values()) await context.dispose();
+await model.dispose();
+
+const best = (xs: number[]) => Math.max(...xs);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const bw = best(bandwidths);
+const bytes = { project: projectBytesPerToken(), 'llama.cpp': llamaBytesPerToken() };
+console.log(
+  `7B shapes (${bundle.name}), ${TOKENS} tokens per stream, greedy, ${ROUNDS} rounds (median), ${THREADS} threads each, ` +
+    `load average ${loadavg()[0].toFixed(1)} on ${cpus().length} CPUs; memory bandwidth (read, best of ` +
+    `${bandwidths.length}): ${bw.toFixed(1)} GB/s`,
+);
+console.log(
+  '| engine | batch | decode tok/s | ms/step | GB weights/token | bandwidth limit tok/s (batch 1) | achieved GB/s | of bandwidth | vs llama.cpp |',
+);
+console.log('|---|---|---|---|---|---|---|---|---|');
+for (const batch of BATCHES)
+  for (const who of ['project', 'llama.cpp'] as const) {
+    const rate = median(rates.get(`${who} ${batch}`) ?? [Number.NaN]);
+    const steps = rate / batch; // decode steps per second: each reads the weights once
+    const gb = bytes[who] / 1e9;
+    const vsLlama = rate / median(rates.get(`llama.cpp ${batch}`) ?? [Number.NaN]);
+    console.log(
+      `| ${who} | ${batch} | ${rate.toFixed(2)} | ${(1000 / steps).toFixed(0)} | ${gb.toFixed(2)} | ${(bw / gb).toFixed(2)} | ` +
+        `${(steps * gb).toFixed(1)} | ${((100 * steps * gb) / bw).toFixed(0)}% | ${vsLlama.toFixed(2)}x |`,
+    );
+  }
+console.log(
+  `every round's rates: ${JSON.stringify(Object.fromEntries(rates))}, bandwidths ${JSON.stringify(bandwidths)}`,
+);
+if (image !== null)
+  console.log(
+    `one image (CFG ${bundle.defaults.image.guidance}, ${bundle.image.visualTokens} visual tokens x ${bundle.image.codesPerToken} codes): ${image.toFixed(1)} s`,
+  );
