@@ -3,10 +3,10 @@
 // same bundle as the floor, which runs in a clean process of its own (bench/floor.ts).
 //
 //   node --import tsx bench/engine.ts [--model models/demo] [--tokens 64] [--rounds 2] [--multi-step 1,8]
-//                                     [--temperatures 0,1] [--url http://127.0.0.1:8000 | --no-http]
+//        [--temperatures 0,1] [--streams 1,4,8] [--images 1,4] [--url http://127.0.0.1:8000 | --no-http] [--no-floor]
 //
-// --multi-step: one in-process engine per value of EngineTuning.multiStep (most decode steps per runner call).
-// --url: measure that running server instead of starting one. Every client and the floor take turns within each
+// --multi-step: one in-process engine per value of EngineTuning.multiStep (most decode steps per runner call);
+// empty: none. --url: measure that running server instead of starting one (bench/gpu.sh: --multi-step '' --no-floor). Every client and the floor take turns within each
 // round, so that each row of the table saw the same machine load.
 //
 // Metrics follow vLLM's benchmark_serving definitions, measured at the client:
@@ -33,14 +33,17 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '2' },
     'multi-step': { type: 'string', default: `1,${MULTI_STEP}` },
     temperatures: { type: 'string', default: '0,1' },
+    streams: { type: 'string', default: '1,4,8' },
+    images: { type: 'string', default: '1,4' },
     url: { type: 'string' },
     'no-http': { type: 'boolean', default: false },
+    'no-floor': { type: 'boolean', default: false },
   },
 });
 const MODEL = values.model as string;
 const TOKENS = Number(values.tokens);
 const ROUNDS = Number(values.rounds);
-const CONCURRENCY = [1, 4, 8];
+const CONCURRENCY = (values.streams as string).split(',').map(Number);
 const TEMPERATURES = (values.temperatures as string).split(',').map(Number);
 const bundle = readBundle(MODEL);
 
@@ -101,12 +104,15 @@ function printTable(table: string[][]): void {
 }
 
 async function main() {
-  const floor = await floorProcess(target);
+  const floor = values['no-floor'] ? null : await floorProcess(target);
   const server = values.url || values['no-http'] ? null : await serverProcess(target);
   const url = (values.url as string | undefined) ?? server?.url;
   const clients = [
     ...(await Promise.all(
-      (values['multi-step'] as string).split(',').map((m) => engineClient(target, Number(m))),
+      (values['multi-step'] as string)
+        .split(',')
+        .filter(Boolean)
+        .map((m) => engineClient(target, Number(m))),
     )),
     ...(url ? [await httpClient(target, url)] : []),
   ];
@@ -125,7 +131,7 @@ async function main() {
       })),
     );
     for (let r = 0; r < ROUNDS; r++) {
-      floors.push(await floor.text(c));
+      if (floor) floors.push(await floor.text(c));
       for (const run of runs) {
         const before = run.client.work();
         const t0 = performance.now();
@@ -148,23 +154,26 @@ async function main() {
         worker: mean(run.worker),
       });
   }
-  const imageNs = [1, 4];
+  const imageNs = (values.images as string).split(',').map(Number);
   const images = clients.map(() => imageNs.map(() => [] as { first: number; total: number }[]));
   const floorImages: number[] = [];
   for (let r = 0; r < ROUNDS + 1; r++) {
     for (const [i, client] of clients.entries())
       for (const [j, n] of imageNs.entries()) images[i][j].push(await client.image(n));
-    floorImages.push(await floor.image());
+    if (floor) floorImages.push(await floor.image());
   }
   for (const lists of images) for (const list of lists) list.shift(); // warm-up
   floorImages.shift();
   for (const client of clients) await client.close();
-  floor.close();
+  floor?.close();
   server?.close();
 
   console.log(
     `${bundle.name}, ${TOKENS} output tokens per stream, ${ROUNDS} rounds per row, load average ${loadavg()[0].toFixed(1)} on ${cpus().length} CPUs; ` +
-      `clients: in-process engine with steps/call ${values['multi-step']}${url ? `, HTTP ${values.url ? url : '(npm start in a child process)'}` : ''}`,
+      `clients: ${[
+        ...(values['multi-step'] ? [`in-process engine with steps/call ${values['multi-step']}`] : []),
+        ...(url ? [`HTTP ${values.url ? url : '(npm start in a child process)'}`] : []),
+      ].join(', ')}`,
   );
   printTable([
     [
@@ -201,13 +210,14 @@ async function main() {
   const last = CONCURRENCY[CONCURRENCY.length - 1];
   console.log(`\n8 streams vs 1, output tokens/s (goal >= 3x); HTTP vs in-process (goal: HTTP within 20%):`);
   const inProcess = clients.filter((c) => c.label !== 'http').map((c) => c.label);
+  const compare = url && inProcess.length > 0;
   printTable([
     [
       'T',
       'client',
       '8 vs 1',
       ...CONCURRENCY.map((c) => `${c} streams tok/s`),
-      ...(url ? CONCURRENCY.map((c) => `HTTP / best in-process (${c})`) : []),
+      ...(compare ? CONCURRENCY.map((c) => `HTTP / best in-process (${c})`) : []),
     ],
     ...TEMPERATURES.flatMap((t) =>
       clients.map((client) => [
@@ -215,7 +225,7 @@ async function main() {
         client.label,
         `${f(tokS(last, t, client.label) / tokS(1, t, client.label))}x`,
         ...CONCURRENCY.map((c) => f(tokS(c, t, client.label), 0)),
-        ...(url
+        ...(compare
           ? CONCURRENCY.map((c) =>
               client.label === 'http'
                 ? f(tokS(c, t, 'http') / Math.max(...inProcess.map((l) => tokS(c, t, l))))
@@ -239,7 +249,16 @@ async function main() {
         f(median(images[i][j].map((x) => x.total)) / 1000 / n, 3),
       ]),
     ]),
-    ['floor (bare greedy loop + unitok_decode, n=1)', '', f(median(floorImages) / 1000, 3), '', ''],
+    ...(floor
+      ? [
+          [
+            'floor (bare greedy loop + unitok_decode, n=1)',
+            '',
+            f(median(floorImages) / 1000, 3),
+            ...imageNs.slice(1).flatMap(() => ['', '']),
+          ],
+        ]
+      : []),
   ]);
 }
 

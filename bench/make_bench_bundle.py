@@ -2,6 +2,10 @@
 
     /usr/bin/python3 bench/make_bench_bundle.py OUT_DIR                 # bench200m: about 10 s, 170 MiB
     /usr/bin/python3 bench/make_bench_bundle.py --preset 7b OUT_DIR     # the released sizes: about 30 min, 4.5 GiB
+    python3 bench/make_bench_bundle.py --preset 7b --dtypes int4,fp16 OUT_DIR   # OUT_DIR/bundle-int4, bundle-fp16
+
+With --dtypes, one checkpoint serves every dtype, each bundle going to OUT_DIR/bundle-DTYPE (bench/gpu.sh); without
+it the one int4 bundle goes to OUT_DIR/bundle. Preset 'tiny' (models/tiny's sizes) is for dry runs.
 
 bench200m, for bench/engine.ts: the tiny preset's vocabulary and codebooks (tokenizer preset 'small'), with a
 1024-wide, 8-layer decoder (16 heads, 8 KV heads) and a 1024-position context, whose steps (~10-20 ms on 2 CPU
@@ -25,10 +29,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from unitok import mllm_config  # noqa: E402
 from unitok.convert import convert, random_checkpoint  # noqa: E402
 
-PRESETS = {"bench200m": "small", "7b": "large"}  # MLLM preset -> tokenizer preset
+PRESETS = {"bench200m": "small", "7b": "large", "tiny": "small"}  # MLLM preset -> tokenizer preset
 
 
-def main(out: str, preset: str) -> None:
+def main(out: str, preset: str, dtypes: list[str] | None = None) -> None:
     if preset == "bench200m":
         mllm_config.MLLM_CONFIGS[preset] = dataclasses.replace(
             mllm_config.MLLM_CONFIGS["tiny"], name=preset, hidden_size=1024, num_hidden_layers=8,
@@ -38,8 +42,10 @@ def main(out: str, preset: str) -> None:
     ckpt = os.path.join(out, "ckpt")
     if not os.path.exists(os.path.join(ckpt, "mllm", "model.safetensors.index.json")):
         random_checkpoint.make_random_checkpoint(ckpt, preset, tokenizer, seed=1)
-    convert.convert(os.path.join(ckpt, "unitok_tokenizer.pth"), os.path.join(ckpt, "mllm"), os.path.join(out, "bundle"),
-                    "int4", tokenizer, preset)
+    for dtype in dtypes or ["int4"]:
+        bundle = os.path.join(out, f"bundle-{dtype}" if dtypes else "bundle")
+        convert.convert(os.path.join(ckpt, "unitok_tokenizer.pth"), os.path.join(ckpt, "mllm"), bundle, dtype,
+                        tokenizer, preset)
     if preset != "bench200m":
         shutil.rmtree(ckpt)
 
@@ -48,5 +54,6 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("out")
     ap.add_argument("--preset", choices=sorted(PRESETS), default="bench200m")
+    ap.add_argument("--dtypes", help="comma-separated bundle dtypes (int4, fp16, fp32), each to OUT_DIR/bundle-DTYPE")
     args = ap.parse_args()
-    main(args.out, args.preset)
+    main(args.out, args.preset, args.dtypes.split(",") if args.dtypes else None)
