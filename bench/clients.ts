@@ -86,7 +86,7 @@ export async function engineClient({ model, tokens }: BenchTarget, multiStep: nu
 }
 
 /** The same requests against a running server (e.g. `npm start`), through its SSE streams. */
-export async function httpClient({ tokens }: BenchTarget, url: string): Promise<Client> {
+export async function httpClient({ tokens }: BenchTarget, url: string, name = ''): Promise<Client> {
   const served = ((await (await fetch(`${url}/v1/models`)).json()) as { data: { id: string }[] }).data[0].id;
   async function* sse(path: string, body: object): AsyncGenerator<Record<string, unknown>> {
     const res = await fetch(`${url}${path}`, {
@@ -112,7 +112,7 @@ export async function httpClient({ tokens }: BenchTarget, url: string): Promise<
     }
   }
   return {
-    label: 'http',
+    label: name ? `http:${name}` : 'http',
     async chat(i, temperature) {
       const trace: Trace = { start: performance.now(), chunks: [], outputTokens: 0 };
       const body = {
@@ -184,14 +184,17 @@ export async function floorProcess({ model, tokens }: BenchTarget): Promise<{
 }
 
 /** `npm start` on the same model in a child process, on a free loopback port; resolves once it is ready. */
-export async function serverProcess({ model }: BenchTarget): Promise<{ url: string; close(): void }> {
+/** `npm start` of this checkout, or of another one at `root` (e.g. a `git worktree` of an earlier commit). */
+export async function serverProcess(
+  { model }: BenchTarget,
+  root = fileURLToPath(new URL('..', import.meta.url)),
+): Promise<{ url: string; close(): void }> {
   const port = await new Promise<number>((resolve) => {
     const probe = createServer().listen(0, '127.0.0.1', () => {
       const { port } = probe.address() as AddressInfo;
       probe.close(() => resolve(port));
     });
   });
-  const root = fileURLToPath(new URL('..', import.meta.url));
   const child = spawn(
     process.execPath,
     [

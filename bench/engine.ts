@@ -6,7 +6,9 @@
 //        [--temperatures 0,1] [--streams 1,4,8] [--images 1,4] [--url http://127.0.0.1:8000 | --no-http] [--no-floor]
 //
 // --multi-step: one in-process engine per value of EngineTuning.multiStep (most decode steps per runner call);
-// empty: none. --url: measure that running server instead of starting one (bench/gpu.sh: --multi-step '' --no-floor). Every client and the floor take turns within each
+// empty: none. --url: measure running servers instead of starting one, `URL` or `NAME=URL`, comma-separated (e.g.
+// another commit's server beside this one's; bench/gpu.sh: --multi-step '' --no-floor). --baseline-root DIR: also
+// start the server of the checkout at DIR (client 'http:baseline'), e.g. `git worktree add /tmp/base main`. Every client and the floor take turns within each
 // round, so that each row of the table saw the same machine load.
 //
 // Metrics follow vLLM's benchmark_serving definitions, measured at the client:
@@ -36,6 +38,7 @@ const { values } = parseArgs({
     streams: { type: 'string', default: '1,4,8' },
     images: { type: 'string', default: '1,4' },
     url: { type: 'string' },
+    'baseline-root': { type: 'string' },
     'no-http': { type: 'boolean', default: false },
     'no-floor': { type: 'boolean', default: false },
   },
@@ -76,9 +79,9 @@ function workPerStep(a: ReturnType<Client['work']>, b: ReturnType<Client['work']
 
 /** The table's metrics from one client's traces at one concurrency. */
 function summarise(traces: Trace[], wall: number): Pick<Row, 'ttft' | 'tpot' | 'itl' | 'itlP99' | 'tokS'> {
-  const ttft = traces.map((t) => t.chunks[0].at - t.start);
+  const ttft = traces.filter((t) => t.chunks.length > 0).map((t) => t.chunks[0].at - t.start); // eos at once: none
   const tpot = traces
-    .filter((t) => t.outputTokens > 1)
+    .filter((t) => t.outputTokens > 1 && t.chunks.length > 1)
     .map((t) => (t.chunks[t.chunks.length - 1].at - t.chunks[0].at) / (t.outputTokens - 1));
   const itl = traces.flatMap((t) => t.chunks.slice(1).map((ch, i) => ch.at - t.chunks[i].at));
   const tokens = traces.reduce((s, t) => s + t.outputTokens, 0);
@@ -106,7 +109,17 @@ function printTable(table: string[][]): void {
 async function main() {
   const floor = values['no-floor'] ? null : await floorProcess(target);
   const server = values.url || values['no-http'] ? null : await serverProcess(target);
-  const url = (values.url as string | undefined) ?? server?.url;
+  const baseline = values['baseline-root']
+    ? await serverProcess(target, values['baseline-root'] as string)
+    : null;
+  const urls = values.url
+    ? (values.url as string)
+        .split(',')
+        .map((u) => (u.includes('=') ? (u.split('=', 2) as [string, string]) : ['', u]))
+    : server
+      ? [['', server.url]]
+      : [];
+  const url = urls.length > 0 || values['baseline-root'] !== undefined;
   const clients = [
     ...(await Promise.all(
       (values['multi-step'] as string)
@@ -114,7 +127,8 @@ async function main() {
         .filter(Boolean)
         .map((m) => engineClient(target, Number(m))),
     )),
-    ...(url ? [await httpClient(target, url)] : []),
+    ...(await Promise.all(urls.map(([name, u]) => httpClient(target, u, name)))),
+    ...(baseline ? [await httpClient(target, baseline.url, 'baseline')] : []),
   ];
   for (const client of clients) for (const t of TEMPERATURES) await client.chat(0, t); // warm-ups
   const rows: Row[] = [];
@@ -167,12 +181,13 @@ async function main() {
   for (const client of clients) await client.close();
   floor?.close();
   server?.close();
+  baseline?.close();
 
   console.log(
     `${bundle.name}, ${TOKENS} output tokens per stream, ${ROUNDS} rounds per row, load average ${loadavg()[0].toFixed(1)} on ${cpus().length} CPUs; ` +
       `clients: ${[
         ...(values['multi-step'] ? [`in-process engine with steps/call ${values['multi-step']}`] : []),
-        ...(url ? [`HTTP ${values.url ? url : '(npm start in a child process)'}`] : []),
+        ...(url ? [`HTTP ${values.url ? values.url : '(npm start in a child process)'}`] : []),
       ].join(', ')}`,
   );
   printTable([
@@ -209,7 +224,7 @@ async function main() {
     rows.find((r) => r.streams === c && r.temperature === t && r.client === client)?.tokS ?? Number.NaN;
   const last = CONCURRENCY[CONCURRENCY.length - 1];
   console.log(`\n8 streams vs 1, output tokens/s (goal >= 3x); HTTP vs in-process (goal: HTTP within 20%):`);
-  const inProcess = clients.filter((c) => c.label !== 'http').map((c) => c.label);
+  const inProcess = clients.filter((c) => !c.label.startsWith('http')).map((c) => c.label);
   const compare = url && inProcess.length > 0;
   printTable([
     [
@@ -227,8 +242,8 @@ async function main() {
         ...CONCURRENCY.map((c) => f(tokS(c, t, client.label), 0)),
         ...(compare
           ? CONCURRENCY.map((c) =>
-              client.label === 'http'
-                ? f(tokS(c, t, 'http') / Math.max(...inProcess.map((l) => tokS(c, t, l))))
+              client.label.startsWith('http')
+                ? f(tokS(c, t, client.label) / Math.max(...inProcess.map((l) => tokS(c, t, l))))
                 : '',
             )
           : []),
