@@ -1,0 +1,158 @@
+// What a decode step of the llm graph costs under each session and graph choice, at batch 1 and 8, interleaved
+// round by round: intra-op threads (1 vs the cores), MatMulNBits accuracy_level (0 vs 4, graph copies made by
+// bench/graph_variants.py), and fetching `logits` vs `hidden` only (what an image step needs). With --profile,
+// ORT's own profiler runs once per variant and the ops' share of the time is printed (docs/step-profile.md).
+//
+//   /usr/bin/python3 bench/graph_variants.py models/demo build/variants/demo
+//   node --import tsx bench/llm-step.ts [--model models/demo] [--variants build/variants/demo] [--steps 64]
+//                                       [--rounds 3] [--profile]
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import * as ort from 'onnxruntime-node';
+import { readBundle } from '../src/model/bundle.ts';
+import { sessionOptions } from '../src/model/worker-thread/devices.ts';
+
+const { values } = parseArgs({
+  options: {
+    model: { type: 'string', default: 'models/demo' },
+    variants: { type: 'string', default: 'build/variants/demo' },
+    steps: { type: 'string', default: '64' },
+    rounds: { type: 'string', default: '3' },
+    profile: { type: 'boolean', default: false },
+  },
+});
+const bundle = readBundle(values.model as string);
+const STEPS = Number(values.steps);
+const cores = availableParallelism();
+
+interface Variant {
+  name: string;
+  path: string;
+  threads: number;
+  fetch: 'logits' | 'hidden';
+}
+const variants: Variant[] = [
+  {
+    name: `acc 0, ${cores} threads, logits (as shipped)`,
+    path: bundle.graphs.llm,
+    threads: cores,
+    fetch: 'logits',
+  },
+  { name: 'acc 0, 1 thread, logits', path: bundle.graphs.llm, threads: 1, fetch: 'logits' },
+  {
+    name: `acc 4, ${cores} threads, logits`,
+    path: join(values.variants as string, 'llm-acc4.onnx'),
+    threads: cores,
+    fetch: 'logits',
+  },
+  {
+    name: 'acc 4, 1 thread, logits',
+    path: join(values.variants as string, 'llm-acc4.onnx'),
+    threads: 1,
+    fetch: 'logits',
+  },
+  { name: `acc 0, ${cores} threads, hidden only`, path: bundle.graphs.llm, threads: cores, fetch: 'hidden' },
+];
+
+async function open(v: Variant, profile = false) {
+  const session = await ort.InferenceSession.create(v.path, {
+    ...sessionOptions('cpu', { intraOpThreads: v.threads }),
+    ...(profile ? { enableProfiling: true, profileFilePrefix: `/tmp/llm-step-${process.pid}` } : {}),
+  });
+  const names = session.inputNames.filter((n) => n.startsWith('past_key_values.'));
+  const meta = session.inputMetadata.find((m) => m.name === names[0]) as unknown as { shape: number[] };
+  const D = (session.inputMetadata.find((m) => m.name === 'inputs_embeds') as unknown as { shape: number[] })
+    .shape[2];
+  return { session, names, heads: Number(meta.shape[1]), headDim: Number(meta.shape[3]), D: Number(D) };
+}
+
+/** ms per decode step: batch rows at positions 16.., in-place KV, the variant's fetch. */
+async function steps(
+  s: Awaited<ReturnType<typeof open>>,
+  v: Variant,
+  batch: number,
+  n: number,
+): Promise<number> {
+  const L = 16 + n + 1;
+  const kvDims = [batch, s.heads, L, s.headDim];
+  const kv = s.names.map((name) => ({
+    name,
+    t: new ort.Tensor('float32', new Float32Array(kvDims.reduce((a, b) => a * b)), kvDims),
+  }));
+  const x = new ort.Tensor(
+    'float32',
+    Float32Array.from({ length: batch * s.D }, (_, i) => Math.sin(i)),
+    [batch, 1, s.D],
+  );
+  const t0 = performance.now();
+  for (let t = 0; t < n; t++) {
+    const feeds: Record<string, ort.Tensor> = {
+      inputs_embeds: x,
+      seqlens_k: new ort.Tensor('int32', new Int32Array(batch).fill(16 + t), [batch]),
+      total_sequence_length: new ort.Tensor('int32', Int32Array.of(17 + t), []),
+      logits_index: new ort.Tensor('int64', new BigInt64Array(batch), [batch]),
+    };
+    const fetches: Record<string, ort.Tensor | null> = { [v.fetch]: null };
+    for (const { name, t: buf } of kv) {
+      feeds[name] = buf;
+      fetches[name.replace('past_key_values.', 'present.')] = buf;
+    }
+    await s.session.run(feeds, fetches);
+  }
+  return (performance.now() - t0) / n;
+}
+
+const sessions = await Promise.all(variants.map((v) => open(v)));
+const results = variants.map(() => ({ 1: [] as number[], 8: [] as number[] }));
+for (let r = 0; r <= Number(values.rounds); r++)
+  for (const [i, v] of variants.entries())
+    for (const batch of [1, 8] as const) {
+      const ms = await steps(sessions[i], v, batch, STEPS);
+      if (r > 0) results[i][batch].push(ms); // round 0 warms up
+    }
+await Promise.all(sessions.map((s) => s.session.release()));
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+console.log(
+  `${bundle.name} llm decode step, ms (median of ${values.rounds} rounds of ${STEPS} steps), load average ${loadavg()[0].toFixed(1)} on ${cores} CPUs`,
+);
+console.log('| variant | batch 1 | batch 8 | batch 8 / batch 1 |\n|---|---|---|---|');
+for (const [i, v] of variants.entries()) {
+  const [a, b] = [median(results[i][1]), median(results[i][8])];
+  console.log(`| ${v.name} | ${a.toFixed(2)} | ${b.toFixed(2)} | ${(b / a).toFixed(2)} |`);
+}
+
+if (values.profile)
+  for (const v of [variants[0], variants[2], variants[4]]) {
+    for (const batch of [1, 8]) {
+      const s = await open(v, true);
+      await steps(s, v, batch, STEPS);
+      s.session.endProfiling(); // writes PREFIX_<timestamp>.json
+      await s.session.release();
+      const prefix = `llm-step-${process.pid}`;
+      const file = join('/tmp', readdirSync('/tmp').find((f) => f.startsWith(prefix)) ?? prefix);
+      const events = JSON.parse(readFileSync(file, 'utf8')) as {
+        cat: string;
+        name: string;
+        dur: number;
+        args?: { op_name?: string };
+      }[];
+      rmSync(file);
+      const byOp = new Map<string, number>();
+      for (const e of events)
+        if (e.cat === 'Node' && e.name.endsWith('_kernel_time'))
+          byOp.set(e.args?.op_name ?? '?', (byOp.get(e.args?.op_name ?? '?') ?? 0) + e.dur);
+      const lmHead = events
+        .filter((e) => e.cat === 'Node' && e.name.endsWith('_kernel_time') && /lm_head/.test(e.name))
+        .reduce((sum, e) => sum + e.dur, 0);
+      const total = [...byOp.values()].reduce((a, b) => a + b, 0);
+      console.log(
+        `\nORT profile, ${v.name}, batch ${batch}: ${(total / 1000 / STEPS).toFixed(2)} ms of kernels per step, lm_head ${(lmHead / 1000 / STEPS).toFixed(2)} ms`,
+      );
+      for (const [op, us] of [...byOp].sort((a, b) => b[1] - a[1]).slice(0, 6))
+        console.log(
+          `  ${op.padEnd(34)} ${(us / 1000 / STEPS).toFixed(3)} ms/step  ${((100 * us) / total).toFixed(0)}%`,
+        );
+    }
+  }
