@@ -14,10 +14,17 @@
 // Greedy (temperature <= 0) is argmax with the lowest id on ties and consumes no draw.
 // Everything here is pure: the generator state belongs to the request and travels with each step.
 import type { Mulberry32, SamplingSpec } from '../protocol/rng.ts';
-import { BUCKET_SHIFT, bucketsFor, GAP_UNITS_PER_NAT, gapWeight, unitExponent } from './weights.ts';
+import {
+  BUCKET_SHIFT,
+  bucketsFor,
+  GAP_UNITS_PER_NAT,
+  gapWeight,
+  unitExponent,
+  weightUnit,
+} from './weights.ts';
 
-export { weightUnit } from './weights.ts';
 export type { SamplingSpec };
+export { weightUnit };
 
 /**
  * The tokens still in the running, in id order: ids[i] with scaled logit z[i], integer weight w[i] >= 1 and
@@ -72,42 +79,45 @@ export function weigh(logits: ArrayLike<number>, temperature: number, k = 0): Ca
     }
   }
   c.sums.fill(0);
-  c.n = 0;
-  c.buckets = 0;
-  // Imported bindings as locals: the loop below runs once per token of the vocabulary.
-  const [weightOf, perNat, shift] = [gapWeight, GAP_UNITS_PER_NAT, BUCKET_SHIFT];
-  const add = (id: number, z: number, gap: number) => {
-    const weight = weightOf(gap, S);
-    if (weight === 0) return;
-    const b = gap >> shift;
-    const n = c.n++;
-    c.ids[n] = id;
-    c.z[n] = z;
-    c.w[n] = weight;
-    c.bucket[n] = b;
-    c.sums[b] += weight;
-    if (b >= c.buckets) c.buckets = b + 1;
-  };
   if (best < 0) {
-    add(0, Number.NaN, 0); // every logit NaN: token 0, the ranking's first, alone
+    // Every logit NaN: token 0, the ranking's first, alone.
+    [c.ids[0], c.z[0], c.w[0], c.bucket[0], c.sums[0], c.n, c.buckets] = [
+      0,
+      Number.NaN,
+      weightUnit(V),
+      0,
+      weightUnit(V),
+      1,
+      1,
+    ];
     return c;
   }
-  // The best token's gap is 0 even when z_max is infinite (where z_max - z_max is NaN).
-  if (k > 0 && k < V) {
-    // The k-th largest z and how many of its ties (the lowest ids) are among the k first.
-    const { kth, ties } = kthLargest(zs, k);
-    let tiesLeft = ties;
-    for (let i = 0; i < V; i++) {
-      const z = zs[i];
-      if (z > kth || (z === kth && tiesLeft-- > 0))
-        add(i, z, i === best ? 0 : Math.floor((zMax - z) * perNat));
-    }
-  } else {
-    for (let i = 0; i < V; i++) {
-      const z = zs[i];
-      add(i, z, i === best ? 0 : Math.floor((zMax - z) * perNat));
-    }
+  // With top-k, the k-th largest z and how many of its ties (the lowest ids) are among the k first.
+  const { kth, ties } = k > 0 && k < V ? kthLargest(zs, k) : { kth: Number.NEGATIVE_INFINITY, ties: V };
+  let tiesLeft = ties;
+  // Locals for the loop, which runs once per token of the vocabulary (imported bindings cost a lookup each).
+  const [weightOf, perNat, shift, limit] = [gapWeight, GAP_UNITS_PER_NAT, BUCKET_SHIFT, (S + 1) * 65536];
+  const { ids, z: kept, w, bucket, sums } = c;
+  let [n, buckets] = [0, 0];
+  for (let i = 0; i < V; i++) {
+    const z = zs[i];
+    if (!(z > kth || (z === kth && tiesLeft-- > 0))) continue;
+    // The best token's gap is 0 even when z_max is infinite (where z_max - z_max is NaN).
+    const units = i === best ? 0 : (zMax - z) * perNat;
+    if (!(units < limit)) continue; // weighs nothing (NaN too)
+    const gap = Math.floor(units);
+    const weight = weightOf(gap, S);
+    if (weight === 0) continue;
+    const b = gap >> shift;
+    ids[n] = i;
+    kept[n] = z;
+    w[n] = weight;
+    bucket[n++] = b;
+    sums[b] += weight;
+    if (b >= buckets) buckets = b + 1;
   }
+  c.n = n;
+  c.buckets = buckets;
   return c;
 }
 
