@@ -20,31 +20,43 @@ const tokenizer = LlamaTokenizer.load(MODEL);
 /** The prompts of bench/engine.ts (the floor uses stream 0's). */
 const prompt = (i: number) => `Write a long story about the number ${i} and the sea.`;
 
+type Graph = 'embed' | 'visual' | 'llm' | 'depth' | 'code' | 'decode';
+const GRAPH_FILES: Record<Graph, string> = {
+  embed: bundle.graphs.embed_tokens,
+  visual: bundle.graphs.visual_embed,
+  llm: bundle.graphs.llm,
+  depth: bundle.graphs.depth_head,
+  code: bundle.graphs.code_embed,
+  decode: bundle.graphs.unitok_decode,
+};
+
 /** The bare loops on this thread: the bundle's graphs run back to back, in-place KV, greedy, no engine. */
 class Floor {
-  private constructor(
-    private readonly s: Record<
-      'embed' | 'visual' | 'llm' | 'depth' | 'code' | 'decode',
-      ort.InferenceSession
-    >,
-  ) {}
+  private readonly opened = new Map<Graph, ort.InferenceSession>();
+  private readonly s = new Proxy({} as Record<Graph, ort.InferenceSession>, {
+    get: (_, name: Graph) => {
+      const session = this.opened.get(name);
+      if (!session) throw new Error(`graph ${name} used before Floor.need opened it`);
+      return session;
+    },
+  });
 
   static async open(): Promise<Floor> {
+    const floor = new Floor();
+    await floor.need('embed', 'llm');
+    return floor;
+  }
+
+  /** Opens graphs on first use only: a text-only floor of the 7B bundle leaves out 4 GB of image graphs. */
+  async need(...names: Graph[]): Promise<void> {
     const opts = sessionOptions('cpu'); // the engine's own session settings: only the engine differs
-    const g = bundle.graphs;
-    const open = (path: string) => ort.InferenceSession.create(path, opts);
-    return new Floor({
-      embed: await open(g.embed_tokens),
-      visual: await open(g.visual_embed),
-      llm: await open(g.llm),
-      depth: await open(g.depth_head),
-      code: await open(g.code_embed),
-      decode: await open(g.unitok_decode),
-    });
+    for (const name of names)
+      if (!this.opened.has(name))
+        this.opened.set(name, await ort.InferenceSession.create(GRAPH_FILES[name], opts));
   }
 
   async close(): Promise<void> {
-    for (const session of Object.values(this.s)) await session.release();
+    for (const session of this.opened.values()) await session.release();
   }
 
   /** Zero KV buffers of `session` for `batch` rows of `length` positions, bound in place. */
@@ -89,15 +101,16 @@ class Floor {
    * exactly as TPOT averages a stream's, so that the machine's load spikes count on both sides.
    */
   async textStep(batch: number): Promise<number> {
-    const bind = this.kv(this.s.llm, batch, bundle.contextLength);
     const ids = tokenizer.encode(prompt(0));
+    const P = ids.length;
+    // Only the positions this run fills: the 7B bundle's whole context would be 4 GiB of KV per row.
+    const bind = this.kv(this.s.llm, batch, Math.min(bundle.contextLength, P + TOKENS));
     const embed = async (tokens: number[], S: number) =>
       (await this.s.embed.run({ input_ids: this.int64(tokens, [batch, S]) })).inputs_embeds;
     const argmaxRows = (logits: Float32Array) =>
       Array.from({ length: batch }, (_, b) =>
         argmax(logits.subarray(b * bundle.vocabSize, (b + 1) * bundle.vocabSize)),
       );
-    const P = ids.length;
     let next = argmaxRows(
       await this.llm(
         bind,
@@ -114,6 +127,7 @@ class Floor {
 
   /** ms for one greedy CFG image: prompt pair, N x (K depth steps + code embeds, visual_embed, llm), unitok_decode. */
   async image(): Promise<number> {
+    await this.need('visual', 'depth', 'code', 'decode');
     const t0 = performance.now();
     const { visualTokens: N, codesPerToken: K, codebookSize: V } = bundle.image;
     const cond = [

@@ -8,8 +8,8 @@
 //   (cd bench/llama-cpp && npm ci)                                            # node-llama-cpp 3.21.1, bench-only
 //   node --import tsx bench/llm7b.ts [--dir build/bench7b] [--tokens 16] [--rounds 2] [--image]
 //
-// Decode tokens/s leave the prefill out: (tokens - 1) per stream over the time from the first token of the
-// batch to its last. Weights read per token: the llm graph's weights (every layer and lm_head; embed_tokens reads
+// Decode tokens/s leave the prefill out: the project's is batch / (mean step of a TOKENS-long greedy run of its
+// graphs, bench/floor.ts); llama.cpp's (tokens - 1) per sequence over its batch's first to last token. Weights read per token: the llm graph's weights (every layer and lm_head; embed_tokens reads
 // one row) for the project, the GGUF's tensors but token_embd for llama.cpp. --image also draws one image (CFG,
 // the released 256 visual tokens x 8 codes) through the engine once the rounds are done.
 import { readFileSync, statSync } from 'node:fs';
@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import { readBundle } from '../src/model/bundle.ts';
 import { startEngine } from '../src/model/main-thread/engine.ts';
 import { measureBandwidth } from './bandwidth.ts';
-import { prompt } from './clients.ts';
+import { floorProcess, prompt } from './clients.ts';
 
 const { values } = parseArgs({
   options: {
@@ -50,33 +50,36 @@ function decodeRate(streams: Arrivals): number {
 
 // ------------------------------------------------------------------------------------------------ the project
 
-const engine = await startEngine({
-  model: join(DIR, 'bundle'),
-  device: 'cpu',
-  maxQueue: 8,
-  maxBatch: Math.max(...BATCHES),
-  threads: THREADS,
-  contextLength: 512, // 7B KV in fp32 is 1 MiB per position per slot: 512 positions keep 4 slots at 2 GiB
-});
-await engine.loaded;
-if (engine.info().status !== 'ready') throw new Error(engine.info().statusMessage);
-const signal = new AbortController().signal;
+// Text: the project's graphs driven bare (bench/floor.ts in a process of its own: embed_tokens + llm, in-place
+// KV, greedy): at 7B a step takes seconds, so the engine's own cost per step is noise, and the floor opens only
+// the two text graphs (the engine would also hold the 4 GB of tokenizer and image graphs).
+const floor = await floorProcess({ model: join(DIR, 'bundle'), tokens: TOKENS });
 
-async function projectStream(i: number): Promise<number[]> {
-  const stream = await engine.submitChat({
-    id: `llm7b-${i}`,
-    n: 1,
-    signal,
-    messages: [{ role: 'user', content: [{ type: 'text', text: prompt(i) }] }],
-    sampling: { temperature: 0, topK: 0, topP: 1, seed: null },
-    maxTokens: TOKENS,
-    stop: [],
-    maxImagePixels: 1e6,
+/** One image through the engine, alone in memory (after the text rounds): seconds. */
+async function projectImage(): Promise<number> {
+  const engine = await startEngine({
+    model: join(DIR, 'bundle'),
+    device: 'cpu',
+    maxQueue: 1,
+    maxBatch: 2,
+    threads: THREADS,
+    contextLength: 384, // prompt + 256 visual tokens; fp32 KV is 1 MiB per position per row at 7B
   });
-  const at: number[] = [];
-  for await (const e of stream)
-    if (e.type === 'text') for (let t = 0; t < e.tokens; t++) at.push(performance.now());
-  return at;
+  await engine.loaded;
+  if (engine.info().status !== 'ready') throw new Error(engine.info().statusMessage);
+  const t0 = performance.now();
+  const stream = await engine.submitImage({
+    id: 'llm7b-image',
+    n: 1,
+    signal: new AbortController().signal,
+    prompt: 'a red cube on a wooden table',
+    sampling: { temperature: 1, topK: 0, topP: 1, seed: 1, guidanceScale: bundle.defaults.image.guidance },
+    previewAt: [],
+  });
+  for await (const _ of stream);
+  const seconds = (performance.now() - t0) / 1000;
+  await engine.close();
+  return seconds;
 }
 
 /** The llm graph's weights: all of them are read once per decode step. */
@@ -149,36 +152,19 @@ function llamaBytesPerToken(): number {
 const rates = new Map<string, number[]>();
 const record = (key: string, rate: number) => rates.set(key, [...(rates.get(key) ?? []), rate]);
 const bandwidths: number[] = [];
-await projectStream(0); // warm-ups
-await llamaBatch(1);
+await llamaBatch(1); // warm-up (the floor warmed itself up)
 for (let r = 0; r < ROUNDS; r++) {
   for (const threads of [1, THREADS]) bandwidths.push((await measureBandwidth({ threads, rounds: 3 })).read);
   for (const batch of BATCHES) {
-    record(
-      `project ${batch}`,
-      decodeRate(await Promise.all(Array.from({ length: batch }, (_, i) => projectStream(r * 10 + i)))),
-    );
+    record(`project ${batch}`, (batch * 1000) / (await floor.text(batch)));
     record(`llama.cpp ${batch}`, decodeRate(await llamaBatch(batch)));
   }
   console.error(`round ${r + 1}/${ROUNDS} done`);
 }
-let image: number | null = null;
-if (values.image) {
-  const t0 = performance.now();
-  const stream = await engine.submitImage({
-    id: 'llm7b-image',
-    n: 1,
-    signal,
-    prompt: 'a red cube on a wooden table',
-    sampling: { temperature: 1, topK: 0, topP: 1, seed: 1, guidanceScale: bundle.defaults.image.guidance },
-    previewAt: [],
-  });
-  for await (const _ of stream);
-  image = (performance.now() - t0) / 1000;
-}
-await engine.close();
+floor.close();
 for (const context of contexts.values()) await context.dispose();
 await model.dispose();
+const image = values.image ? await projectImage() : null;
 
 const best = (xs: number[]) => Math.max(...xs);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
