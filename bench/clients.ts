@@ -57,7 +57,6 @@ export async function engineClient({ model, tokens }: BenchTarget, multiStep: nu
         sampling: { temperature, topK: 0, topP: 1, seed: i },
         maxTokens: tokens,
         stop: [],
-        maxImagePixels: 1e6,
       });
       const trace: Trace = { start, chunks: [], outputTokens: 0 };
       for await (const e of stream) {

@@ -250,7 +250,7 @@ async function main() {
       ]),
     ),
   ]);
-  const { guidance } = bundle.defaults.image;
+  const { guidanceScale: guidance } = bundle.defaults.image;
   const { visualTokens, codesPerToken } = bundle.image;
   console.log(
     `\nimages (CFG ${guidance}, ${visualTokens} visual tokens x ${codesPerToken} codes), medians of ${ROUNDS}:`,

@@ -154,7 +154,7 @@ class Floor {
         };
         const logits = (await this.s.depth.run(feeds, { ...depthBind(feeds), logits: null })).logits
           .data as Float32Array;
-        const scale = bundle.defaults.image.guidance;
+        const scale = bundle.defaults.image.guidanceScale;
         const mixed = Array.from(
           { length: V },
           (_, i) => logits[V + i] + (logits[i] - logits[V + i]) * scale,

@@ -73,7 +73,13 @@ async function projectImage(): Promise<number> {
     n: 1,
     signal: new AbortController().signal,
     prompt: 'a red cube on a wooden table',
-    sampling: { temperature: 1, topK: 0, topP: 1, seed: 1, guidanceScale: bundle.defaults.image.guidance },
+    sampling: {
+      temperature: 1,
+      topK: 0,
+      topP: 1,
+      seed: 1,
+      guidanceScale: bundle.defaults.image.guidanceScale,
+    },
     previewAt: [],
   });
   for await (const _ of stream);
@@ -195,5 +201,5 @@ console.log(
 );
 if (image !== null)
   console.log(
-    `one image (CFG ${bundle.defaults.image.guidance}, ${bundle.image.visualTokens} visual tokens x ${bundle.image.codesPerToken} codes): ${image.toFixed(1)} s`,
+    `one image (CFG ${bundle.defaults.image.guidanceScale}, ${bundle.image.visualTokens} visual tokens x ${bundle.image.codesPerToken} codes): ${image.toFixed(1)} s`,
   );

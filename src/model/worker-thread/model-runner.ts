@@ -1,38 +1,40 @@
-// The model runner: the MLLM's five ONNX sessions and their KV memory, executing one step plan at a time
-// (protocol.ts). It runs inside the runner worker and holds no request state; see docs/graphs.md for the IO of
-// each graph.
-//
-// KV memory: one [slots, kv_heads, context, head_dim] buffer per layer for key and for value, passed to the LLM
-// as both the past_key_values feed and the present fetch, so GroupQueryAttention writes new positions in place
-// (onnxruntime-notes §1). A run over slots lo..hi-1 binds row views of those buffers. The depth head gets its
-// own small buffers of K positions, refilled from position 0 for every visual token.
-import { totalmem } from 'node:os';
+// The model runner: the MLLM's five ONNX sessions and their KV memory (kv-cache.ts), executing one step plan at a
+// time (protocol/steps.ts). It runs inside the runner worker and holds no request state; see docs/graphs.md for
+// the IO of each graph. The depth head gets its own small KV buffers of K positions, refilled from position 0 for
+// every visual token.
 import * as ort from 'onnxruntime-node';
 import { readBundle } from '../bundle.ts';
 import { Mulberry32 } from '../protocol/rng.ts';
-import type {
-  DecodeRun,
-  Head,
-  HeadResult,
-  ImageHead,
-  PrefillRun,
-  RunnerInfo,
-  RunnerOptions,
-  Segment,
-  StepPlan,
-  StepResult,
-  StepTimings,
+import {
+  type DecodeRun,
+  type Head,
+  type HeadResult,
+  headSlots,
+  type ImageHead,
+  type PrefillRun,
+  type RunnerInfo,
+  type RunnerOptions,
+  type Segment,
+  type StepPlan,
+  type StepResult,
+  type StepTimings,
 } from '../protocol/steps.ts';
 import { CodeTable } from './code-table.ts';
 import { openSession } from './devices.ts';
+import { checkKvMemory, KvCache } from './kv-cache.ts';
 import { LogitsBuffer } from './logits.ts';
+import type { StepExecutor } from './runner-service.ts';
 import { sample, sampleGuided } from './sampling.ts';
-
-/** Activations and KV in the graphs' io dtype: float32, or float16 as raw bits (onnxruntime-node on Node 20). */
-type FloatType = 'float32' | 'float16';
-type FloatData = Float32Array | Uint16Array;
-const newFloats = (type: FloatType, n: number): FloatData =>
-  type === 'float16' ? new Uint16Array(n) : new Float32Array(n);
+import {
+  type FloatData,
+  type FloatType,
+  floats,
+  int32,
+  int64,
+  newFloats,
+  scalar,
+  tensorInfo,
+} from './tensors.ts';
 
 /** What one LLM row produced this step. */
 interface RowOutput {
@@ -40,107 +42,7 @@ interface RowOutput {
   hidden: FloatData | null;
 }
 
-const int32 = (values: Int32Array, dims = [values.length]) => new ort.Tensor('int32', values, dims);
-const int64 = (values: ArrayLike<number>, dims: number[]) =>
-  new ort.Tensor(
-    'int64',
-    BigInt64Array.from(values as number[], (v) => BigInt(v)),
-    dims,
-  );
-const scalar = (v: number) => new ort.Tensor('int32', Int32Array.of(v), []);
-
-function tensorInfo(
-  session: ort.InferenceSession,
-  name: string,
-): { type: string; shape: (number | string)[] } {
-  const meta = session.inputMetadata.find((m) => m.name === name) as
-    | { type: string; shape: (number | string)[]; isTensor: boolean }
-    | undefined;
-  if (!meta) throw new Error(`graph has no input '${name}'`);
-  return meta;
-}
-
-/** The most of the machine's memory the LLM's KV cache may reserve. */
-const KV_MEMORY_SHARE = 0.5;
-
-/** The past_key_values inputs of a decoder graph: names, dtype, [*, heads, *, headDim]. */
-function kvLayout(session: ort.InferenceSession) {
-  const names = session.inputNames.filter((n) => n.startsWith('past_key_values.'));
-  if (names.length === 0) throw new Error('graph has no past_key_values inputs');
-  const { type, shape } = tensorInfo(session, names[0]);
-  return { names, type: type as FloatType, heads: Number(shape[1]), headDim: Number(shape[3]) };
-}
-
-/** Shared past/present buffers of one decoder stack, updated in place by GroupQueryAttention. */
-class KvCache {
-  /** Bytes the buffers of `session` take for `rows` slots of `capacity` positions. */
-  static bytes(session: ort.InferenceSession, rows: number, capacity: number): number {
-    const { names, type, heads, headDim } = kvLayout(session);
-    return names.length * rows * heads * capacity * headDim * (type === 'float16' ? 2 : 4);
-  }
-
-  private readonly buffers: { feed: string; fetch: string; data: FloatData }[];
-  private readonly type: FloatType;
-  private readonly rowSize: number;
-  private readonly heads: number;
-  private readonly headDim: number;
-
-  constructor(
-    session: ort.InferenceSession,
-    readonly rows: number,
-    readonly capacity: number,
-  ) {
-    const { names, type, heads, headDim } = kvLayout(session);
-    [this.type, this.heads, this.headDim] = [type, heads, headDim];
-    this.rowSize = heads * capacity * headDim;
-    this.buffers = names.map((feed) => ({
-      feed,
-      fetch: feed.replace('past_key_values.', 'present.'),
-      data: newFloats(type, rows * this.rowSize),
-    }));
-  }
-
-  /** Adds views of rows lo..hi-1 to a run's feeds and fetches (the same Tensor both ways: in place). */
-  bind(
-    lo: number,
-    hi: number,
-    feeds: Record<string, ort.Tensor>,
-    fetches: Record<string, ort.Tensor | null>,
-  ): void {
-    if (lo < 0 || hi > this.rows || lo >= hi)
-      throw new Error(`KV rows ${lo}..${hi - 1} outside 0..${this.rows - 1}`);
-    const dims = [hi - lo, this.heads, this.capacity, this.headDim];
-    for (const b of this.buffers) {
-      const view = new ort.Tensor(this.type, b.data.subarray(lo * this.rowSize, hi * this.rowSize), dims);
-      feeds[b.feed] = view;
-      fetches[b.fetch] = view;
-    }
-  }
-}
-
-/** Float32 values of a float tensor (float16 outputs are converted). */
-function floats(t: ort.Tensor): Float32Array {
-  if (t.type === 'float32') return t.data as Float32Array;
-  const half = t.data as Uint16Array;
-  const out = new Float32Array(half.length);
-  for (let i = 0; i < half.length; i++) {
-    const h = half[i];
-    const exp = (h >> 10) & 0x1f;
-    const mant = h & 0x3ff;
-    const mag =
-      exp === 0
-        ? mant * 2 ** -24
-        : exp === 31
-          ? mant
-            ? Number.NaN
-            : Number.POSITIVE_INFINITY
-          : (1024 + mant) * 2 ** (exp - 25);
-    out[i] = h & 0x8000 ? -mag : mag;
-  }
-  return out;
-}
-
-export class ModelRunner {
+export class ModelRunner implements StepExecutor {
   private readonly sampled = new Map<number, Segment>();
   /** Text logits of every slot (row `slot`), written in place by the llm runs. */
   private readonly logits: LogitsBuffer;
@@ -148,7 +50,7 @@ export class ModelRunner {
   private codeTable: CodeTable | null = null;
 
   private constructor(
-    private readonly s: Record<
+    private readonly sessions: Record<
       'embedTokens' | 'visualEmbed' | 'llm' | 'depthHead' | 'codeEmbed',
       ort.InferenceSession
     >,
@@ -156,7 +58,6 @@ export class ModelRunner {
     private readonly depthKv: KvCache,
     private readonly io: FloatType,
     readonly info: RunnerInfo,
-    private readonly simulatedStepMs: number,
   ) {
     this.logits = new LogitsBuffer(kv.rows * info.vocabSize);
   }
@@ -167,7 +68,7 @@ export class ModelRunner {
       openSession(bundle.graphs[role], opts.device, { intraOpThreads: opts.intraOpThreads });
     // One at a time: a missing device fails on the first, with one clear error.
     const llm = await open('llm');
-    const s = {
+    const sessions = {
       llm,
       embedTokens: await open('embed_tokens'),
       visualEmbed: await open('visual_embed'),
@@ -183,28 +84,17 @@ export class ModelRunner {
       codebookSize: bundle.image.codebookSize,
       contextLength: context,
     };
-    // Every slot reserves the whole context up front (shared in-place buffers); refuse sizes that cannot fit.
-    const bytes = KvCache.bytes(llm, opts.slots, context);
-    if (bytes > KV_MEMORY_SHARE * totalmem()) {
-      const gib = (n: number) => (n / 2 ** 30).toFixed(1);
-      throw new Error(
-        `the KV cache would take ${gib(bytes)} GiB (${opts.slots} slots x ${context} positions), more than ` +
-          `${KV_MEMORY_SHARE * 100}% of this machine's ${gib(totalmem())} GiB: lower --max-batch or the context length`,
-      );
-    }
+    checkKvMemory(llm, opts.slots, context);
     const kv = new KvCache(llm, opts.slots, context);
-    const depthKv = new KvCache(s.depthHead, opts.slots, info.codesPerToken);
-    const runner = new ModelRunner(s, kv, depthKv, embeds.type as FloatType, info, opts.simulatedStepMs ?? 0);
-    runner.codeTable = await CodeTable.load(
-      s.codeEmbed,
-      (info.codesPerToken - 1) * info.codebookSize,
-      info.hiddenSize,
-    );
+    const depthKv = new KvCache(sessions.depthHead, opts.slots, info.codesPerToken);
+    const runner = new ModelRunner(sessions, kv, depthKv, embeds.type as FloatType, info);
+    const codes = (info.codesPerToken - 1) * info.codebookSize;
+    runner.codeTable = await CodeTable.load(sessions.codeEmbed, codes, info.hiddenSize);
     return runner;
   }
 
   async release(): Promise<void> {
-    for (const session of Object.values(this.s)) await session.release();
+    for (const session of Object.values(this.sessions)) await session.release();
   }
 
   async step(plan: StepPlan): Promise<StepResult> {
@@ -220,7 +110,7 @@ export class ModelRunner {
     const start = performance.now();
     const timings: StepTimings = { embed: 0, llm: 0, depth: 0, sample: 0, total: 0 };
     let heads = plan.heads;
-    const steps = [await this.once(plan.decode, plan.prefill, heads, timings)];
+    const steps = [await this.runStep(plan.decode, plan.prefill, heads, timings)];
     const count = plan.steps ?? 1;
     if (count > 1) {
       // Where each head row's next input lands: after its decode position, or after its prompt.
@@ -232,7 +122,7 @@ export class ModelRunner {
         run.rows.forEach((segments, b) => {
           next.set(run.firstSlot + b, this.rowLength(segments));
         });
-      const slots = heads.flatMap((h) => (h.kind === 'text' ? [h.slot] : h.slots));
+      const slots = heads.flatMap(headSlots);
       const width = Math.max(...slots) + 1;
       for (let s = 1; s < count; s++) {
         const done = steps[s - 1];
@@ -244,7 +134,7 @@ export class ModelRunner {
             throw new Error(`slot ${slot} has a head but no row in the planned step`);
           rows[slot] = { input: 'sampled', position: position + s - 1 };
         }
-        steps.push(await this.once({ rows }, [], heads, timings));
+        steps.push(await this.runStep({ rows }, [], heads, timings));
       }
     }
     timings.total = performance.now() - start;
@@ -252,14 +142,14 @@ export class ModelRunner {
   }
 
   /** One step: the decode run, then the prefill runs, then every head samples (and becomes the 'sampled' register). */
-  private async once(
+  private async runStep(
     decode: DecodeRun | null,
     prefill: PrefillRun[],
     plannedHeads: Head[],
     timings: StepTimings,
   ): Promise<HeadResult[]> {
     const textSlots = new Set(plannedHeads.flatMap((h) => (h.kind === 'text' ? [h.slot] : [])));
-    const imageSlots = new Set(plannedHeads.flatMap((h) => (h.kind === 'image' ? h.slots : [])));
+    const imageSlots = new Set(plannedHeads.flatMap((h) => (h.kind === 'image' ? headSlots(h) : [])));
     const want = (slots: number[]) => ({
       logits: slots.some((s) => textSlots.has(s)),
       hidden: slots.some((s) => imageSlots.has(s)),
@@ -312,12 +202,8 @@ export class ModelRunner {
       const r = heads[i];
       if (h.kind === 'text' && r.kind === 'text') this.sampled.set(h.slot, { ids: [r.token] });
       if (h.kind === 'image' && r.kind === 'image')
-        for (const slot of h.slots) this.sampled.set(slot, { codes: Int32Array.from(r.codes) });
+        for (const slot of headSlots(h)) this.sampled.set(slot, { codes: Int32Array.from(r.codes) });
     });
-    if (this.simulatedStepMs > 0) {
-      const until = performance.now() + this.simulatedStepMs;
-      while (performance.now() < until); // deliberately blocks this thread, as a big model's session.run would
-    }
     return heads;
   }
 
@@ -367,7 +253,7 @@ export class ModelRunner {
     if (needs.logits || !needs.hidden) fetches.logits = new ort.Tensor('float32', logits, [B, V]);
     if (needs.hidden) fetches.hidden = null;
     this.kv.bind(first, first + B, feeds, fetches);
-    const result = await this.s.llm.run(feeds, fetches);
+    const result = await this.sessions.llm.run(feeds, fetches);
     timings.llm += performance.now() - t1;
     const hidden = needs.hidden ? (result.hidden.data as FloatData) : null;
     for (const b of live) {
@@ -408,8 +294,8 @@ export class ModelRunner {
     const texts = placed.flatMap(({ seg, at }) => ('ids' in seg ? [{ ids: seg.ids, at }] : []));
     if (texts.length > 0) {
       const ids = texts.flatMap((t) => t.ids);
-      const e = (await this.s.embedTokens.run({ input_ids: int64(ids, [1, ids.length]) })).inputs_embeds
-        .data as FloatData;
+      const e = (await this.sessions.embedTokens.run({ input_ids: int64(ids, [1, ids.length]) }))
+        .inputs_embeds.data as FloatData;
       let offset = 0;
       for (const { ids: run, at } of texts) {
         x.set(e.subarray(offset * D, (offset + run.length) * D), at);
@@ -420,8 +306,8 @@ export class ModelRunner {
     for (const N of new Set(images.map((i) => i.codes.length / K))) {
       const group = images.filter((i) => i.codes.length === K * N);
       const codes = group.flatMap((i) => Array.from(i.codes));
-      const e = (await this.s.visualEmbed.run({ codes: int64(codes, [group.length, K, N]) })).inputs_embeds
-        .data as FloatData;
+      const e = (await this.sessions.visualEmbed.run({ codes: int64(codes, [group.length, K, N]) }))
+        .inputs_embeds.data as FloatData;
       group.forEach(({ at }, j) => {
         x.set(e.subarray(j * N * D, (j + 1) * N * D), at);
       });
@@ -440,7 +326,8 @@ export class ModelRunner {
     const D = this.info.hiddenSize;
     const K = this.info.codesPerToken;
     const C = this.info.codebookSize;
-    const slots = heads.flatMap((h) => h.slots);
+    // Rows of the depth batch: each head's conditional row, then its unconditional one (CFG).
+    const slots = heads.flatMap(headSlots);
     const R = slots.length;
     let x: FloatData = newFloats(this.io, R * D);
     slots.forEach((slot, r) => {
@@ -459,25 +346,26 @@ export class ModelRunner {
       const fetches: Record<string, ort.Tensor | null> = { logits: null };
       this.depthKv.bind(0, R, feeds, fetches);
       let t0 = performance.now();
-      const logits = floats((await this.s.depthHead.run(feeds, fetches)).logits);
+      const logits = floats((await this.sessions.depthHead.run(feeds, fetches)).logits);
       let t1 = performance.now();
       timings.depth += t1 - t0;
       let r = 0;
       const ids: number[] = [];
       heads.forEach((h, j) => {
+        const rows = h.uncondSlot === null ? 1 : 2;
         const cond = logits.subarray(r * C, (r + 1) * C);
-        const uncond = h.slots.length === 2 ? logits.subarray((r + 1) * C, (r + 2) * C) : null;
-        const code = sampleGuided(cond, uncond, h.guidance, h.sampling, rngs[j]);
+        const uncond = rows === 2 ? logits.subarray((r + 1) * C, (r + 2) * C) : null;
+        const code = sampleGuided({ cond, uncond, guidanceScale: h.guidanceScale }, h.sampling, rngs[j]);
         codes[j].push(code);
-        for (let i = 0; i < h.slots.length; i++) ids.push(k * C + code); // the shared code, fed to every row
-        r += h.slots.length;
+        for (let i = 0; i < rows; i++) ids.push(k * C + code); // the shared code, fed to every row
+        r += rows;
       });
       t0 = performance.now();
       timings.sample += t0 - t1;
       if (k === K - 1) break;
       x = this.codeTable
         ? this.codeTable.gather(ids)
-        : ((await this.s.codeEmbed.run({ code_ids: int64(ids, [R, 1]) })).embeds.data as FloatData);
+        : ((await this.sessions.codeEmbed.run({ code_ids: int64(ids, [R, 1]) })).embeds.data as FloatData);
       t1 = performance.now();
       timings.depth += t1 - t0;
     }
