@@ -166,8 +166,12 @@ export async function floorProcess({ model, tokens }: BenchTarget): Promise<{
   );
   const next = () =>
     new Promise<{ ms?: number; ready?: boolean }>((resolve, reject) => {
-      child.once('message', resolve);
-      child.once('exit', (code) => reject(new Error(`bench/floor.ts exited with ${code}`)));
+      const exited = (code: number | null) => reject(new Error(`bench/floor.ts exited with ${code}`));
+      child.once('exit', exited);
+      child.once('message', (m: { ms?: number; ready?: boolean }) => {
+        child.off('exit', exited);
+        resolve(m);
+      });
     });
   await next(); // ready
   const ask = async (m: object) => {
