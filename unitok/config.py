@@ -107,12 +107,12 @@ TOKENIZER_CONFIGS = {
     ),
     # The demo model (unitok/demo, models/demo): 128 px -> 8 x 8 visual tokens, sized to train on a 2-core CPU in
     # minutes. Narrow convs at full resolution (they dominate CPU time), a 2-block ViT of width 128 (the projection's
-    # head size must equal vocab_width 64, hence 2 heads), 8 codebooks x 256 x 8-d codes. The CLIP text tower reads
-    # the shapes world's closed word vocabulary (unitok/demo/world.py CLIP_VOCAB_SIZE = 39, eot the highest id).
+    # head size must equal vocab_width 64, hence 2 heads), 8 codebooks x 256 x 8-d codes. The CLIP text tower is
+    # the released one's, narrower: open_clip BPE ids (vocab 49408, context 77, unitok/clip_tokenizer.py).
     "demo": TokenizerConfig(
         name="demo", img_size=128, stem_width=16, stage_widths=(16, 32), stage_depths=(1, 1), mbconv_expand=2,
         width=128, depth=2, num_heads=2, vocab_width=64, num_codebooks=8, codebook_size=256, embed_dim=64,
-        text_width=64, text_heads=2, text_layers=2, text_vocab_size=39, text_context_length=32,
+        text_width=64, text_heads=2, text_layers=2, text_vocab_size=49408, text_context_length=77,
     ),
 }
 

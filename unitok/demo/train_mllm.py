@@ -55,7 +55,7 @@ from ..modules.llama import run_decoder
 from ..modules.mllm import UniTokMLLM
 from ..safetensors import write_sharded
 from ..text_tokenizer import IMAGE_TOKEN_INDEX, LlamaTokenizer
-from . import world
+from . import language, world
 from .common import RunningMean, StepProgress, add_run_args, load_checkpoint, lr_at, resume, save_checkpoint, setup_torch
 from .train_tokenizer import RELEASED_FILE
 
@@ -77,6 +77,7 @@ class Mix:
     single_share: float = 0.6  # text -> image rows drawn from one-shape scenes (the prompts the demo is judged on)
     chat_multi_share: float = 0.8  # chat rows drawn from scenes of two or three shapes (else from the whole pool)
     depth_background: float = 0.3  # share of the background tokens outside shape_band the depth head trains on
+    text_share: float = 0.08  # text-only chats (greetings, "what can you do?", out-of-world requests, describe ...)
 
 
 # ------------------------------------------------------------------------------------------------ data
@@ -121,21 +122,38 @@ class Rows:
         return tuple(ids[:cut]), tuple(ids[cut + 1:])
 
     def t2i(self, scene: world.Scene, rng: np.random.Generator) -> dict:
+        """A prompt from the language grammar (language.prompt: any frame, word order and subset of the scene's
+        attributes; what it leaves out the model chooses), or, 10% of the time, the unconditional prompt."""
         conditioned = rng.random() >= CFG_DROP
+        mention = None
         if not conditioned:
             prefix = self.encode(TEXT_TO_IMAGE["unconditional"], True)
         else:
-            # Mostly the full caption; sometimes without size / background, so short prompts work too.
-            with_size, with_bg = rng.random() < 0.8, rng.random() < 0.8
-            prefix = self.encode(scene.caption(with_size, with_bg) + TEXT_TO_IMAGE["suffix"], True)
-        return {"before": prefix + (3,), "branches": [((4, 2), (4, 2))], "t2i": True, "conditioned": conditioned}
+            text, mention = language.prompt(scene, rng, "train")
+            prefix = self.encode(text + TEXT_TO_IMAGE["suffix"], True)
+        return {"before": prefix + (3,), "branches": [((4, 2), (4, 2))], "t2i": True, "conditioned": conditioned,
+                "mention": mention}
+
+    def text(self, rng: np.random.Generator, questions: int) -> dict:
+        """Text-only chats (no image), each a branch behind the shared system prompt: greetings, "what can you
+        do?", requests outside the world (an honest refusal with an example prompt), "Describe a red circle."."""
+        before = self.encode(vqa_prompt("", with_image=False).rsplit(" ", 2)[0].rstrip(), True)
+        branches = []
+        for _ in range(questions):
+            _, request, reply = language.text_chat(rng, "train")
+            full = self.encode(vqa_prompt(request, with_image=False), True)
+            if full[: len(before)] != before:  # a request that merges with the prompt's last token: skip it
+                continue
+            targets = self.encode(reply, False) + (2,)
+            branches.append((full[len(before):] + targets, targets))
+        return {"before": before, "branches": branches, "t2i": False, "text_only": True}
 
     def chat(self, scene: world.Scene, rng: np.random.Generator, questions: int) -> dict:
         """One image and up to `questions` of its questions, each a branch that sees the image prompt but not the
         other branches (make_batch's mask): exactly `questions` single-turn chats for the price of one image.
         Colour and shape questions (what the demo is judged on) always come; the rest are drawn at random, the
         long caption answer less often."""
-        qa = world.questions(scene, rng)
+        qa = language.questions(scene, rng, "train")
         must = [x for x in qa if x[0] in ("color", "shape")]
         rest = [x for x in qa if x[0] not in ("color", "shape") and (x[0] != "caption" or rng.random() < 0.3)]
         rest = [rest[i] for i in rng.permutation(len(rest))]
@@ -163,12 +181,17 @@ def token_shapes(scene: world.Scene, grid: int) -> np.ndarray:
     return out.reshape(-1)
 
 
-def scene_plan(scene: world.Scene) -> np.ndarray:
+def scene_plan(scene: world.Scene, mention: dict | None = None) -> np.ndarray:
     """int64 [2, 9]: per cell of the 3 x 3 grid, 1 + the index of its shape's colour in world.COLORS and of its
-    shape in world.SHAPES; 0 where the cell is empty. Every caption names each shape's colour, shape and cell."""
+    shape in world.SHAPES; 0 where the cell is empty. `mention` (language.describe): what a prompt states; a colour
+    or shape it leaves out is IGNORE, and the whole layout is when it leaves out a cell (the model chooses it)."""
     out = np.zeros((2, len(world.POSITIONS)), np.int64)
-    for s in scene.shapes:
-        out[:, s.cell] = 1 + list(world.COLORS).index(s.color), 1 + world.SHAPES.index(s.shape)
+    said = mention["shapes"] if mention else [{"color": True, "shape": True, "position": True}] * len(scene.shapes)
+    if not all(m["position"] for m in said):
+        return np.full_like(out, IGNORE)
+    for s, m in zip(scene.shapes, said):
+        out[:, s.cell] = (1 + list(world.COLORS).index(s.color) if m["color"] else IGNORE,
+                          1 + world.SHAPES.index(s.shape) if m["shape"] else IGNORE)
     return out
 
 
@@ -194,8 +217,11 @@ def make_batch(rows: Rows, codes: np.ndarray, step: int, batch: int, mix: Mix = 
     several shapes need the answer bound to the right shape, which is learnt far later than one-shape answers)."""
     rng = np.random.default_rng([seed, step])
     multis = None if singles is None else np.setdiff1d(np.arange(len(codes)), singles)
-    seqs = []
+    seqs, texts = [], []
     for _ in range(batch):
+        if rng.random() < mix.text_share:
+            texts.append(rows.text(rng, mix.questions))
+            continue
         t2i = rng.random() < mix.t2i_share
         if t2i and singles is not None and rng.random() < mix.single_share:
             idx = int(singles[rng.integers(len(singles))])
@@ -206,8 +232,9 @@ def make_batch(rows: Rows, codes: np.ndarray, step: int, batch: int, mix: Mix = 
         scene = world.make_scene("train", idx)
         seqs.append({**(rows.t2i(scene, rng) if t2i else rows.chat(scene, rng, mix.questions)), "scene": scene,
                      "index": idx})
-    return [pad_group(group, codes, rng, mix.depth_background)
-            for group in ([s for s in seqs if not s["t2i"]], [s for s in seqs if s["t2i"]]) if group]
+    groups = [pad_group(group, codes, rng, mix.depth_background)
+              for group in ([s for s in seqs if not s["t2i"]], [s for s in seqs if s["t2i"]]) if group]
+    return groups + ([pad_group(texts, codes[:, :, :0], rng, 0.0)] if texts else [])
 
 
 def pad_group(seqs: list[dict], codes: np.ndarray, rng: np.random.Generator, depth_background: float) -> dict:
@@ -228,9 +255,10 @@ def pad_group(seqs: list[dict], codes: np.ndarray, rng: np.random.Generator, dep
     segment = np.full((batch, length), -1, np.int64)
     starts = np.zeros(batch, np.int64)
     focus = np.zeros((batch, n_vis), bool)
-    shapes = np.stack([token_shapes(s["scene"], grid) for s in seqs])
+    shapes = np.stack([token_shapes(s["scene"], grid) if "scene" in s else np.zeros(n_vis, np.int64) for s in seqs])
     no_plan = np.full((2, len(world.POSITIONS)), IGNORE)
-    plan = np.stack([scene_plan(s["scene"]) if s.get("conditioned", True) else no_plan for s in seqs])
+    plan = np.stack([no_plan if "scene" not in s or not s.get("conditioned", True)
+                     else scene_plan(s["scene"], s.get("mention")) for s in seqs])
     for r, s in enumerate(seqs):
         prefix = len(s["before"]) + n_vis
         ids[r, : len(s["before"])] = s["before"]
@@ -256,7 +284,7 @@ def pad_group(seqs: list[dict], codes: np.ndarray, rng: np.random.Generator, dep
     return {"ids": torch.from_numpy(ids), "labels": torch.from_numpy(labels), "starts": torch.from_numpy(starts),
             "positions": torch.from_numpy(positions), "bias": bias, "focus": torch.from_numpy(focus),
             "token_shapes": torch.from_numpy(shapes), "plan": torch.from_numpy(plan),
-            "codes": torch.from_numpy(codes[[s["index"] for s in seqs]].astype(np.int64)),
+            "codes": torch.from_numpy(codes[[s.get("index", 0) for s in seqs]].astype(np.int64)),
             "t2i": torch.tensor([s["t2i"] for s in seqs])}
 
 
@@ -267,7 +295,9 @@ def step_losses(model: UniTokMLLM, groups: list[dict], device, aux: AuxHeads | N
     chat = next((o for g, o in zip(groups, outs) if not g["t2i"][0]), outs[0])
     t2i = next((o for g, o in zip(groups, outs) if g["t2i"][0]), outs[0])
     out = {"loss": sum(o["loss"] for o in outs), "text": chat["text"], "text_acc": chat["text_acc"],
-           "depth_ce": t2i["depth_ce"], "code_acc": t2i["code_acc"]}
+           "depth_ce": t2i["depth_ce"], "code_acc": t2i["code_acc"],
+           "reply_acc": next((o["text_acc"] for g, o in zip(groups, outs) if g["codes"].shape[2] == 0),
+                             torch.zeros(()))}
     if aux is not None:
         out["aux"] = sum(o["aux"] for o in outs)
         out["aux_shape_acc"] = chat.get("aux_shape_acc", torch.zeros(()))
@@ -359,12 +389,14 @@ def losses(model: UniTokMLLM, b: dict, device, aux: AuxHeads | None = None) -> d
     # generated token alone (N = 1). Training text -> image rows on the all-at-once embedding, as the released
     # train.py does, leaves a small model unable to draw with the shipped loop: it never saw those inputs.
     # make_batch's groups are all one kind, so each group computes only the embedding it uses.
-    alone = (model.embed_visual(codes.permute(0, 2, 1).reshape(B * n_vis, -1, 1)).view(B, n_vis, -1)
-             if t2i.any() else None)
-    together = model.embed_visual(codes) if not t2i.all() else None
-    vis = together if alone is None else alone if together is None else torch.where(t2i[:, None, None], alone, together)
     pos = starts[:, None] + torch.arange(n_vis, device=device)[None]  # [B, N]
-    x = x.scatter(1, pos[..., None].expand(-1, -1, cfg.hidden_size), vis)
+    if n_vis:  # text-only chats (make_batch's third group) have no image
+        alone = (model.embed_visual(codes.permute(0, 2, 1).reshape(B * n_vis, -1, 1)).view(B, n_vis, -1)
+                 if t2i.any() else None)
+        together = model.embed_visual(codes) if not t2i.all() else None
+        vis = (together if alone is None else alone if together is None
+               else torch.where(t2i[:, None, None], alone, together))
+        x = x.scatter(1, pos[..., None].expand(-1, -1, cfg.hidden_size), vis)
     # The decoder body without lm_head: logits are needed only where there are labels (32000-wide, the dearest op).
     layer_outputs = [] if aux is not None else None
     hidden, _ = run_decoder(model.model.layers, model.model.norm, cfg, x, position_ids=b["positions"].to(device),
@@ -391,7 +423,9 @@ def losses(model: UniTokMLLM, b: dict, device, aux: AuxHeads | None = None) -> d
     else:
         out["depth"] = out["depth_ce"] = out["code_acc"] = torch.zeros((), device=device)
     out["loss"] = out["text"] + out["depth"]
-    if aux is not None:
+    if aux is not None and not n_vis:
+        out["aux"] = torch.zeros((), device=device)
+    elif aux is not None:
         rows = torch.arange(B, device=device)[:, None]
         chat, gen = ~t2i, t2i
         aux_loss = torch.zeros((), device=device)
@@ -482,7 +516,7 @@ def train(out: str, steps: int, batch: int, lr: float, minutes: float | None, po
     clipped = params + (list(aux.parameters()) if aux else [])
     t_start = time.monotonic() - elapsed
     progress, avg = StepProgress("mllm", steps, step), RunningMean()
-    shown = ("loss", "text", "depth_ce", "text_acc", "code_acc") + (
+    shown = ("loss", "text", "depth_ce", "text_acc", "code_acc", "reply_acc") + (
         ("aux", "aux_shape_acc", "aux_scene_acc", "aux_plan_acc") if aux else ())
 
     def checkpoint():
@@ -540,10 +574,13 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--depth-background", type=float, default=mix.depth_background,
                     help="share of background visual tokens the depth head is trained on (it trains on every token "
                          "a shape touches)")
+    ap.add_argument("--text-share", type=float, default=mix.text_share,
+                    help="share of text-only chat rows (no image: greetings, out-of-world requests, describe ...)")
     ap.add_argument("--aux-weight", type=float, default=AUX_WEIGHT,
                     help="weight of the training-only read-outs at the visual tokens (AuxHeads; 0: none)")
     args = ap.parse_args(argv)
     train(args.out, args.steps, args.batch, args.lr, args.minutes, args.pool, args.save_every, args.threads,
-          Mix(args.t2i_share, args.questions, args.single_share, args.chat_multi_share, args.depth_background),
+          Mix(args.t2i_share, args.questions, args.single_share, args.chat_multi_share, args.depth_background,
+              args.text_share),
           args.aux_weight)
     return 0

@@ -34,7 +34,8 @@ import torch.nn.functional as F
 from ..config import get_tokenizer_config
 from ..export.tokenizer_onnx import load_released_tokenizer, save_released_tokenizer
 from ..modules.unitok import UniTok
-from . import world
+from ..clip_tokenizer import VOCAB_SIZE as CLIP_VOCAB_SIZE
+from . import language, world
 from .common import RunningMean, StepProgress, add_run_args, lr_at, resume, save_checkpoint, setup_torch
 
 BETA = 0.25
@@ -53,7 +54,7 @@ def batch_for_step(step: int, batch: int) -> tuple[np.ndarray, list[str], list[s
     for i in range(step * batch, (step + 1) * batch):
         scene = world.make_scene("train", i)
         images.append(world.render(scene))
-        texts.append(world.clip_caption(scene, world.scene_rng("train", 10**9 + i)))
+        texts.append(language.clip_text(scene, world.scene_rng("train", 10**9 + i)))
         backgrounds.append(scene.background)
     return np.stack(images), texts, backgrounds
 
@@ -141,7 +142,7 @@ def train(out: str, steps: int, batch: int, lr: float, minutes: float | None, re
     device = setup_torch(threads)
     os.makedirs(out, exist_ok=True)
     cfg = get_tokenizer_config("demo")
-    assert cfg.text_vocab_size == world.CLIP_VOCAB_SIZE, "demo preset text_vocab_size must match world.CLIP_VOCAB_SIZE"
+    assert cfg.text_vocab_size == CLIP_VOCAB_SIZE, "the demo text tower reads open_clip BPE ids"
     torch.manual_seed(0)
     model = UniTok(cfg).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=0.01)

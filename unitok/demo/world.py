@@ -1,19 +1,20 @@
 """The synthetic "shapes world" the demo model is trained and evaluated on.
 
 An image is 128 x 128 (8 x 8 visual tokens for the demo tokenizer): one flat background colour and one to three
-flat shapes. Everything about an image is a small record (a `Scene`), so captions, questions and answers are exact
+flat shapes, all from one palette (a background never has a shape's colour). Everything about an image is a small record (a `Scene`), so captions, questions and answers are exact
 and a rendered image can be judged by a program (the oracle below).
 
   shapes      circle, square, triangle      (within one image all different, so "the circle" is unambiguous)
-  colours     red, green, blue, yellow, purple, orange   (within one image all different)
+  colours     red, green, blue, yellow, purple, orange, white, gray, black   (shapes and backgrounds alike;
+              within one image all different)
   sizes       small, large
   positions   a 3 x 3 grid: top left, top, top right, left, center, right, bottom left, bottom, bottom right
               (one shape per cell, centre jittered by a few pixels)
-  backgrounds white, gray, black, cyan
 
 Splits are seeded streams: scene i of split s is drawn from its own generator seeded by (split seed, i), so any
 scene can be re-made on its own and train / held-out never share a draw. Held-out scenes are new draws of the same
-distribution, not new words: the model never saw those images, captions with those jitters, or those questions.
+distribution. How people talk about the world (prompts, captions, questions, replies) is in `language.py`, which
+also keeps a held-out language split (phrasings and words the training never uses).
 
 `python3 -m unitok make-world --out DIR` writes a browsable sample (PNG grid + JSON) for people to look at;
 training renders scenes on the fly, which is faster than reading files.
@@ -21,6 +22,7 @@ training renders scenes on the fly, which is faster than reading files.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 from dataclasses import dataclass
@@ -31,6 +33,7 @@ IMG_SIZE = 128
 SUPERSAMPLE = 4  # render at 4x and box-filter down: anti-aliased edges, which a small decoder can reproduce
 
 SHAPES = ("circle", "square", "triangle")
+# One palette for shapes and backgrounds ("a white square on a blue background" and "a blue circle on white").
 COLORS = {
     "red": (220, 40, 40),
     "green": (40, 170, 60),
@@ -38,14 +41,21 @@ COLORS = {
     "yellow": (235, 205, 40),
     "purple": (140, 60, 190),
     "orange": (240, 130, 30),
+    "white": (235, 235, 235),
+    "gray": (120, 120, 120),
+    "black": (25, 25, 25),
 }
-BACKGROUNDS = {"white": (235, 235, 235), "gray": (120, 120, 120), "black": (25, 25, 25), "cyan": (70, 200, 210)}
-SIZES = {"small": 10, "large": 17}  # half-extent in pixels
+BACKGROUNDS = COLORS
+# Half-extent in pixels. A 128-px image has 16-px visual tokens: a small shape of half-extent 10 (issue 5's) covered
+# about one token and came out of the generator as a blob the oracle could not tell apart from the other shapes.
+SIZES = {"small": 13, "large": 19}
 POSITIONS = ("top left", "top", "top right", "left", "center", "right", "bottom left", "bottom", "bottom right")
-JITTER = 4  # pixels each way
+JITTER = 2  # pixels each way: two large shapes in neighbouring cells never touch (42.7 - 2 * 2 > 2 * 19)
 COUNT_PROBS = (0.5, 0.3, 0.2)  # one, two, three shapes: single shapes are what text-to-image is judged on
 
 SPLIT_SEEDS = {"train": 1_000, "heldout": 2_000}
+# The CLIP side's zero-shot prompts (evaluate, the TypeScript test, the model card).
+ZEROSHOT_TEMPLATES = {"shape": "a photo of a {}", "color": "a photo of a {} shape"}
 
 
 @dataclass(frozen=True)
@@ -89,8 +99,9 @@ def cell_centre(cell: int) -> tuple[float, float]:
 
 def sample_scene(rng: np.random.Generator, count: int | None = None) -> Scene:
     n = count or int(rng.choice(3, p=COUNT_PROBS)) + 1
+    background = int(rng.integers(len(COLORS)))
     shapes = rng.permutation(len(SHAPES))[:n]
-    colors = rng.permutation(len(COLORS))[:n]
+    colors = [c for c in rng.permutation(len(COLORS)) if c != background][:n]
     cells = rng.permutation(len(POSITIONS))[:n]
     out = []
     for s, c, cell in zip(shapes, colors, cells):
@@ -98,7 +109,7 @@ def sample_scene(rng: np.random.Generator, count: int | None = None) -> Scene:
         jx, jy = rng.integers(-JITTER, JITTER + 1, size=2)
         out.append(Shape(SHAPES[s], list(COLORS)[c], list(SIZES)[int(rng.integers(2))], int(cell),
                          float(x + jx), float(y + jy)))
-    return Scene(list(BACKGROUNDS)[int(rng.integers(len(BACKGROUNDS)))], tuple(out))
+    return Scene(list(COLORS)[background], tuple(out))
 
 
 def scene_rng(split: str, index: int) -> np.random.Generator:
@@ -139,105 +150,91 @@ def to_pixels(images: np.ndarray) -> "np.ndarray":
     return images.transpose(0, 3, 1, 2).astype(np.float32) / 127.5 - 1.0
 
 
-# ------------------------------------------------------------------------------------------ questions
+# ----------------------------------------------------------------------------------- CLIP-side text
+
+# The demo's CLIP text tower reads open_clip's BPE ids (vocab 49408, context 77), as the released one does.
+CLIP_CONTEXT = 77
 
 
-def questions(scene: Scene, rng: np.random.Generator) -> list[tuple[str, str, str]]:
-    """Every (kind, question, answer) the scene supports. Answers are short exact strings."""
-    qa = []
-    for s in scene.shapes:
-        qa.append(("color", f"What color is the {s.shape}?", s.color))
-        qa.append(("shape", f"What shape is the {s.color} object?", s.shape))
-        qa.append(("position", f"Where is the {s.shape}?", s.position))
-        qa.append(("size", f"What size is the {s.shape}?", s.size))
-    qa.append(("count", "How many shapes are there?", str(len(scene.shapes))))
-    qa.append(("background", "What color is the background?", scene.background))
-    # One yes and one no per scene, so "is there" is balanced.
-    present = {(s.color, s.shape) for s in scene.shapes}
-    s = scene.shapes[int(rng.integers(len(scene.shapes)))]
-    qa.append(("exists", f"Is there a {s.color} {s.shape}?", "yes"))
-    while True:
-        c, sh = list(COLORS)[int(rng.integers(len(COLORS)))], SHAPES[int(rng.integers(len(SHAPES)))]
-        if (c, sh) not in present:
-            break
-    qa.append(("exists", f"Is there a {c} {sh}?", "no"))
-    qa.append(("caption", "Describe the image.", scene.caption()))
-    return qa
+@functools.lru_cache(maxsize=1)
+def _clip_bpe():
+    from ..clip_tokenizer import ClipTokenizer
+
+    return ClipTokenizer()
 
 
-# ------------------------------------------------------------------------ CLIP-side word vocabulary
-
-# The CLIP text tower of the demo reads this closed word-level vocabulary instead of open_clip's 49408-token BPE:
-# every word the world's captions use, plus a few for prompts. Ids: 0 pad, 1 unknown word, then the words, then
-# start / end of text. End of text must be the highest id: the released text tower pools at text.argmax().
-CLIP_WORDS = ("a an the of photo picture image shape object with at on in and background " + " ".join(SHAPES) + " "
-              + " ".join(COLORS) + " " + " ".join(BACKGROUNDS) + " " + " ".join(SIZES)
-              + " top bottom left right center").split()
-CLIP_WORDS = tuple(dict.fromkeys(CLIP_WORDS))  # de-duplicate, keep order
-CLIP_PAD, CLIP_UNK = 0, 1
-CLIP_VOCAB = {w: i + 2 for i, w in enumerate(CLIP_WORDS)}
-CLIP_SOT = len(CLIP_WORDS) + 2
-CLIP_EOT = CLIP_SOT + 1
-CLIP_VOCAB_SIZE = CLIP_EOT + 1
+@functools.lru_cache(maxsize=None)
+def _clip_ids(text: str) -> tuple:
+    return tuple(_clip_bpe().encode(text))
 
 
-def clip_tokenize(texts: list[str], context_length: int) -> np.ndarray:
-    """int64 [B, context_length]: sot, word ids, eot, zero padding (truncated with eot kept last, as open_clip)."""
+def clip_tokenize(texts: list[str], context_length: int = CLIP_CONTEXT) -> np.ndarray:
+    """int64 [B, context_length], open_clip's tokenize: sot 49406, BPE ids, eot 49407, zero padding; a text too
+    long is cut with eot kept last. Per-text ids are cached (training repeats its captions)."""
+    from ..clip_tokenizer import EOT_ID as eot, SOT_ID as sot
+
     out = np.zeros((len(texts), context_length), np.int64)
     for i, text in enumerate(texts):
-        words = "".join(ch if ch.isalnum() else " " for ch in text.lower()).split()
-        ids = [CLIP_SOT] + [CLIP_VOCAB.get(w, CLIP_UNK) for w in words][: context_length - 2] + [CLIP_EOT]
+        ids = [sot, *_clip_ids(text)][: context_length - 1] + [eot]
         out[i, : len(ids)] = ids
     return out
-
-
-def clip_words() -> dict:
-    """The vocabulary above as a bundle's clip_words.json (unitok/export/clip_files.py), so the server tokenises
-    text for this text tower exactly as clip_tokenize does. "a {}" is the template of the shape zero-shot prompts."""
-    from ..export.clip_files import words_vocabulary
-
-    return words_vocabulary(CLIP_VOCAB, CLIP_PAD, CLIP_UNK, CLIP_SOT, CLIP_EOT, template="a {}")
-
-
-def clip_caption(scene: Scene, rng: np.random.Generator) -> str:
-    """A text for the contrastive loss: the full caption or a shorter view of one shape. The short views are the
-    zero-shot prompts' vocabulary ("a circle", "a red object"), so the CLIP side learns them directly."""
-    s = scene.shapes[int(rng.integers(len(scene.shapes)))]
-    views = (scene.caption(), scene.caption(with_size=False, with_background=False), f"a {s.color} {s.shape}",
-             f"a {s.shape}", f"a {s.color} object")
-    return views[int(rng.integers(len(views)))]
 
 
 # -------------------------------------------------------------------------------------------- oracle
 
 
-def judge_single(image: np.ndarray, color: str, position: str, shape: str | None = None) -> dict:
+def _nearest_palette(image: np.ndarray) -> np.ndarray:
+    """int [H, W]: index into COLORS of each pixel's nearest palette colour."""
+    table = np.asarray(list(COLORS.values()), np.float32)
+    px = image.reshape(-1, 3).astype(np.float32)
+    return ((px[:, None, :] - table[None]) ** 2).sum(-1).argmin(1).reshape(image.shape[:2])
+
+
+def shape_of(mask: np.ndarray) -> tuple[str, int]:
+    """The shape oracle: (guess, area) of the largest 4-connected region of `mask`, judged by how much of its
+    bounding box it fills (square ~1, circle ~0.79, triangle ~0.5). It knows only the renderer's geometry."""
+    if not mask.any():
+        return "none", 0
+    # Connected components by label propagation: every pixel takes the smallest label among its 4 neighbours.
+    big = mask.size
+    labels = np.where(mask, np.arange(big).reshape(mask.shape), big)
+    while True:
+        padded = np.pad(labels, 1, constant_values=big)
+        nxt = np.minimum.reduce([labels, padded[:-2, 1:-1], padded[2:, 1:-1], padded[1:-1, :-2], padded[1:-1, 2:]])
+        nxt = np.where(mask, nxt, big)
+        if (nxt == labels).all():
+            break
+        labels = nxt
+    ids, counts = np.unique(labels[mask], return_counts=True)
+    ys, xs = np.nonzero(labels == ids[counts.argmax()])
+    fill = len(ys) / ((xs.max() - xs.min() + 1) * (ys.max() - ys.min() + 1))
+    return ("square" if fill > 0.89 else "circle" if fill > 0.64 else "triangle"), len(ys)
+
+
+def judge_single(image: np.ndarray, color: str, position: str, shape: str | None = None,
+                 background: str | None = None) -> dict:
     """Programmatic check of a rendered image against a one-shape prompt.
 
-    Every pixel is assigned to the nearest palette colour (shape colours and backgrounds). The named colour must
-    cover a shape-sized area (at least half the area of a small circle), and the centroid of those pixels must
-    fall in the named 3 x 3 cell. The shape is judged by how much of its bounding box the colour fills (circle
-    ~0.79, square ~1, triangle ~0.5), reported but not part of `ok`.
-    """
-    palette = {**{f"shape:{k}": v for k, v in COLORS.items()}, **{f"bg:{k}": v for k, v in BACKGROUNDS.items()}}
-    names = list(palette)
-    table = np.asarray([palette[n] for n in names], np.float32)
-    px = image.reshape(-1, 3).astype(np.float32)
-    nearest = ((px[:, None, :] - table[None]) ** 2).sum(-1).argmin(1).reshape(image.shape[:2])
-    mask = nearest == names.index(f"shape:{color}")
+    Every pixel is assigned to the nearest palette colour. The named colour must cover a shape-sized area (at
+    least half the area of a small circle), and the centroid of those pixels must fall in the named 3 x 3 cell
+    (`ok`). The shape (shape_of on the named colour's pixels) and the background (the most common colour of the
+    image's border pixels) are judged apart: `shape_ok`, `background_ok` (None when not asked)."""
+    nearest = _nearest_palette(image)
+    mask = nearest == list(COLORS).index(color)
     area = int(mask.sum())
     min_area = 0.5 * np.pi * SIZES["small"] ** 2
-    result = {"area": area, "color_ok": area >= min_area, "position_ok": False, "shape_ok": None, "found": None}
+    border = np.concatenate([nearest[0], nearest[-1], nearest[:, 0], nearest[:, -1]])
+    found_bg = list(COLORS)[int(np.bincount(border, minlength=len(COLORS)).argmax())]
+    result = {"area": area, "color_ok": area >= min_area, "position_ok": False, "shape": None, "found": None,
+              "background": found_bg, "background_ok": None if background is None else found_bg == background}
     if area:
         ys, xs = np.nonzero(mask)
         cx, cy = xs.mean(), ys.mean()
         col, row = min(int(cx * 3 / image.shape[1]), 2), min(int(cy * 3 / image.shape[0]), 2)
         result["found"] = POSITIONS[row * 3 + col]
         result["position_ok"] = result["found"] == position
-        fill = area / ((xs.max() - xs.min() + 1) * (ys.max() - ys.min() + 1))
-        guess = "square" if fill > 0.89 else "circle" if fill > 0.64 else "triangle"
-        result["shape"] = guess
-        result["shape_ok"] = None if shape is None else guess == shape
+        result["shape"] = shape_of(mask)[0]
+    result["shape_ok"] = None if shape is None else result["shape"] == shape
     result["ok"] = bool(result["color_ok"] and result["position_ok"])
     return result
 
@@ -269,22 +266,25 @@ def main(argv: list[str]) -> int:
         Image.fromarray(img).save(os.path.join(args.out, f"{args.split}_{i:06d}.png"))
         r, c = divmod(n, side)
         sheet[r * IMG_SIZE:(r + 1) * IMG_SIZE, c * IMG_SIZE:(c + 1) * IMG_SIZE] = img
-        qa = [dict(kind=k, question=q, answer=a) for k, q, a in questions(scene, scene_rng(args.split, 10**9 + i))]
+        qa = [dict(kind=k, question=q, answer=a)
+              for k, q, a in language.questions(scene, scene_rng(args.split, 10**9 + i), args.split)]
         records.append({"index": i, "file": f"{args.split}_{i:06d}.png", **scene.to_dict(), "qa": qa})
     prompts = []
     for n in range(args.t2i):
         scene = make_scene(args.split, args.t2i_first + n, count=1)
         s = scene.shapes[0]
-        prompts.append({"index": args.t2i_first + n, "prompt": scene.caption(), "color": s.color,
-                        "position": s.position, "shape": s.shape})
+        prompts.append({"index": args.t2i_first + n, "prompt": language.eval_prompt(scene, args.t2i_first + n),
+                        "color": s.color, "position": s.position, "shape": s.shape,
+                        "background": scene.background})
     if args.count and not args.no_sheet:
         Image.fromarray(sheet).save(os.path.join(args.out, "sheet.png"))
     # Everything a program in another language needs to run the oracle (judge_single) on generated images.
-    oracle = {"colors": COLORS, "backgrounds": BACKGROUNDS, "positions": POSITIONS,
-              "min_color_area": 0.5 * float(np.pi) * SIZES["small"] ** 2}
-    # Zero-shot prompts for the CLIP side, already in the text tower's word ids (context 32, the demo preset's).
-    clip = {kind: {"labels": list(labels), "ids": clip_tokenize([template.format(x) for x in labels], 32).tolist()}
-            for kind, labels, template in (("shape", SHAPES, "a {}"), ("color", COLORS, "a {} object"))}
+    oracle = {"colors": COLORS, "positions": POSITIONS, "min_color_area": 0.5 * float(np.pi) * SIZES["small"] ** 2}
+    # Zero-shot prompts for the CLIP side, already in the text tower's BPE ids (padding cut off).
+    clip = {kind: {"labels": list(labels), "ids": [[t for t in row if t] for row in
+                                                   clip_tokenize([template.format(x) for x in labels]).tolist()]}
+            for kind, labels, template in (("shape", SHAPES, ZEROSHOT_TEMPLATES["shape"]),
+                                           ("color", COLORS, ZEROSHOT_TEMPLATES["color"]))}
     with open(os.path.join(args.out, f"{args.split}.json"), "w") as f:
         json.dump({"split": args.split, "image_size": IMG_SIZE, "oracle": oracle, "clip": clip, "scenes": records,
                    "t2i": prompts}, f, separators=(",", ":"))
