@@ -18,7 +18,7 @@ const img = { type: 'image' as const, data: Buffer.from('x') };
 const txt = (text: string) => ({ type: 'text' as const, text });
 
 describe('renderChat', () => {
-  test('joins parts with newlines, images as the placeholder, and keeps them in order with their origin', () => {
+  test('puts each message\'s images first, as the released training did, keeping their order and origin', () => {
     const { text, images } = renderChat(template, [
       { role: 'user', content: [txt('compare'), img, img] },
       { role: 'assistant', content: [txt('ok')] },
@@ -26,7 +26,7 @@ describe('renderChat', () => {
     ]);
     assert.equal(
       text,
-      `${template.system} USER: compare\n<image>\n<image> ASSISTANT: ok</s>USER: <image>\nand this? ASSISTANT:`,
+      `${template.system} USER: <image>\n<image>\ncompare ASSISTANT: ok</s>USER: <image>\nand this? ASSISTANT:`,
     );
     assert.deepEqual(
       images.map((i) => [i.messageIndex, i.partIndex]),
@@ -36,6 +36,13 @@ describe('renderChat', () => {
         [2, 0],
       ],
     );
+  });
+
+  test('the prompt does not depend on whether the text part comes before or after the image', () => {
+    const first = renderChat(template, [{ role: 'user', content: [img, txt('What colour is the circle?')] }]);
+    const last = renderChat(template, [{ role: 'user', content: [txt('What colour is the circle?'), img] }]);
+    assert.equal(last.text, first.text);
+    assert.equal(first.text, `${template.system} USER: <image>\nWhat colour is the circle? ASSISTANT:`);
   });
 
   test('refuses images in system messages and the placeholder inside text', () => {

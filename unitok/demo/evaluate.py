@@ -5,11 +5,15 @@
 Every figure is measured on the world's held-out split (scenes the training never drew):
   reconstruction  encode -> codes -> decode, PSNR of the 8-bit images (mean over images);
   zero-shot       CLIP side on one-shape scenes: the image embedding (from the quantised tokens) against the text
-                  embeddings of "a {shape}" / "a {color} object"; accuracy of the best match;
-  VQA             vicuna_v1 prompts, greedy decoding (the released eval settings); exact match of the stripped,
-                  lower-cased answer, per question kind;
-  text -> image   one-shape prompts (the full caption), the released CFG loop, decoded by the tokenizer and judged
-                  by world.judge_single: the named colour must be there, shape-sized, centred in the named cell.
+                  embeddings (open_clip BPE ids) of world.ZEROSHOT_TEMPLATES; accuracy of the best match;
+  VQA             vicuna_v1 prompts with the image part first (where the server places it, whatever the order of
+                  the request's parts), questions in the held-out phrasings (language.QUESTIONS["heldout"]), greedy
+                  decoding (the released eval settings); exact match of the stripped, lower-cased answer, per kind;
+  text -> image   one-shape prompts in the held-out phrasings (language.eval_prompt), the released CFG loop,
+                  decoded by the tokenizer and judged by world.judge_single: the named colour must be there,
+                  shape-sized, centred in the named cell (`accuracy`); shape and background judged apart;
+  chat            text-only requests of the held-out language split (greetings, capability questions, describe
+                  requests, out-of-world requests): exact match of the reply; and the replies to FIVE_PROMPTS.
 --dtype int4 evaluates the MLLM as the committed bundle computes it (int4-dequantised weights, fp16 tables; exact
 for graphs converted with --int4-accuracy-level 0), so the model card's numbers are those of the shipped model.
 
@@ -31,7 +35,7 @@ from ..convert.bundle_config import IMAGE_SAMPLING, TEXT_TO_IMAGE, vqa_prompt
 from ..export.tokenizer_onnx import load_released_tokenizer
 from ..reference_loop import generate_image, generate_text
 from ..text_tokenizer import LlamaTokenizer
-from . import world
+from . import language, world
 from .common import setup_torch
 from .train_mllm import load_hf_folder
 from .train_tokenizer import RELEASED_FILE, heldout_psnr
@@ -39,6 +43,9 @@ from .train_tokenizer import RELEASED_FILE, heldout_psnr
 # Held-out scene indices per part, disjoint, so the parts never share a scene.
 ZEROSHOT_BASE, VQA_BASE, T2I_BASE = 100_000, 200_000, 300_000
 CORE_KINDS = ("color", "shape")
+CHAT_BASE = 400_000
+# What a new user types first (the issue's examples), reported verbatim in the model card.
+FIVE_PROMPTS = ("hello", "What can you do?", "Describe a red circle.", "write a poem about the sea", "a red bicycle")
 
 
 def _log(msg: str) -> None:
@@ -51,10 +58,11 @@ def zero_shot(tok, count: int) -> dict:
     imgs = torch.from_numpy(world.to_pixels(np.stack([world.render(s) for s in scenes])))
     img_emb = torch.cat([tok.encode_image(imgs[i:i + 32]) for i in range(0, count, 32)])
     result = {"images": count}
-    for name, labels, template, truth in (
-        ("shape", world.SHAPES, "a {}", [s.shapes[0].shape for s in scenes]),
-        ("color", list(world.COLORS), "a {} object", [s.shapes[0].color for s in scenes]),
+    for name, labels, truth in (
+        ("shape", world.SHAPES, [s.shapes[0].shape for s in scenes]),
+        ("color", list(world.COLORS), [s.shapes[0].color for s in scenes]),
     ):
+        template = world.ZEROSHOT_TEMPLATES[name]
         text = torch.from_numpy(world.clip_tokenize([template.format(x) for x in labels], tok.cfg.text_context_length))
         pred = (img_emb @ tok.encode_text(text).t()).argmax(1)
         result[f"{name}_accuracy"] = float(np.mean([labels[p] == t for p, t in zip(pred.tolist(), truth)]))
@@ -68,7 +76,7 @@ def vqa_items(count: int) -> list[tuple[int, str, str, str]]:
         idx = VQA_BASE + i
         rng = world.scene_rng("heldout", 10**9 + idx)
         by_kind = {}
-        for kind, q, a in world.questions(world.make_scene("heldout", idx), rng):
+        for kind, q, a in language.questions(world.make_scene("heldout", idx), rng, "heldout"):
             by_kind.setdefault(kind, []).append((q, a))
         for kind, options in sorted(by_kind.items()):
             q, a = options[int(rng.integers(len(options)))]
@@ -112,13 +120,14 @@ def text_to_image(tok, mllm, text_tok: LlamaTokenizer, count: int, sampling: dic
     for i in range(count):
         scene = world.make_scene(split, T2I_BASE + i, count=1)
         s = scene.shapes[0]
-        prompt = scene.caption()
+        prompt = language.eval_prompt(scene, T2I_BASE + i)
         cond = text_tok.encode(prompt + TEXT_TO_IMAGE["suffix"], add_bos=True) + [mllm.cfg.boi_token_id]
         gen = generate_image(mllm, cond, uncond, tok.cfg.num_tokens, seed=seed + i, **sampling)
         img = tok.idx_to_img(gen.codes[None])[0]
         img8 = ((img + 1) * 127.5).round().clamp(0, 255).permute(1, 2, 0).numpy().astype(np.uint8)
-        verdict = world.judge_single(img8, s.color, s.position, s.shape)
-        results.append({"prompt": prompt, **{k: verdict[k] for k in ("ok", "color_ok", "position_ok", "shape_ok", "found")}})
+        verdict = world.judge_single(img8, s.color, s.position, s.shape, scene.background)
+        results.append({"prompt": prompt, **{k: verdict[k] for k in ("ok", "color_ok", "position_ok", "shape_ok",
+                                                                    "background_ok", "found", "shape")}})
         images.append(img8)
         if (i + 1) % 10 == 0 or i + 1 == count:
             _log(f"  t2i {i + 1}/{count} ({time.monotonic() - t0:.0f}s) ok so far "
@@ -130,8 +139,28 @@ def text_to_image(tok, mllm, text_tok: LlamaTokenizer, count: int, sampling: dic
             "color_accuracy": float(np.mean([r["color_ok"] for r in results])),
             "position_accuracy": float(np.mean([r["position_ok"] for r in results])),
             "shape_accuracy": float(np.mean([bool(r["shape_ok"]) for r in results])),
+            "background_accuracy": float(np.mean([bool(r["background_ok"]) for r in results])),
             "seconds_per_image": (time.monotonic() - t0) / max(count, 1),
             "examples_wrong": [r for r in results if not r["ok"]][:10]}
+
+
+@torch.no_grad()
+def chat(mllm, text_tok: LlamaTokenizer, count: int) -> dict:
+    """Text-only chat: `count` held-out requests (exact reply, per kind), then the replies to FIVE_PROMPTS."""
+    def reply(request: str) -> str:
+        ids = text_tok.tokenizer_image_token(vqa_prompt(request, with_image=False))
+        return text_tok.decode(generate_text(mllm, ids, [], max_new_tokens=96).tokens, skip_special_tokens=True).strip()
+
+    per_kind, wrong = {}, []
+    for i in range(count):
+        kind, request, want = language.text_chat(world.scene_rng("heldout", CHAT_BASE + i), "heldout")
+        got = reply(request)
+        per_kind.setdefault(kind, []).append(got == want)
+        if got != want and len(wrong) < 10:
+            wrong.append({"request": request, "reply": want, "got": got})
+    return {"requests": count, "accuracy_by_kind": {k: float(np.mean(v)) for k, v in sorted(per_kind.items())},
+            "accuracy_all": float(np.mean([x for v in per_kind.values() for x in v])) if count else None,
+            "examples_wrong": wrong, "five_prompts": {p: reply(p) for p in FIVE_PROMPTS}}
 
 
 def _save_sheet(images: list[np.ndarray], path: str, columns: int = 8) -> None:
@@ -147,7 +176,7 @@ def _save_sheet(images: list[np.ndarray], path: str, columns: int = 8) -> None:
 
 
 def evaluate(run: str, recon: int, zeroshot: int, vqa_scenes: int, t2i: int, sampling: dict, seed: int,
-             sheet: str | None = None, dtype: str = "fp32", t2i_split: str = "heldout") -> dict:
+             sheet: str | None = None, dtype: str = "fp32", t2i_split: str = "heldout", chats: int = 0) -> dict:
     tok, _ = load_released_tokenizer(os.path.join(run, RELEASED_FILE), "demo")
     report = {"split": "heldout", "mllm_weights": dtype}
     if recon:
@@ -156,7 +185,7 @@ def evaluate(run: str, recon: int, zeroshot: int, vqa_scenes: int, t2i: int, sam
     if zeroshot:
         _log(f"zero-shot on {zeroshot} held-out one-shape images ...")
         report["zero_shot"] = zero_shot(tok, zeroshot)
-    if vqa_scenes or t2i:
+    if vqa_scenes or t2i or chats:
         mllm = load_hf_folder(os.path.join(run, "mllm"))
         if dtype != "fp32":  # what the bundle's graphs compute: int4-dequantised Linears, fp16-rounded tables
             from ..convert.loop_fixtures import bundle_equivalent
@@ -166,6 +195,9 @@ def evaluate(run: str, recon: int, zeroshot: int, vqa_scenes: int, t2i: int, sam
         if vqa_scenes:
             _log(f"VQA on {vqa_scenes} held-out scenes ...")
             report["vqa"] = vqa(tok, mllm, text_tok, vqa_scenes)
+        if chats:
+            _log(f"text-only chat on {chats} held-out requests ...")
+            report["chat"] = chat(mllm, text_tok, chats)
         if t2i:
             _log(f"text -> image on {t2i} {t2i_split} one-shape prompts ...")
             report["text_to_image"] = text_to_image(tok, mllm, text_tok, t2i, sampling, seed, sheet, t2i_split)
@@ -180,6 +212,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--zeroshot", type=int, default=300, help="held-out one-shape images for zero-shot (0 skips)")
     ap.add_argument("--vqa", type=int, default=60, help="held-out scenes; every question kind is asked (0 skips)")
     ap.add_argument("--t2i", type=int, default=60, help="held-out one-shape prompts (0 skips)")
+    ap.add_argument("--chat", type=int, default=60, help="held-out text-only requests (0 skips)")
     ap.add_argument("--cfg-scale", type=float, default=IMAGE_SAMPLING["cfg_scale"])
     ap.add_argument("--temperature", type=float, default=IMAGE_SAMPLING["temperature"])
     ap.add_argument("--top-k", type=int, default=IMAGE_SAMPLING["top_k"])
@@ -197,7 +230,7 @@ def main(argv: list[str]) -> int:
     setup_torch(args.threads)
     sampling = dict(cfg_scale=args.cfg_scale, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p)
     report = evaluate(args.run, args.recon, args.zeroshot, args.vqa, args.t2i, sampling, args.seed, args.sheet,
-                      args.dtype, args.t2i_split)
+                      args.dtype, args.t2i_split, args.chat)
     text = json.dumps(report, indent=2)
     print(text)
     if args.out:

@@ -16,8 +16,11 @@ export interface PromptImage {
 
 /**
  * The conversation as vicuna_v1 text (conv_vicuna_v1.get_prompt()), ending with "ASSISTANT:" for the reply.
- * A message's parts are joined with "\n" and an image part becomes the placeholder, so [image, text] gives the
- * released "<image>\n{question}". System messages replace the template's system line.
+ * An image part becomes the placeholder, and a message's image parts come first, in their order, then its text
+ * parts, all joined with "\n": [image, text] and [text, image] both give the released "<image>\n{question}".
+ * That is where the released training put every image (LLaVA's preprocess_multimodal moves "<image>" to the
+ * front of its message), so the answer does not depend on the order a client lists the parts in (OpenAI's
+ * examples put the text first). System messages replace the template's system line.
  */
 export function renderChat(
   template: ChatTemplate,
@@ -27,7 +30,10 @@ export function renderChat(
   const system: string[] = [];
   let text = '';
   messages.forEach((message, messageIndex) => {
-    const parts = message.content.map((part, partIndex) => {
+    const ordered = message.content
+      .map((part, partIndex) => ({ part, partIndex }))
+      .sort((a, b) => Number(b.part.type === 'image') - Number(a.part.type === 'image'));
+    const parts = ordered.map(({ part, partIndex }) => {
       if (part.type === 'image') {
         if (message.role === 'system') {
           throw new InvalidRequestError(
