@@ -18,7 +18,7 @@ const img = { type: 'image' as const, data: Buffer.from('x') };
 const txt = (text: string) => ({ type: 'text' as const, text });
 
 describe('renderChat', () => {
-  test('puts each message\'s images first, as the released training did, keeping their order and origin', () => {
+  test("puts each message's images first, as the released training did, keeping their order and origin", () => {
     const { text, images } = renderChat(template, [
       { role: 'user', content: [txt('compare'), img, img] },
       { role: 'assistant', content: [txt('ok')] },

@@ -32,7 +32,7 @@ def test_bundle_is_complete_and_small():
 def test_model_card_reports_the_held_out_measurements():
     with open(os.path.join(BUNDLE, "MODEL_CARD.md")) as f:
         card = f.read()
-    for needle in ("reconstruction PSNR", "VQA exact match", "text -> image oracle accuracy", "zero-shot", "## Limits"):
+    for needle in ("reconstruction PSNR", "VQA exact match", "text -> image oracle", "Held-out language split", "Replies to what a new user types first", "zero-shot", "## Limits"):
         assert needle in card, needle
     assert "not measured" not in card
 
@@ -42,8 +42,8 @@ def test_sample_matches_the_world_generator(tmp_path):
 
     with open(os.path.join(SAMPLE, "heldout.json")) as f:
         committed = json.load(f)
-    n, t = len(committed["scenes"]), len(committed["t2i"])
-    assert main(["--out", str(tmp_path), "--count", str(n), "--t2i", str(t), "--no-sheet"]) == 0
+    n, t, c = len(committed["scenes"]), len(committed["t2i"]), len(committed["chat"])
+    assert main(["--out", str(tmp_path), "--count", str(n), "--t2i", str(t), "--chat", str(c), "--no-sheet"]) == 0
     with open(tmp_path / "heldout.json") as f:
         assert json.load(f) == committed, "test/data/demo is stale: rerun the make-world command in its test"
     for scene in committed["scenes"]:

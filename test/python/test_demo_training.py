@@ -53,7 +53,7 @@ def _row_tokens(batch, r):
 
 def test_batches_follow_the_released_formats(rows):
     codes = np.random.default_rng(0).integers(0, 256, size=(16, 8, 64)).astype(np.uint8)
-    groups = train_mllm.make_batch(rows, codes, step=3, batch=16)
+    groups = train_mllm.make_batch(rows, codes, step=3, batch=16, mix=train_mllm.Mix(text_share=0.0))
     assert [bool(g["t2i"].all()) for g in groups] == [False, True]  # chats, then text -> image rows
     assert sum(len(g["t2i"]) for g in groups) == 16 and not groups[0]["t2i"].any()
     tok = rows.tok
@@ -79,18 +79,38 @@ def test_batches_follow_the_released_formats(rows):
             pos = batch["positions"][r].tolist()
             branch_starts = [i for i in range(prefix, len(pos)) if pos[i] == prefix]
             assert len(branch_starts) >= 2
-            kinds = set()
+            answers = []
             for i, b0 in enumerate(branch_starts):
                 b1 = branch_starts[i + 1] if i + 1 < len(branch_starts) else ids.index(2, b0) + 1
                 text = tok.decode(ids[b0:b1])
                 assert text.startswith("\n") and " ASSISTANT: " in text
                 answer = [t for j, t in supervised if b0 <= j < b1]
                 assert answer[-1] == 2 and ids[b1 - 1] == 2  # the answer, then eos ends the branch
-                kinds.add(text.split(" ASSISTANT:")[0].strip().split()[1])
+                answers.append(tok.decode(answer[:-1]).strip())
                 # The branch sees the prefix and itself, nothing of the other branches.
                 seen = (batch["bias"][r, 0, b1 - 1] == 0).nonzero().flatten().tolist()
                 assert seen == list(range(prefix)) + list(range(b0, b1))
-            assert {"color", "shape"} <= kinds  # "What color is ...", "What shape is ..." always come
+            # A colour question and a shape question always come first (in any phrasing).
+            assert answers[0] in world.COLORS and answers[1] in world.SHAPES, answers
+
+
+def test_text_only_chats_have_no_image_and_reply_after_the_request(rows):
+    codes = np.zeros((4, 8, 64), np.uint8)
+    groups = train_mllm.make_batch(rows, codes, step=0, batch=4, mix=train_mllm.Mix(text_share=1.0))
+    assert len(groups) == 1 and groups[0]["codes"].shape[2] == 0
+    batch, tok = groups[0], rows.tok
+    for r in range(len(batch["t2i"])):
+        ids, labels, start = _row_tokens(batch, r)
+        pos = batch["positions"][r].tolist()
+        branch_starts = [i for i in range(start, len(pos)) if pos[i] == start]
+        assert len(branch_starts) >= 2
+        for i, b0 in enumerate(branch_starts):
+            b1 = branch_starts[i + 1] if i + 1 < len(branch_starts) else ids.index(2, b0) + 1
+            # Prefix + branch is exactly the text-only vicuna prompt and the reply.
+            text = tok.decode(ids[:start] + ids[b0:b1])
+            assert "USER: " in text and " ASSISTANT: " in text and "<image>" not in text
+            reply = tok.decode([t for j, t in enumerate(labels) if b0 <= j + 0 < b1 and t != train_mllm.IGNORE][:-1])
+            assert text.endswith(reply.strip() + "</s>") or reply.strip() in text
 
 
 def test_packed_questions_equal_single_turn_chats(tokenizer_model, rows):
@@ -172,7 +192,16 @@ def test_text_to_image_read_outs_see_the_prompt_layout(tokenizer_model, rows):
     assert any(dropped) and not all(dropped)
     group = train_mllm.pad_group(seqs, codes, np.random.default_rng(0), 0.3)
     for r, d in enumerate(dropped):
-        assert (group["plan"][r] == train_mllm.IGNORE).all() if d else group["plan"][r].tolist() == plan.tolist()
+        want = np.full_like(plan, train_mllm.IGNORE) if d else train_mllm.scene_plan(scene, seqs[r]["mention"])
+        assert group["plan"][r].tolist() == want.tolist()
+    # A prompt that leaves out a colour or a shape has no target for it; one that leaves out a cell, none at all.
+    said = {"shapes": [dict(color=False, shape=True, size=False, position=True),
+                       dict(color=True, shape=False, size=False, position=True)], "background": False}
+    partial = train_mllm.scene_plan(scene, said)
+    assert partial[:, 0].tolist() == [train_mllm.IGNORE, 1 + world.SHAPES.index("circle")]
+    assert partial[:, 8].tolist() == [1 + list(world.COLORS).index("blue"), train_mllm.IGNORE]
+    said["shapes"][1]["position"] = False
+    assert (train_mllm.scene_plan(scene, said) == train_mllm.IGNORE).all()
     torch.manual_seed(0)
     model = train_mllm.build_model(tokenizer_model)
     aux = train_mllm.AuxHeads(128, 8, layer=2)

@@ -43,7 +43,7 @@ from .train_tokenizer import RELEASED_FILE, heldout_psnr
 # Held-out scene indices per part, disjoint, so the parts never share a scene.
 ZEROSHOT_BASE, VQA_BASE, T2I_BASE = 100_000, 200_000, 300_000
 CORE_KINDS = ("color", "shape")
-CHAT_BASE = 400_000
+CHAT_BASE = 400_000  # make-world --chat-first: its sample is a prefix of these requests
 # What a new user types first (the examples), reported verbatim in the model card.
 FIVE_PROMPTS = ("hello", "What can you do?", "Describe a red circle.", "write a poem about the sea", "a red bicycle")
 

@@ -245,6 +245,8 @@ def judge_single(image: np.ndarray, color: str, position: str, shape: str | None
 def main(argv: list[str]) -> int:
     from PIL import Image
 
+    from . import language
+
     ap = argparse.ArgumentParser(prog="python3 -m unitok make-world", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True, help="output folder")
@@ -254,6 +256,9 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--first", type=int, default=0, help="index of the first scene")
     ap.add_argument("--t2i-first", type=int, default=300_000, help="index of the first prompt scene "
                     "(default: the one `evaluate` starts at, so the list is a prefix of its prompts)")
+    ap.add_argument("--chat", type=int, default=12, help="text-only chat requests and their replies to list")
+    ap.add_argument("--chat-first", type=int, default=400_000, help="seed index of the first chat request (default: "
+                    "the one `evaluate` starts at)")
     ap.add_argument("--no-sheet", action="store_true", help="skip the contact sheet")
     args = ap.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
@@ -276,6 +281,9 @@ def main(argv: list[str]) -> int:
         prompts.append({"index": args.t2i_first + n, "prompt": language.eval_prompt(scene, args.t2i_first + n),
                         "color": s.color, "position": s.position, "shape": s.shape,
                         "background": scene.background})
+    chats = [dict(zip(("kind", "request", "reply"), language.text_chat(scene_rng(args.split, args.chat_first + n),
+                                                                       args.split)))
+             for n in range(args.chat)]
     if args.count and not args.no_sheet:
         Image.fromarray(sheet).save(os.path.join(args.out, "sheet.png"))
     # Everything a program in another language needs to run the oracle (judge_single) on generated images.
@@ -287,6 +295,7 @@ def main(argv: list[str]) -> int:
                                            ("color", COLORS, ZEROSHOT_TEMPLATES["color"]))}
     with open(os.path.join(args.out, f"{args.split}.json"), "w") as f:
         json.dump({"split": args.split, "image_size": IMG_SIZE, "oracle": oracle, "clip": clip, "scenes": records,
-                   "t2i": prompts}, f, separators=(",", ":"))
-    print(f"wrote {args.count} {args.split} scenes with their questions and {args.t2i} prompts to {args.out}")
+                   "t2i": prompts, "chat": chats}, f, separators=(",", ":"))
+    print(f"wrote {args.count} {args.split} scenes with their questions, {args.t2i} prompts and {args.chat} chat "
+          f"requests to {args.out}")
     return 0
