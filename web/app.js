@@ -7,6 +7,17 @@ import { initUnderstand } from './understand.js';
 
 const $ = (id) => document.getElementById(id);
 
+/** Example prompts (the default demo model's world): a click puts the text in its field, ready to send. */
+function initExamples() {
+  for (const button of document.querySelectorAll('button[data-example]')) {
+    button.addEventListener('click', () => {
+      const field = $(button.dataset.example);
+      field.value = button.textContent;
+      field.focus();
+    });
+  }
+}
+
 /** ARIA tabs: click or arrow keys (Home/End too) switch panels; only the selected tab is in the tab order. */
 function initTabs() {
   const tabs = [...document.querySelectorAll('[role="tab"]')];
@@ -69,6 +80,7 @@ async function loadModel() {
 }
 
 initTabs();
+initExamples();
 onAuthError((err) =>
   showKeyForm(getApiKey() ? `The server refused this key: ${err.message}` : 'This server needs an API key.'),
 );

@@ -3,8 +3,9 @@ the stage-1 tokenizer, with the real Llama-2 tokenizer and the released sequence
 
     python3 -m unitok train-mllm --out runs/demo [--steps 6000] [--minutes 63] [--batch 32]
 
-Each batch mixes two kinds of rows (eval/liquid/train.py formats), as two groups padded apart (`Mix` sets the mix):
-  text -> image   BOS "{caption} Generate an image based on this description." boi <64 visual tokens> eoi eos
+Each batch mixes three kinds of rows (eval/liquid/train.py formats), as groups padded apart (`Mix` sets the mix).
+Every text comes from the language grammar's training split (language.py), never from its held-out split:
+  text -> image   BOS "{prompt} Generate an image based on this description." boi <64 visual tokens> eoi eos
                   Loss: the depth head on all 8 codes of the visual tokens (cross-entropy + z-loss 5e-5 max_logit^2),
                   and lm_head on eoi and eos. 10% of captions are dropped for classifier-free guidance; a dropped row
                   is "<unconditional>" boi ..., exactly the unconditional prompt the released loop feeds. The depth
@@ -13,13 +14,18 @@ Each batch mixes two kinds of rows (eval/liquid/train.py formats), as two groups
                   60% of these rows show one shape: the background is most of every image and learnt from far
                   fewer examples, while where the shape goes is what a prompt is about.
   chat (VQA)      vicuna_v1: "{system} USER: <image>\n{question} ASSISTANT:" then " {answer}</s>"; loss on the answer
-                  and eos. Questions cover colour, shape, position, size, count, background, "is there a ..." and
-                  "Describe the image." (answer: the caption). One row carries up to 8 questions about its image as
+                  and eos. Questions cover colour, shape, position, size, count, background, "is there a ...",
+                  "is the ... on the left" (yes/no) and "Describe the image." (answer: the caption), each in
+                  many phrasings. One row carries up to 8 questions about its image as
                   branches behind the shared prompt + image: each branch restarts its positions after the image and
                   sees only the prompt, the image and itself (an attention bias), so it is exactly a single-turn chat,
                   at a fraction of the cost of 8 rows (the system prompt and the image are 100 of ~120 tokens).
                   Chats favour scenes of two and three shapes (Mix.chat_multi_share): one-shape questions are
                   learnt early, while binding an answer to the one shape asked about is learnt last.
+  text only       vicuna_v1 without an image: "{system} USER: {request} ASSISTANT:" then " {reply}</s>", several
+                  requests per row as branches behind the shared system prompt: greetings and "what can you do?"
+                  (what the model knows, with an example prompt), "Describe a red circle." (a sentence about it),
+                  requests outside the world (an honest refusal with an example prompt).
 Visual tokens enter through model.multi_embedder: the tokenizer's codebooks (copied, frozen, as released) and a causal
 copy of its post_quant_proj (copied, then trained), then the MLP projector. Chat rows embed the image's tokens all at
 once (causal), text -> image rows one token at a time, exactly as the released inference loops feed them (see
