@@ -124,16 +124,15 @@ canonical caption). Text-only chat: greetings and "what can you do?" get a short
 knows with one example prompt, "Describe a red circle." a sentence about it, anything outside the world an honest
 refusal with an example prompt.
 
-**Held-out language split**: the image-prompt frames ({'; '.join(repr(f) for f in language.PROMPT_FRAMES['heldout'])}),
-background phrasings ({'; '.join(repr(f) for f in language.BACKGROUND_PHRASES['heldout'])}), {sum(len(v) for v in
-language.QUESTIONS['heldout'].values())} question phrasings (e.g. {language.QUESTIONS['heldout']['color'][0]!r}), and for text-only
-chat {len(language.GREETINGS['heldout'])} greetings, {len(language.CAPABILITY['heldout'])} capability questions,
-{len(language.DESCRIBE_FRAMES['heldout'])} describe frames, {len(language.OUTSIDE_FRAMES['heldout'])} out-of-world
-frames and the out-of-world topics {', '.join(language.OUTSIDE_NOUNS['heldout'])} are never used in training. Every
-figure below is measured on held-out scenes in the held-out language.
+**Held-out language split** (never used in training; every figure below is measured on held-out scenes in it):
+
+- image-prompt frames: {'; '.join(repr(f) for f in language.PROMPT_FRAMES['heldout'])}
+- background phrasings: {'; '.join(repr(f) for f in language.BACKGROUND_PHRASES['heldout'])}
+- {sum(len(v) for v in language.QUESTIONS['heldout'].values())} question phrasings, e.g. {'; '.join(repr(v[0]) for v in language.QUESTIONS['heldout'].values())}
+- text-only chat: greetings {'; '.join(repr(f) for f in language.GREETINGS['heldout'])}; capability questions {'; '.join(repr(f) for f in language.CAPABILITY['heldout'])}; describe frames {'; '.join(repr(f) for f in language.DESCRIBE_FRAMES['heldout'])}; out-of-world frames {'; '.join(repr(f) for f in language.OUTSIDE_FRAMES['heldout'])}; out-of-world topics {', '.join(language.OUTSIDE_NOUNS['heldout'])}
 
 Where the image goes: the released model was trained with every image at the start of its message
-(`"<image>\n{{question}}"`; LLaVA's preprocess_multimodal moves it there). The server does the same for any
+(`"<image>\\n{{question}}"`; LLaVA's preprocess_multimodal moves it there). The server does the same for any
 request: a message's image parts come first, in their order, then its text parts, so an answer does not depend
 on whether a client lists the text before or after the image (OpenAI's examples put it first).
 
