@@ -199,6 +199,7 @@ def describe(scene: Scene, rng: np.random.Generator, split: str, mention: dict |
 
 def surface(text: str, rng: np.random.Generator, question: bool = False) -> str:
     """What people type: case, trailing punctuation, "please"."""
+    text = text.rstrip("?.!")
     if rng.random() < 0.1:
         text = f"please {text[0].lower()}{text[1:]}" if rng.random() < 0.5 else f"{text}, please"
     text = re.sub(r"\ba ([aeiou])", r"an \1", text)

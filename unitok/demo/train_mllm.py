@@ -51,7 +51,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..convert.bundle_config import TEXT_TO_IMAGE, vqa_prompt
+from ..convert.bundle_config import TEXT_TO_IMAGE, VICUNA_V1, vicuna_v1_prompt, vqa_prompt
 from ..convert.progress import Progress
 from ..convert.random_checkpoint import hf_config
 from ..convert.tokenizer_files import write_tokenizer_files
@@ -71,6 +71,7 @@ CFG_DROP = 0.1  # released: caption replaced by "<unconditional>" when np.random
 Z_LOSS = 5e-5
 IGNORE = -100
 AUX_WEIGHT = 1.0  # the training-only read-outs (AuxHeads)
+TWO_TURNS = 0.15  # share of chat branches that are the second turn of a conversation about the image
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,10 +121,17 @@ class Rows:
     def encode(self, text: str, add_bos: bool) -> tuple:
         return tuple(self.tok.encode(text, add_bos=add_bos))
 
-    @functools.lru_cache(maxsize=None)
-    def chat_prompt(self, question: str) -> tuple[tuple, tuple]:
-        """The vicuna_v1 prompt's ids before and after the image (tokenizer_image_token)."""
-        ids = self.tok.tokenizer_image_token(vqa_prompt(question))
+    @functools.lru_cache(maxsize=4096)
+    def chat_prompt(self, question: str, earlier: tuple[str, str] | None = None) -> tuple[tuple, tuple]:
+        """The vicuna_v1 prompt's ids before and after the image (tokenizer_image_token); `earlier`: a first turn
+        (question about the image, its answer) before this question."""
+        if earlier is None:
+            prompt = vqa_prompt(question)
+        else:
+            user, assistant = VICUNA_V1["roles"]
+            prompt = vicuna_v1_prompt([(user, VICUNA_V1["image_message"].format(question=earlier[0])),
+                                       (assistant, earlier[1]), (user, question), (assistant, None)])
+        ids = self.tok.tokenizer_image_token(prompt)
         cut = ids.index(IMAGE_TOKEN_INDEX)
         return tuple(ids[:cut]), tuple(ids[cut + 1:])
 
@@ -165,7 +173,11 @@ class Rows:
         rest = [rest[i] for i in rng.permutation(len(rest))]
         branches, before = [], None
         for _, question, answer in (must + rest)[:questions]:
-            b, after = self.chat_prompt(question)
+            if rng.random() < TWO_TURNS:  # a second turn: an earlier question and its answer come first
+                _, q0, a0 = qa[int(rng.integers(len(qa)))]
+                b, after = self.chat_prompt(question, (q0, a0))
+            else:
+                b, after = self.chat_prompt(question)
             assert before in (None, b), "the prompt before the image must not depend on the question"
             before = b
             targets = self.encode(answer, False) + (2,)
