@@ -71,6 +71,7 @@ CFG_DROP = 0.1  # released: caption replaced by "<unconditional>" when np.random
 Z_LOSS = 5e-5
 IGNORE = -100
 AUX_WEIGHT = 1.0  # the training-only read-outs (AuxHeads)
+TEXT_REQUESTS = 3  # text-only requests per text row (make_batch)
 TWO_TURNS = 0.15  # share of chat branches that are the second turn of a conversation about the image
 
 
@@ -238,7 +239,9 @@ def make_batch(rows: Rows, codes: np.ndarray, step: int, batch: int, mix: Mix = 
     seqs, texts = [], []
     for _ in range(batch):
         if rng.random() < mix.text_share:
-            texts.append(rows.text(rng, mix.questions))
+            # A few requests per row: the replies are long (30-60 tokens), and lm_head at every reply token is
+            # the dearest op (12 requests made a step ~3x dearer than image chats with 12 short answers).
+            texts.append(rows.text(rng, TEXT_REQUESTS))
             continue
         t2i = rng.random() < mix.t2i_share
         if t2i and singles is not None and rng.random() < mix.single_share:

@@ -268,6 +268,61 @@ def finetune_decoder(out: str, steps: int, batch: int, lr: float, minutes: float
     return metrics
 
 
+def finetune_clip(out: str, steps: int, batch: int, lr: float, minutes: float | None, threads: int | None,
+                  pool: int = 4000) -> dict:
+    """Continue training the CLIP side alone on a finished tokenizer: the text tower, fc_norm, projection and the
+    logit scale. Everything the codes, the decoder and the MLLM use is frozen, so this can run beside (or after)
+    train-mllm. The image embedding is a linear map of the mean of post_quant_proj's features, so those means
+    are computed once for `pool` train scenes; a step then costs only the text tower. Updates
+    unitok_tokenizer.pth and adds "clip_finetune" (with held-out zero-shot) to tokenizer_metrics.json."""
+    from .evaluate import zero_shot
+
+    device = setup_torch(threads)
+    released = os.path.join(out, RELEASED_FILE)
+    model = load_released_tokenizer(released, "demo")[0].to(device).eval()
+    model.requires_grad_(False)
+    trained = [model.text_encoder, model.fc_norm, model.projection]
+    for m in trained:
+        m.requires_grad_(True)
+    model.logit_scale.requires_grad_(True)
+    params = [p for m in trained for p in m.parameters()] + [model.logit_scale]
+    opt = torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.95), weight_decay=0.01)
+    with torch.no_grad():
+        means = []
+        for start in range(0, pool, 64):
+            imgs = np.stack([world.render(world.make_scene("train", 200_000 + i))
+                             for i in range(start, min(start + 64, pool))])
+            codes = model.img_to_idx(torch.from_numpy(world.to_pixels(imgs)).to(device))
+            means.append(model.post_quant_proj(model.quantizer.idx_to_f(codes)).mean(dim=1))
+        means = torch.cat(means)
+    progress, avg, t0 = StepProgress("clip", steps, 0), RunningMean(), time.monotonic()
+    step = 0
+    while step < steps and (minutes is None or time.monotonic() - t0 < minutes * 60):
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, steps, lr, warmup=20, time_frac=(time.monotonic() - t0) / (minutes * 60) if minutes else 0.0)
+        rng = np.random.default_rng([7, step])
+        idx = rng.choice(pool, batch, replace=False)
+        texts = [language.clip_text(world.make_scene("train", 200_000 + int(i)), rng) for i in idx]
+        # clip_loss on features [B, 1, W] whose mean is the stored mean: the same image embedding.
+        loss = clip_loss(model, means[torch.from_numpy(idx)][:, None], texts, device)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        step += 1
+        progress.update(step, avg.add(clip=loss.item()), force=step == steps)
+    progress.close()
+    model.eval()
+    save_released_tokenizer(model.cpu(), released)
+    metrics = _load_json(os.path.join(out, "tokenizer_metrics.json"))
+    metrics["clip_finetune"] = {"steps": step, "batch": batch, "pool": pool, "train_minutes": (time.monotonic() - t0) / 60,
+                                "zero_shot": zero_shot(model, 300)}
+    with open(os.path.join(out, "tokenizer_metrics.json"), "w") as f:
+        json.dump(metrics, f, indent=2)
+    print(json.dumps(metrics["clip_finetune"], indent=2), flush=True)
+    return metrics
+
+
 def _load_json(path: str) -> dict:
     if not os.path.isfile(path):
         return {}
@@ -289,7 +344,13 @@ def main(argv: list[str]) -> int:
                     help="weight of the image-text contrastive loss against reconstruction (UniTok: 1)")
     ap.add_argument("--decoder-only", action="store_true",
                     help="fine-tune only the decoder of the finished run (codes unchanged; see finetune_decoder)")
+    ap.add_argument("--clip-only", action="store_true",
+                    help="fine-tune only the CLIP side (text tower, fc_norm, projection) of the finished run (codes, "
+                         "decoder and everything the MLLM uses unchanged; see finetune_clip)")
     args = ap.parse_args(argv)
+    if args.clip_only:
+        finetune_clip(args.out, args.steps, args.batch, args.lr, args.minutes, args.threads)
+        return 0
     if args.decoder_only:
         finetune_decoder(args.out, args.steps, args.batch, args.lr, args.minutes, args.save_every, args.threads,
                          args.eval_images)
