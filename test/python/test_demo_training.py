@@ -309,3 +309,19 @@ def test_time_budget_option():
     assert ap.parse_args(["--minutes", "1.5"]).minutes == 1.5
     with pytest.raises(SystemExit):
         ap.parse_args(["--minutes", "soon"])
+
+
+def test_clip_only_fine_tune_changes_the_clip_side_only(tokenizer_model, tmp_path):
+    """--clip-only trains the text tower, fc_norm, projection and logit scale; the codes, the decoder and what the
+    MLLM copies (quantiser, post_quant_proj) stay as they were."""
+    from unitok.export.tokenizer_onnx import load_released_tokenizer, save_released_tokenizer
+
+    save_released_tokenizer(tokenizer_model, str(tmp_path / train_tokenizer.RELEASED_FILE))
+    before = {k: v.clone() for k, v in tokenizer_model.state_dict().items()}
+    train_tokenizer.finetune_clip(str(tmp_path), steps=3, batch=8, lr=1e-3, minutes=None, threads=1, pool=16,
+                                  eval_images=8)
+    after = load_released_tokenizer(str(tmp_path / train_tokenizer.RELEASED_FILE), "demo")[0].state_dict()
+    changed = {k.split(".")[0] for k in before if not torch.equal(before[k], after[k])}
+    assert changed == {"text_encoder", "fc_norm", "projection", "logit_scale"}
+    metrics = json.loads((tmp_path / "tokenizer_metrics.json").read_text())
+    assert set(metrics["clip_finetune"]["zero_shot"]) == {"images", "shape_accuracy", "color_accuracy"}

@@ -269,7 +269,7 @@ def finetune_decoder(out: str, steps: int, batch: int, lr: float, minutes: float
 
 
 def finetune_clip(out: str, steps: int, batch: int, lr: float, minutes: float | None, threads: int | None,
-                  pool: int = 4000) -> dict:
+                  pool: int = 4000, eval_images: int = 300) -> dict:
     """Continue training the CLIP side alone on a finished tokenizer: the text tower, fc_norm, projection and the
     logit scale. Everything the codes, the decoder and the MLLM use is frozen, so this can run beside (or after)
     train-mllm. The image embedding is a linear map of the mean of post_quant_proj's features, so those means
@@ -316,7 +316,7 @@ def finetune_clip(out: str, steps: int, batch: int, lr: float, minutes: float | 
     save_released_tokenizer(model.cpu(), released)
     metrics = _load_json(os.path.join(out, "tokenizer_metrics.json"))
     metrics["clip_finetune"] = {"steps": step, "batch": batch, "pool": pool, "train_minutes": (time.monotonic() - t0) / 60,
-                                "zero_shot": zero_shot(model, 300)}
+                                "zero_shot": zero_shot(model, eval_images)}
     with open(os.path.join(out, "tokenizer_metrics.json"), "w") as f:
         json.dump(metrics, f, indent=2)
     print(json.dumps(metrics["clip_finetune"], indent=2), flush=True)
@@ -349,7 +349,8 @@ def main(argv: list[str]) -> int:
                          "decoder and everything the MLLM uses unchanged; see finetune_clip)")
     args = ap.parse_args(argv)
     if args.clip_only:
-        finetune_clip(args.out, args.steps, args.batch, args.lr, args.minutes, args.threads)
+        finetune_clip(args.out, args.steps, args.batch, args.lr, args.minutes, args.threads,
+                      eval_images=args.eval_images)
         return 0
     if args.decoder_only:
         finetune_decoder(args.out, args.steps, args.batch, args.lr, args.minutes, args.save_every, args.threads,
