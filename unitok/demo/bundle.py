@@ -72,7 +72,11 @@ def model_card(run: str, ev: dict, size: int, image_sampling: dict) -> str:
         with open(os.path.join(run, "NOTES.md")) as f:
             notes = "\n\n   " + f.read().strip().replace("\n", "\n   ")
     ft = tok.get("decoder_finetune")
-    decoder_note = ("" if not ft else f"\n   Then `train-tokenizer --decoder-only` ({ft['steps']} steps, {ft['train_minutes']:.0f} min): "
+    cf = tok.get("clip_finetune")
+    clip_note = ("" if not cf else f"\n   Then `train-tokenizer --clip-only` (the last round: {cf['steps']} steps x {cf['batch']} texts, "
+                 f"{cf['train_minutes']:.0f} min): the text tower, fc_norm and projection alone, on stored means of "
+                 "the image features, everything else frozen, so the codes did not change.")
+    decoder_note = clip_note + ("" if not ft else f"\n   Then `train-tokenizer --decoder-only` ({ft['steps']} steps, {ft['train_minutes']:.0f} min): "
                     "the decoder alone, everything else frozen, so the codes did not change.")
     rec, zs, vqa, t2i, chat = (ev.get(k, {}) for k in ("reconstruction", "zero_shot", "vqa", "text_to_image", "chat"))
 
@@ -211,12 +215,14 @@ most common colour of the border pixels.
 - "Describe the image." (the caption kind above) is the weakest answer: it is long, and one wrong word fails it.
 - Bundle size: {human_bytes(size)} ({DTYPE} MLLM graphs, fp32 tokenizer graphs).
 
-Rebuild (the trainers' defaults are this recipe; their budgets are wall-clock minutes, so the step counts
-depend on the machine):
+Rebuild (this model's recipe; the budgets are wall-clock minutes, so the step counts depend on the machine and
+on what else runs on it; the two `--clip-only` rounds change nothing the MLLM reads, so they may run beside it):
 
 ```sh
-python3 -m unitok train-tokenizer --out runs/demo
-python3 -m unitok train-mllm --out runs/demo
+python3 -m unitok train-tokenizer --out runs/demo --minutes 30
+python3 -m unitok train-tokenizer --out runs/demo --clip-only --steps 600 --batch 64 --lr 1e-3 --minutes 10
+python3 -m unitok train-tokenizer --out runs/demo --clip-only --steps 800 --batch 64 --lr 5e-4 --minutes 8
+python3 -m unitok train-mllm --out runs/demo --minutes 68
 python3 -m unitok evaluate --run runs/demo --dtype int4 {sampling_flags} \\
   --out runs/demo/eval_int4.json --sheet runs/demo/samples.png
 python3 -m unitok build-demo-bundle --run runs/demo --image-sampling '{json.dumps(image_sampling)}'
