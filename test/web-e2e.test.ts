@@ -358,7 +358,7 @@ describe('web page in Chromium against the real server', { skip, timeout: 300_00
     await page.setInputFiles('#zs-file', file);
     await page.locator('#zs-preview').waitFor();
     await page.fill('#zs-labels', sample.clip.color.labels.join(', '));
-    await page.fill('#zs-template', 'a {} object');
+    await page.fill('#zs-template', sample.clip.color.template);
     await page.click('#zs-run');
     await page.locator('#zs-scores .score').first().waitFor({ timeout: 30_000 });
     const rows = await page.locator('#zs-scores .score span:first-child').allTextContents();

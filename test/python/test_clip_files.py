@@ -40,20 +40,22 @@ def test_unknown_vocabulary_declares_none_and_says_why(tmp_path):
 
 
 def test_word_vocabulary_is_written_and_checked(tmp_path):
-    words = world.clip_words()
-    section = write_clip_files(_Model("demo", 0.0), str(tmp_path), words)
+    vocab = {"a": 2, "red": 3, "circle": 4}  # a closed word list (ids 0 pad, 1 unknown, 5 sot, 6 eot)
+    words = words_vocabulary(vocab, 0, 1, 5, 6, "a {}")
+    section = write_clip_files(_Model("small", 0.0), str(tmp_path), words)
     assert section["text_tokenizer"] == {"type": "words", "file": WORDS_FILE}
     assert section["zero_shot_template"] == "a {}"
     with open(tmp_path / WORDS_FILE) as f:
-        assert json.load(f)["words"]["red"] == world.CLIP_VOCAB["red"]
-    too_big = words_vocabulary({**world.CLIP_VOCAB, "extra": 99}, 0, 1, 37, 38, "a {}")
+        assert json.load(f)["words"]["red"] == 3
+    too_big = words_vocabulary({**vocab, "extra": 5000}, 0, 1, 5, 6, "a {}")
     with pytest.raises(ValueError, match="does not fit the text tower"):
-        write_clip_files(_Model("demo", 0.0), str(tmp_path), too_big)
+        write_clip_files(_Model("small", 0.0), str(tmp_path), too_big)
 
 
-def test_the_committed_demo_bundle_declares_its_word_vocabulary():
+def test_the_committed_demo_bundle_declares_clip_bpe_and_its_zero_shot_template():
     root = os.path.join(os.path.dirname(__file__), "..", "..", "models", "demo")
     with open(os.path.join(root, "unitok_config.json")) as f:
         clip = json.load(f)["clip"]
-    with open(os.path.join(root, clip["text_tokenizer"]["file"])) as f:
-        assert json.load(f) == world.clip_words()
+    assert clip["text_tokenizer"] == {"type": "clip-bpe", "file": CLIP_BPE_FILE, "sha256": MERGES_SHA256}
+    assert os.path.isfile(os.path.join(root, CLIP_BPE_FILE))
+    assert clip["zero_shot_template"] == world.ZEROSHOT_TEMPLATES["shape"]

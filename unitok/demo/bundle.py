@@ -236,7 +236,13 @@ def build(run: str, out: str, eval_path: str, image_sampling: dict | None) -> in
     tmp = out.rstrip("/") + ".building"
     shutil.rmtree(tmp, ignore_errors=True)
     config = convert(os.path.join(run, RELEASED_FILE), os.path.join(run, "mllm"), tmp, DTYPE, "demo", "demo",
-                     ACCURACY_LEVEL, clip_words=world.clip_words())
+                     ACCURACY_LEVEL)
+    # The text tower reads open_clip BPE (convert declares it); its zero-shot default is what the demo trained on.
+    with open(os.path.join(tmp, "unitok_config.json")) as f:
+        manifest = json.load(f)
+    manifest["clip"]["zero_shot_template"] = world.ZEROSHOT_TEMPLATES["shape"]
+    with open(os.path.join(tmp, "unitok_config.json"), "w") as f:
+        json.dump(manifest, f, indent=2)
     if image_sampling:  # measured better for this small model than the released 7B's benchmark settings
         config["sampling"]["image"] = image_sampling
         with open(os.path.join(tmp, "config.json"), "w") as f:

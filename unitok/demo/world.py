@@ -289,8 +289,8 @@ def main(argv: list[str]) -> int:
     # Everything a program in another language needs to run the oracle (judge_single) on generated images.
     oracle = {"colors": COLORS, "positions": POSITIONS, "min_color_area": 0.5 * float(np.pi) * SIZES["small"] ** 2}
     # Zero-shot prompts for the CLIP side, already in the text tower's BPE ids (padding cut off).
-    clip = {kind: {"labels": list(labels), "ids": [[t for t in row if t] for row in
-                                                   clip_tokenize([template.format(x) for x in labels]).tolist()]}
+    clip = {kind: {"labels": list(labels), "template": template,
+                   "ids": [[t for t in row if t] for row in clip_tokenize([template.format(x) for x in labels]).tolist()]}
             for kind, labels, template in (("shape", SHAPES, ZEROSHOT_TEMPLATES["shape"]),
                                            ("color", COLORS, ZEROSHOT_TEMPLATES["color"]))}
     with open(os.path.join(args.out, f"{args.split}.json"), "w") as f:
