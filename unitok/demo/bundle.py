@@ -243,10 +243,11 @@ def build(run: str, out: str, eval_path: str, image_sampling: dict | None) -> in
     manifest["clip"]["zero_shot_template"] = world.ZEROSHOT_TEMPLATES["shape"]
     with open(os.path.join(tmp, "unitok_config.json"), "w") as f:
         json.dump(manifest, f, indent=2)
+    config["files"]["unitok_config.json"] = os.path.getsize(os.path.join(tmp, "unitok_config.json"))
     if image_sampling:  # measured better for this small model than the released 7B's benchmark settings
         config["sampling"]["image"] = image_sampling
-        with open(os.path.join(tmp, "config.json"), "w") as f:
-            json.dump(config, f, indent=2)
+    with open(os.path.join(tmp, "config.json"), "w") as f:
+        json.dump(config, f, indent=2)
     sheet = os.path.join(run, "samples.png")
     if os.path.isfile(sheet):
         shutil.copyfile(sheet, os.path.join(tmp, "samples.png"))
