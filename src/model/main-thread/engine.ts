@@ -64,10 +64,6 @@ export interface EngineTuning {
 
 /** Engine.stats() plus what a scheduler and a bench want to see. */
 export interface UniTokEngineStats extends EngineStats, Partial<Omit<SchedulerStats, 'waiting' | 'running'>> {
-  /** Generated tokens: text tokens and visual tokens. */
-  generated: { text: number; image: number };
-  /** Time to first token (or visual token), summed over the requests that got one. */
-  ttft: { count: number; sumSeconds: number };
   /** CLIP graph runs made for embeddings and zero-shot, per kind of input. */
   clipRuns?: { text: number; image: number };
 }
@@ -102,8 +98,6 @@ export class UniTokEngine implements Engine {
   private model: LoadedModel | null = null;
   private readonly imageLimits: ImageLimits;
   private readonly live = new LiveRequests((req) => this.model?.scheduler.cancel(req));
-  private readonly generated = { text: 0, image: 0 };
-  private readonly ttft = { count: 0, sumSeconds: 0 };
   /** Settles when loading ends (ready or failed). */
   readonly loaded: Promise<void>;
 
@@ -206,8 +200,6 @@ export class UniTokEngine implements Engine {
       waiting: 0,
       running: 0,
       ...s,
-      generated: { ...this.generated },
-      ttft: { ...this.ttft },
       clipRuns,
     };
   }
@@ -238,9 +230,10 @@ export class UniTokEngine implements Engine {
     const req = new GenerationRequest(request.id);
     const channel = new EventChannel<ChatEvent>(() => this.cancel(req));
     let finished = 0;
-    const emit = this.emitter(req, channel, 'text', (e) => {
+    const emit = (e: ChatEvent) => {
+      channel.push(e);
       if (e.type === 'finish' && ++finished === request.n) this.live.end(req);
-    });
+    };
     for (let i = 0; i < request.n; i++) {
       const decoder = tokenizer.decodeStream({ skipSpecialTokens: true });
       new TextSequence({
@@ -274,7 +267,7 @@ export class UniTokEngine implements Engine {
     const req = new GenerationRequest(request.id);
     const channel = new EventChannel<ImageEvent>(() => this.cancel(req));
     const previewAt = new Set(request.previewAt.filter((p) => p >= 1 && p < N));
-    const emit = this.emitter(req, channel, 'image');
+    const emit = (e: ImageEvent) => channel.push(e);
     let finished = 0;
     for (let i = 0; i < request.n; i++) {
       const output = new ImageChoice({
@@ -352,29 +345,6 @@ export class UniTokEngine implements Engine {
     return model;
   }
 
-  /** Pushes events into a request's stream, counting generated tokens and the time to the first one. */
-  private emitter<E extends ChatEvent | ImageEvent>(
-    req: GenerationRequest,
-    channel: EventChannel<E>,
-    modality: 'text' | 'image',
-    after: (e: E) => void = () => {},
-  ): (e: E) => void {
-    let first = true;
-    return (e) => {
-      const n = generatedTokens(e);
-      if (n > 0) {
-        this.generated[modality] += n;
-        if (first) {
-          first = false;
-          this.ttft.count++;
-          this.ttft.sumSeconds += (performance.now() - req.submittedAt) / 1000;
-        }
-      }
-      channel.push(e);
-      after(e);
-    };
-  }
-
   private cancel(req: GenerationRequest): void {
     this.live.end(req, new CancelledError());
   }
@@ -385,12 +355,6 @@ export class UniTokEngine implements Engine {
     const lost = this.model?.runner.lost ?? this.model?.codec.lost;
     if (lost && this.status === 'ready') [this.status, this.statusMessage] = ['failed', lost.message];
   }
-}
-
-/** Generated tokens an event completes: text tokens, or one visual token per `codes` event. */
-function generatedTokens(e: ChatEvent | ImageEvent): number {
-  if (e.type === 'text') return e.tokens;
-  return e.type === 'codes' ? 1 : 0;
 }
 
 /** info().defaults before a bundle could be read. */
