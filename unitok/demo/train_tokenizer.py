@@ -43,20 +43,24 @@ BETA = 0.25
 # 24.9 dB with 0.1) for the same contrastive loss (1.62 vs 1.67) and no shape on the CLIP side either way
 # (held-out zero-shot shape 34% vs 32%, chance 33%), so the demo keeps 0.1.
 CLIP_WEIGHT = 0.1
+# Run 11: with the contrastive loss alone, the CLIP side read shape at chance (zero-shot 32%): a batch of 16
+# captions is told apart by colour, so shape never had to reach the pooled embedding. The label loss asks it
+# directly: each one-shape scene's embedding must pick its shape and colour among the zero-shot templates' texts.
+LABEL_WEIGHT = 0.5
 FG_WEIGHT = 8.0
 STATE_FILE = "tokenizer_train.pt"
 RELEASED_FILE = "unitok_tokenizer.pth"
 
 
-def batch_for_step(step: int, batch: int) -> tuple[np.ndarray, list[str], list[str]]:
-    """The step's training scenes (train split, consecutive indices): uint8 images, one caption each, backgrounds."""
-    images, texts, backgrounds = [], [], []
+def batch_for_step(step: int, batch: int) -> tuple[np.ndarray, list[str], list]:
+    """The step's training scenes (train split, consecutive indices): uint8 images, one caption each, the scenes."""
+    images, texts, scenes = [], [], []
     for i in range(step * batch, (step + 1) * batch):
         scene = world.make_scene("train", i)
         images.append(world.render(scene))
         texts.append(language.clip_text(scene, world.scene_rng("train", 10**9 + i)))
-        backgrounds.append(scene.background)
-    return np.stack(images), texts, backgrounds
+        scenes.append(scene)
+    return np.stack(images), texts, scenes
 
 
 def quantize_train(model: UniTok, z: torch.Tensor, quantize: bool = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -85,8 +89,31 @@ def foreground_weights(imgs: np.ndarray, scenes_bg: list[str]) -> torch.Tensor:
     return torch.from_numpy(1.0 + (FG_WEIGHT - 1.0) * fg)[:, None]
 
 
+def image_embedding(model: UniTok, feats: torch.Tensor) -> torch.Tensor:
+    """UniTok.encode_image's head on post_quant_proj features [B, N, W]: normalised [B, embed_dim]."""
+    return F.normalize(model.projection(model.fc_norm(feats.mean(dim=1))), dim=-1)
+
+
+def label_loss(model: UniTok, img: torch.Tensor, scenes: list, device) -> torch.Tensor:
+    """Cross-entropy of each one-shape scene's image embedding [B, D] over the zero-shot templates' texts, for its
+    shape and for its colour (0 when the batch has no one-shape scene)."""
+    single = [i for i, s in enumerate(scenes) if len(s.shapes) == 1]
+    if not single:
+        return img.sum() * 0
+    scale = model.logit_scale.clamp(0, math.log(100)).exp()
+    loss = 0.0
+    for attr, labels in (("shape", world.SHAPES), ("color", list(world.COLORS))):
+        template = world.ZEROSHOT_TEMPLATES[attr]
+        tokens = torch.from_numpy(world.clip_tokenize([template.format(x) for x in labels],
+                                                      model.cfg.text_context_length)).to(device)
+        txt = model.encode_text(tokens)
+        target = torch.tensor([labels.index(getattr(scenes[i].shapes[0], attr)) for i in single], device=device)
+        loss = loss + F.cross_entropy(scale * img[single] @ txt.t(), target)
+    return loss / 2
+
+
 def clip_loss(model: UniTok, feats: torch.Tensor, texts: list[str], device) -> torch.Tensor:
-    img = F.normalize(model.projection(model.fc_norm(feats.mean(dim=1))), dim=-1)
+    img = image_embedding(model, feats)
     tokens = torch.from_numpy(world.clip_tokenize(texts, model.cfg.text_context_length)).to(device)
     txt = model.encode_text(tokens)
     logits = model.logit_scale.clamp(0, math.log(100)).exp() * img @ txt.t()
@@ -138,7 +165,7 @@ def heldout_psnr(model: UniTok, count: int, device, batch: int = 16) -> dict:
 
 def train(out: str, steps: int, batch: int, lr: float, minutes: float | None, restart_every: int,
           save_every: int, threads: int | None, eval_images: int, vq_start: int = 0,
-          clip_weight: float = CLIP_WEIGHT) -> dict:
+          clip_weight: float = CLIP_WEIGHT, label_weight: float = LABEL_WEIGHT) -> dict:
     device = setup_torch(threads)
     os.makedirs(out, exist_ok=True)
     cfg = get_tokenizer_config("demo")
@@ -165,9 +192,9 @@ def train(out: str, steps: int, batch: int, lr: float, minutes: float | None, re
         time_frac = (time.monotonic() - t_start) / (minutes * 60) if minutes else 0.0
         for g in opt.param_groups:
             g["lr"] = lr_at(step, steps, lr, warmup=50, time_frac=time_frac)
-        imgs, texts, backgrounds = batch_for_step(step, batch)
+        imgs, texts, scenes = batch_for_step(step, batch)
         x = torch.from_numpy(world.to_pixels(imgs)).to(device)
-        weight = foreground_weights(imgs, backgrounds).to(device)
+        weight = foreground_weights(imgs, [s.background for s in scenes]).to(device)
         z = model.quant_proj(model.encoder(x))
         quantize = step >= vq_start
         if step == vq_start and vq_start > 0:
@@ -179,7 +206,8 @@ def train(out: str, steps: int, batch: int, lr: float, minutes: float | None, re
         mse = F.mse_loss(rec.detach(), x)
         rec_loss = ((rec - x).pow(2) * weight).mean() + ((rec - x).abs() * weight).mean()
         cl = clip_loss(model, feats, texts, device)
-        loss = rec_loss + vq + clip_weight * cl
+        lab = label_loss(model, image_embedding(model, feats), scenes, device)
+        loss = rec_loss + vq + clip_weight * cl + label_weight * lab
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -194,7 +222,7 @@ def train(out: str, steps: int, batch: int, lr: float, minutes: float | None, re
             restart_dead_codes(model, usage, chunks, gen)
         used = sum(len(torch.unique(codes[:, k])) for k in range(cfg.num_codebooks)) / cfg.num_codebooks
         figures = avg.add(loss=loss.item(), psnr=10 * math.log10(4.0 / max(mse.item(), 1e-10)), vq=vq.item(),
-                          clip=cl.item(), codes_per_batch=used)
+                          clip=cl.item(), label=lab.item(), codes_per_batch=used)
         progress.update(step, figures, force=step == steps)
         if step % save_every == 0:
             checkpoint()
@@ -202,7 +230,7 @@ def train(out: str, steps: int, batch: int, lr: float, minutes: float | None, re
     checkpoint()
     model.eval()
     save_released_tokenizer(model.cpu(), os.path.join(out, RELEASED_FILE))
-    metrics = {"steps": step, "batch": batch, "clip_weight": clip_weight, "train_minutes": (time.monotonic() - t_start) / 60,
+    metrics = {"steps": step, "batch": batch, "clip_weight": clip_weight, "label_weight": label_weight, "train_minutes": (time.monotonic() - t_start) / 60,
                "heldout": heldout_psnr(model, eval_images, torch.device("cpu"))}
     with open(os.path.join(out, "tokenizer_metrics.json"), "w") as f:
         json.dump(metrics, f, indent=2)
@@ -239,12 +267,12 @@ def finetune_decoder(out: str, steps: int, batch: int, lr: float, minutes: float
         for g in opt.param_groups:
             g["lr"] = lr_at(step, steps, lr, warmup=20, time_frac=spent / (minutes * 60) if minutes else 0.0)
         # Fresh scenes (offset past the main run's), encoded by the frozen encoder.
-        imgs, _, backgrounds = batch_for_step(100_000 + step, batch)
+        imgs, _, scenes = batch_for_step(100_000 + step, batch)
         x = torch.from_numpy(world.to_pixels(imgs)).to(device)
         with torch.no_grad():
             feats = model.post_quant_proj(model.quantizer.idx_to_f(model.img_to_idx(x)))
         rec = model.decoder(feats)
-        weight = foreground_weights(imgs, backgrounds).to(device)
+        weight = foreground_weights(imgs, [s.background for s in scenes]).to(device)
         loss = ((rec - x).pow(2) * weight).mean() + ((rec - x).abs() * weight).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -302,9 +330,11 @@ def finetune_clip(out: str, steps: int, batch: int, lr: float, minutes: float | 
             g["lr"] = lr_at(step, steps, lr, warmup=20, time_frac=(time.monotonic() - t0) / (minutes * 60) if minutes else 0.0)
         rng = np.random.default_rng([7, step])
         idx = rng.choice(pool, batch, replace=False)
-        texts = [language.clip_text(world.make_scene("train", 200_000 + int(i)), rng) for i in idx]
-        # clip_loss on features [B, 1, W] whose mean is the stored mean: the same image embedding.
-        loss = clip_loss(model, means[torch.from_numpy(idx)][:, None], texts, device)
+        scenes = [world.make_scene("train", 200_000 + int(i)) for i in idx]
+        texts = [language.clip_text(scene, rng) for scene in scenes]
+        # Features [B, 1, W] whose mean is the stored mean: the same image embedding.
+        feats = means[torch.from_numpy(idx)][:, None]
+        loss = clip_loss(model, feats, texts, device) + label_loss(model, image_embedding(model, feats), scenes, device)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -342,6 +372,8 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--eval-images", type=int, default=256)
     ap.add_argument("--clip-weight", type=float, default=CLIP_WEIGHT,
                     help="weight of the image-text contrastive loss against reconstruction (UniTok: 1)")
+    ap.add_argument("--label-weight", type=float, default=LABEL_WEIGHT,
+                    help="weight of the zero-shot label loss (one-shape scenes: shape and colour among the templates)")
     ap.add_argument("--decoder-only", action="store_true",
                     help="fine-tune only the decoder of the finished run (codes unchanged; see finetune_decoder)")
     ap.add_argument("--clip-only", action="store_true",
@@ -357,5 +389,5 @@ def main(argv: list[str]) -> int:
                          args.eval_images)
         return 0
     train(args.out, args.steps, args.batch, args.lr, args.minutes, args.restart_every, args.save_every,
-          args.threads, args.eval_images, args.vq_start, args.clip_weight)
+          args.threads, args.eval_images, args.vq_start, args.clip_weight, args.label_weight)
     return 0
