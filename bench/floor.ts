@@ -20,11 +20,12 @@ const tokenizer = LlamaTokenizer.load(MODEL);
 /** The prompts of bench/engine.ts (the floor uses stream 0's). */
 const prompt = (i: number) => `Write a long story about the number ${i} and the sea.`;
 
-type Graph = 'embed' | 'visual' | 'llm' | 'depth' | 'code' | 'decode';
+type Graph = 'embed' | 'visual' | 'llm' | 'head' | 'depth' | 'code' | 'decode';
 const GRAPH_FILES: Record<Graph, string> = {
   embed: bundle.graphs.embed_tokens,
   visual: bundle.graphs.visual_embed,
   llm: bundle.graphs.llm,
+  head: bundle.graphs.lm_head,
   depth: bundle.graphs.depth_head,
   code: bundle.graphs.code_embed,
   decode: bundle.graphs.unitok_decode,
@@ -43,7 +44,7 @@ class Floor {
 
   static async open(): Promise<Floor> {
     const floor = new Floor();
-    await floor.need('embed', 'llm');
+    await floor.need('embed', 'llm', 'head');
     return floor;
   }
 
@@ -83,7 +84,7 @@ class Floor {
   private int32 = (values: number[], dims: number[]) =>
     new ort.Tensor('int32', Int32Array.from(values), dims);
 
-  /** One llm run; `last` = each row's last position. Returns the wanted output. */
+  /** One llm run (and lm_head for 'logits'); `last` = each row's last position. Returns the wanted output. */
   private async llm(bind: ReturnType<Floor['kv']>, x: ort.Tensor, last: number[], out: 'logits' | 'hidden') {
     const S = x.dims[1];
     const feeds: Record<string, ort.Tensor> = {
@@ -92,8 +93,9 @@ class Floor {
       total_sequence_length: this.int32([Math.max(...last) + 1], []),
       logits_index: this.int64(S === 1 ? last.map(() => 0) : last, [last.length]),
     };
-    const fetches = { ...bind(feeds), [out]: null };
-    return (await this.s.llm.run(feeds, fetches))[out].data as Float32Array;
+    const { hidden } = await this.s.llm.run(feeds, { ...bind(feeds), hidden: null });
+    if (out === 'hidden') return hidden.data as Float32Array;
+    return (await this.s.head.run({ hidden })).logits.data as Float32Array;
   }
 
   /**

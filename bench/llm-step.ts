@@ -1,6 +1,7 @@
-// What a decode step of the llm graph costs under each session and graph choice, at batch 1 and 8, interleaved
-// round by round: intra-op threads (1 vs the cores), MatMulNBits accuracy_level (0 vs 4, graph copies made by
-// bench/graph_variants.py), and fetching `logits` vs `hidden` only (what an image step needs). With --profile,
+// What a decode step of the llm graph (+ the lm_head graph for text) costs under each session and graph choice, at
+// batch 1 and 8, interleaved round by round: intra-op threads (1 vs the cores), MatMulNBits accuracy_level (0 vs
+// 4, graph copies made by bench/graph_variants.py), and text (llm + lm_head) vs an image step (llm alone, `hidden`
+// is all it needs). With --profile,
 // ORT's own profiler runs once per variant and the ops' share of the time is printed (docs/step-profile.md).
 //
 //   /usr/bin/python3 bench/graph_variants.py models/demo build/variants/demo
@@ -29,43 +30,37 @@ const cores = availableParallelism();
 
 interface Variant {
   name: string;
-  path: string;
+  acc: 0 | 4;
   threads: number;
+  /** 'logits': a text step (llm, then lm_head on its hidden); 'hidden': an image step (llm alone). */
   fetch: 'logits' | 'hidden';
 }
 const variants: Variant[] = [
-  {
-    name: `acc 0, ${cores} threads, logits (as shipped)`,
-    path: bundle.graphs.llm,
-    threads: cores,
-    fetch: 'logits',
-  },
-  { name: 'acc 0, 1 thread, logits', path: bundle.graphs.llm, threads: 1, fetch: 'logits' },
-  {
-    name: `acc 4, ${cores} threads, logits`,
-    path: join(values.variants as string, 'llm-acc4.onnx'),
-    threads: cores,
-    fetch: 'logits',
-  },
-  {
-    name: 'acc 4, 1 thread, logits',
-    path: join(values.variants as string, 'llm-acc4.onnx'),
-    threads: 1,
-    fetch: 'logits',
-  },
-  { name: `acc 0, ${cores} threads, hidden only`, path: bundle.graphs.llm, threads: cores, fetch: 'hidden' },
+  ...([0, 4] as const).flatMap((acc) =>
+    [cores, 1].map((threads) => ({
+      name: `acc ${acc}, ${threads} thread${threads > 1 ? 's' : ''}, text (llm + lm_head)`,
+      acc,
+      threads,
+      fetch: 'logits' as const,
+    })),
+  ),
+  { name: `acc 4, ${cores} threads, image (llm only)`, acc: 4, threads: cores, fetch: 'hidden' },
 ];
+const graphPath = (graph: 'llm' | 'lm_head', acc: number) =>
+  join(values.variants as string, `${graph}-acc${acc}.onnx`);
 
 async function open(v: Variant, profile = false) {
-  const session = await ort.InferenceSession.create(v.path, {
+  const options = {
     ...sessionOptions('cpu', { intraOpThreads: v.threads }),
     ...(profile ? { enableProfiling: true, profileFilePrefix: `/tmp/llm-step-${process.pid}` } : {}),
-  });
+  };
+  const session = await ort.InferenceSession.create(graphPath('llm', v.acc), options);
+  const head = await ort.InferenceSession.create(graphPath('lm_head', v.acc), options);
   const names = session.inputNames.filter((n) => n.startsWith('past_key_values.'));
   const meta = session.inputMetadata.find((m) => m.name === names[0]) as unknown as { shape: number[] };
   const D = (session.inputMetadata.find((m) => m.name === 'inputs_embeds') as unknown as { shape: number[] })
     .shape[2];
-  return { session, names, heads: Number(meta.shape[1]), headDim: Number(meta.shape[3]), D: Number(D) };
+  return { session, head, names, heads: Number(meta.shape[1]), headDim: Number(meta.shape[3]), D: Number(D) };
 }
 
 /** ms per decode step: batch rows at positions 16.., in-place KV, the variant's fetch. */
@@ -94,12 +89,13 @@ async function steps(
       total_sequence_length: new ort.Tensor('int32', Int32Array.of(17 + t), []),
       logits_index: new ort.Tensor('int64', new BigInt64Array(batch), [batch]),
     };
-    const fetches: Record<string, ort.Tensor | null> = { [v.fetch]: null };
+    const fetches: Record<string, ort.Tensor | null> = { hidden: null };
     for (const { name, t: buf } of kv) {
       feeds[name] = buf;
       fetches[name.replace('past_key_values.', 'present.')] = buf;
     }
-    await s.session.run(feeds, fetches);
+    const { hidden } = await s.session.run(feeds, fetches);
+    if (v.fetch === 'logits') await s.head.run({ hidden });
   }
   return (performance.now() - t0) / n;
 }
@@ -112,7 +108,7 @@ for (let r = 0; r <= Number(values.rounds); r++)
       const ms = await steps(sessions[i], v, batch, STEPS);
       if (r > 0) results[i][batch].push(ms); // round 0 warms up
     }
-await Promise.all(sessions.map((s) => s.session.release()));
+await Promise.all(sessions.flatMap((s) => [s.session.release(), s.head.release()]));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 console.log(
   `${bundle.name} llm decode step, ms (median of ${values.rounds} rounds of ${STEPS} steps), load average ${loadavg()[0].toFixed(1)} on ${cores} CPUs`,
@@ -128,17 +124,16 @@ if (values.profile)
     for (const batch of [1, 8]) {
       const s = await open(v, true);
       await steps(s, v, batch, STEPS);
-      s.session.endProfiling(); // writes PREFIX_<timestamp>.json
+      s.session.endProfiling(); // each writes PREFIX_<timestamp>.json
+      s.head.endProfiling();
       await s.session.release();
+      await s.head.release();
       const prefix = `llm-step-${process.pid}`;
-      const file = join('/tmp', readdirSync('/tmp').find((f) => f.startsWith(prefix)) ?? prefix);
-      const events = JSON.parse(readFileSync(file, 'utf8')) as {
-        cat: string;
-        name: string;
-        dur: number;
-        args?: { op_name?: string };
-      }[];
-      rmSync(file);
+      const events: { cat: string; name: string; dur: number; args?: { op_name?: string } }[] = [];
+      for (const f of readdirSync('/tmp').filter((name) => name.startsWith(prefix))) {
+        events.push(...JSON.parse(readFileSync(join('/tmp', f), 'utf8')));
+        rmSync(join('/tmp', f));
+      }
       const byOp = new Map<string, number>();
       for (const e of events)
         if (e.cat === 'Node' && e.name.endsWith('_kernel_time'))

@@ -88,13 +88,15 @@ async function projectImage(): Promise<number> {
   return seconds;
 }
 
-/** The llm graph's weights: all of them are read once per decode step. */
+/** The llm and lm_head graphs' weights: all of them are read once per text decode step. */
 function projectBytesPerToken(): number {
-  const llm = bundle.graphs.llm;
-  let bytes = statSync(llm).size;
-  try {
-    bytes += statSync(`${llm}.data`).size;
-  } catch {}
+  let bytes = 0;
+  for (const graph of [bundle.graphs.llm, bundle.graphs.lm_head]) {
+    bytes += statSync(graph).size;
+    try {
+      bytes += statSync(`${graph}.data`).size;
+    } catch {}
+  }
   return bytes;
 }
 

@@ -112,7 +112,7 @@ const i32 = (values: number[], dims = [values.length]) =>
   new ort.Tensor('int32', Int32Array.from(values), dims);
 const f32 = (t: ort.Tensor) => t.data as Float32Array;
 
-/** The five MLLM graphs of one bundle, driven the way docs/bundle.md describes. Activations are float32 (fp32/int4). */
+/** The six MLLM graphs of one bundle, driven the way docs/bundle.md describes. Activations are float32 (fp32/int4). */
 class Bundle {
   cfg!: BundleConfig;
   private s: Record<string, ort.InferenceSession> = {};
@@ -120,7 +120,7 @@ class Bundle {
 
   async load(): Promise<void> {
     this.cfg = JSON.parse(readFileSync(join(this.dir, 'config.json'), 'utf8'));
-    for (const g of ['embed_tokens', 'visual_embed', 'llm', 'depth_head', 'code_embed']) {
+    for (const g of ['embed_tokens', 'visual_embed', 'llm', 'lm_head', 'depth_head', 'code_embed']) {
       this.s[g] = await ort.InferenceSession.create(join(this.dir, this.cfg.graphs[g]));
     }
   }
@@ -171,14 +171,15 @@ class Bundle {
       total_sequence_length: i32([Math.max(...last) + 1], []),
     };
     if (graph === 'llm') feeds.logits_index = i64(readAt ?? last.map(() => S - 1), [B]);
-    const fetches: Record<string, ort.Tensor | null> =
-      graph === 'llm' ? { logits: null, hidden: null } : { logits: null };
+    const fetches: Record<string, ort.Tensor | null> = graph === 'llm' ? { hidden: null } : { logits: null };
     for (const [name, buffer] of Object.entries(kv)) {
       feeds[`past_key_values.${name}`] = buffer;
       fetches[`present.${name}`] = buffer;
     }
     const out = await this.s[graph].run(feeds, fetches);
-    return { logits: f32(out.logits), hidden: graph === 'llm' ? f32(out.hidden) : undefined };
+    if (graph !== 'llm') return { logits: f32(out.logits), hidden: undefined };
+    const { logits } = await this.s.lm_head.run({ hidden: out.hidden });
+    return { logits: f32(logits), hidden: f32(out.hidden) };
   }
 
   /** The VQA prompt's inputs_embeds [1, L, D]: text chunks through embed_tokens, each image through visual_embed. */

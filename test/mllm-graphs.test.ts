@@ -146,8 +146,9 @@ for (const p of ['fp32', 'fp16', 'int4'] as Precision[]) {
       });
     }
 
-    test('llm: ragged right-padded prefill, then S=1 steps on shared in-place KV buffers', async () => {
+    test('llm + lm_head: ragged right-padded prefill, then S=1 steps on shared in-place KV buffers', async () => {
       const s = await session(p, 'llm');
+      const head = await session(p, 'lm_head');
       const layers = cfg.num_hidden_layers;
       const kv = kvBuffers(p, layers, cache);
       for (let step = 0; step <= steps; step++) {
@@ -164,12 +165,14 @@ for (const p of ['fp32', 'fp16', 'int4'] as Precision[]) {
             logits_index: int64(step === 0 ? seqlens : [0, 0]),
           },
           kv,
-          ['logits', 'hidden'],
+          ['hidden'],
         );
-        assert.deepEqual(out.logits.dims, [2, cfg.vocab_size]);
-        assert.equal(out.logits.type, 'float32');
-        checkRef(p, `llm logits step ${step}`, floats(out.logits), 'llm.logits', [step]);
+        assert.ok(!s.outputNames.includes('logits'), 'llm has no logits output: lm_head is its own graph');
         checkRef(p, `llm hidden step ${step}`, floats(out.hidden), 'llm.hidden', [step]);
+        const { logits } = await head.run({ hidden: out.hidden });
+        assert.deepEqual(logits.dims, [2, cfg.vocab_size]);
+        assert.equal(logits.type, 'float32');
+        checkRef(p, `lm_head logits step ${step}`, floats(logits), 'llm.logits', [step]);
       }
       // The caller's buffers now hold every row's keys/values: the valid slots match PyTorch's present (the
       // fixture is zero past each row), and the slots past a row were never written.
@@ -194,6 +197,7 @@ for (const p of ['fp32', 'fp16', 'int4'] as Precision[]) {
         }
       }
       await s.release();
+      await head.release();
     });
 
     test('depth_head: one position per call on an in-place cache equals the released recompute-all', async () => {

@@ -8,14 +8,18 @@ export type GraphRole =
   | 'embed_tokens'
   | 'visual_embed'
   | 'llm'
+  | 'lm_head'
   | 'depth_head'
   | 'code_embed'
   | 'unitok_encode'
   | 'unitok_decode';
+/** config.json's format_version this engine reads (unitok/convert/bundle_config.py FORMAT_VERSION). */
+export const FORMAT_VERSION = 2;
 const ROLES: GraphRole[] = [
   'embed_tokens',
   'visual_embed',
   'llm',
+  'lm_head',
   'depth_head',
   'code_embed',
   'unitok_encode',
@@ -87,7 +91,13 @@ export function readBundle(dir: string): Bundle {
     return v;
   };
 
-  if (raw.format !== 'unitok-bundle' || raw.format_version !== 1) {
+  if (raw.format === 'unitok-bundle' && raw.format_version === 1) {
+    throw new BundleError(
+      `${path}: bundle format v1 (lm_head inside the llm graph) is no longer served; convert the checkpoint again ` +
+        `with this version (python3 -m unitok convert ...), which writes v${FORMAT_VERSION} with lm_head.onnx`,
+    );
+  }
+  if (raw.format !== 'unitok-bundle' || raw.format_version !== FORMAT_VERSION) {
     throw new BundleError(`${path}: unsupported format ${String(raw.format)} v${String(raw.format_version)}`);
   }
   const llm = field(raw, 'llm', '');

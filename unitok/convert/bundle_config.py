@@ -11,7 +11,7 @@ from ..mllm_config import MLLMConfig
 from ..text_tokenizer import IMAGE_PLACEHOLDER
 
 FORMAT = "unitok-bundle"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: lm_head is a graph of its own (1: inside llm)
 
 VICUNA_V1 = {
     "name": "vicuna_v1",

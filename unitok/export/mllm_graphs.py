@@ -1,9 +1,10 @@
 """ONNX graphs of the UniTok MLLM for onnxruntime, built op by op as onnxruntime-genai builds Llama.
 
-Five graphs (IO contract: docs/graphs.md):
+Six graphs (IO contract: docs/graphs.md):
     embed_tokens   input_ids [B,S]               -> inputs_embeds [B,S,D]
     visual_embed   codes [B,K,N]                 -> inputs_embeds [B,N,D]   (model.multi_embedder)
-    llm            inputs_embeds + KV cache      -> logits [B,V], hidden [B,D] at logits_index, present KV
+    llm            inputs_embeds + KV cache      -> hidden [B,D] at logits_index, present KV   (model.layers, norm)
+    lm_head        hidden [B,D]                  -> logits [B,V]
     depth_head     one depth position + KV cache -> logits [B,codebook_size]   (ar_head layers, norm, linear_head)
     code_embed     code_ids [B,S]                -> embeds [B,S,D]          (ar_head.codebooks, stacked)
 
@@ -28,7 +29,7 @@ from ..mllm_config import MLLMConfig
 from .int4 import quantize_int4
 from .onnx_builder import MS, GraphBuilder, onnx_type
 
-GRAPHS = ("embed_tokens", "visual_embed", "llm", "depth_head", "code_embed")
+GRAPHS = ("embed_tokens", "visual_embed", "llm", "lm_head", "depth_head", "code_embed")
 INT4_BLOCK_SIZE = 32  # the WebGPU fast path and genai's default
 B, S = "batch_size", "sequence_length"
 
@@ -183,7 +184,7 @@ class _Emitter:
             self.g.output(name, name, self.io, shape)
 
 
-# -- the five graphs ---------------------------------------------------------------------------------------------
+# -- the six graphs ----------------------------------------------------------------------------------------------
 
 def _embed_tokens(e: _Emitter) -> None:
     ids = e.g.input("input_ids", TensorProto.INT64, [B, S])
@@ -266,9 +267,16 @@ def _llm(e: _Emitter) -> None:
     axes = e.g.constant("axes_1", np.array([1], np.int64))
     index = e.g.op("Unsqueeze", [logits_index, axes], name="/readout/Unsqueeze")
     last = e.g.op("GatherND", [hidden, index], name="/readout/GatherND", batch_dims=1)  # [B, D]
-    e.logits_output(e.linear_module(last, "lm_head"), [B, cfg.vocab_size])
     e.g.output(last, "hidden", e.io, [B, cfg.hidden_size])
     e.present_outputs(presents, "max_sequence_length")
+
+
+def _lm_head(e: _Emitter) -> None:
+    """The text head in a graph of its own: ORT runs every node that feeds a graph output, fetched or not, so
+    inside `llm` it cost image steps (which read only `hidden`) the whole vocabulary projection; alone, it runs
+    once per step on just the rows that sample text (docs/step-profile.md)."""
+    x = e.g.input("hidden", e.io, [B, e.cfg.hidden_size])
+    e.logits_output(e.linear_module(x, "lm_head"), [B, e.cfg.vocab_size])
 
 
 def _depth_head(e: _Emitter) -> None:
@@ -283,8 +291,8 @@ def _depth_head(e: _Emitter) -> None:
     e.present_outputs(presents, "depth_cache_length")
 
 
-_BUILDERS = {"embed_tokens": _embed_tokens, "visual_embed": _visual_embed, "llm": _llm, "depth_head": _depth_head,
-             "code_embed": _code_embed}
+_BUILDERS = {"embed_tokens": _embed_tokens, "visual_embed": _visual_embed, "llm": _llm, "lm_head": _lm_head,
+             "depth_head": _depth_head, "code_embed": _code_embed}
 
 
 def build_mllm_graphs(weights, cfg: MLLMConfig, dtype: str, out_dir: str, progress=None, graphs=GRAPHS,

@@ -1,4 +1,4 @@
-// The model runner: the MLLM's five ONNX sessions and their KV memory (kv-cache.ts), executing one step plan at a
+// The model runner: the MLLM's six ONNX sessions and their KV memory (kv-cache.ts), executing one step plan at a
 // time (protocol/steps.ts). It runs inside the runner worker and holds no request state; see docs/graphs.md for
 // the IO of each graph. The depth head gets its own small KV buffers of K positions, refilled from position 0 for
 // every visual token.
@@ -36,22 +36,21 @@ import {
   tensorInfo,
 } from './tensors.ts';
 
-/** What one LLM row produced this step. */
+/** What one LLM row produced this step: its post-norm hidden state at the row's last position. */
 interface RowOutput {
-  logits: Float32Array | null;
-  hidden: FloatData | null;
+  hidden: FloatData;
 }
 
 export class ModelRunner implements StepExecutor {
   private readonly sampled = new Map<number, Segment>();
-  /** Text logits of every slot (row `slot`), written in place by the llm runs. */
+  /** The step's text logits, one row per text head in plan order, written in place by the lm_head run. */
   private readonly logits: LogitsBuffer;
   /** code_embed's rows in memory (one run per code instead of two), unless too big. */
   private codeTable: CodeTable | null = null;
 
   private constructor(
     private readonly sessions: Record<
-      'embedTokens' | 'visualEmbed' | 'llm' | 'depthHead' | 'codeEmbed',
+      'embedTokens' | 'visualEmbed' | 'llm' | 'lmHead' | 'depthHead' | 'codeEmbed',
       ort.InferenceSession
     >,
     private readonly kv: KvCache,
@@ -70,6 +69,7 @@ export class ModelRunner implements StepExecutor {
     const llm = await open('llm');
     const sessions = {
       llm,
+      lmHead: await open('lm_head'),
       embedTokens: await open('embed_tokens'),
       visualEmbed: await open('visual_embed'),
       depthHead: await open('depth_head'),
@@ -141,19 +141,16 @@ export class ModelRunner implements StepExecutor {
     return { steps, timings };
   }
 
-  /** One step: the decode run, then the prefill runs, then every head samples (and becomes the 'sampled' register). */
+  /**
+   * One step: the decode run, then the prefill runs, then one lm_head run over the rows that sample text (image
+   * steps never pay for the vocabulary projection), then every head samples (and becomes the 'sampled' register).
+   */
   private async runStep(
     decode: DecodeRun | null,
     prefill: PrefillRun[],
     plannedHeads: Head[],
     timings: StepTimings,
   ): Promise<HeadResult[]> {
-    const textSlots = new Set(plannedHeads.flatMap((h) => (h.kind === 'text' ? [h.slot] : [])));
-    const imageSlots = new Set(plannedHeads.flatMap((h) => (h.kind === 'image' ? headSlots(h) : [])));
-    const want = (slots: number[]) => ({
-      logits: slots.some((s) => textSlots.has(s)),
-      hidden: slots.some((s) => imageSlots.has(s)),
-    });
     const rows = new Map<number, RowOutput>();
     // Decode first: its holes write position 0 of the slots that the prefill runs then overwrite.
     if (decode) {
@@ -161,7 +158,7 @@ export class ModelRunner implements StepExecutor {
         r.input ? [r.input === 'sampled' ? this.sampledBy(slot) : r.input] : null,
       );
       const positions = decode.rows.map((r) => (r.input ? r.position : 0));
-      await this.runLlm(0, inputs, positions, want, rows, timings);
+      await this.runLlm(0, inputs, positions, rows, timings);
     }
     for (const run of prefill) {
       const lengths = run.rows.map((segments) => this.rowLength(segments));
@@ -169,22 +166,28 @@ export class ModelRunner implements StepExecutor {
         run.firstSlot,
         run.rows,
         lengths.map((n) => n - 1),
-        want,
         rows,
         timings,
       );
     }
 
     const heads: HeadResult[] = new Array(plannedHeads.length);
-    const t0 = performance.now();
-    plannedHeads.forEach((h, i) => {
-      if (h.kind !== 'text') return;
-      const logits = rows.get(h.slot)?.logits;
-      if (!logits) throw new Error(`text head on slot ${h.slot}, which no run of this step computed`);
-      const rng = new Mulberry32(h.rng);
-      heads[i] = { kind: 'text', token: sample(logits, h.sampling, rng, this.logits.argmax), rng: rng.state };
-    });
-    timings.sample += performance.now() - t0;
+    const textHeads = plannedHeads.flatMap((h, i) => (h.kind === 'text' ? [{ h, i }] : []));
+    if (textHeads.length > 0) {
+      const logits = await this.lmHead(
+        textHeads.map(({ h }) => h.slot),
+        rows,
+        timings,
+      );
+      const t0 = performance.now();
+      const V = this.info.vocabSize;
+      textHeads.forEach(({ h, i }, j) => {
+        const rng = new Mulberry32(h.rng);
+        const row = logits.subarray(j * V, (j + 1) * V);
+        heads[i] = { kind: 'text', token: sample(row, h.sampling, rng, this.logits.argmax), rng: rng.state };
+      });
+      timings.sample += performance.now() - t0;
+    }
     const imageHeads = plannedHeads.flatMap((h, i) => (h.kind === 'image' ? [{ h, i }] : []));
     if (imageHeads.length > 0) {
       const results = await this.depth(
@@ -207,6 +210,36 @@ export class ModelRunner implements StepExecutor {
     return heads;
   }
 
+  /** The hidden state of `slot` from this step's llm runs. */
+  private hiddenOf(rows: Map<number, RowOutput>, slot: number, head: string): FloatData {
+    const row = rows.get(slot);
+    if (!row) throw new Error(`${head} head on slot ${slot}, which no run of this step computed`);
+    return row.hidden;
+  }
+
+  /** Logits [T, V] of the text heads' slots, in that order: one lm_head run into the preallocated buffer. */
+  private async lmHead(
+    slots: number[],
+    rows: Map<number, RowOutput>,
+    timings: StepTimings,
+  ): Promise<Float32Array> {
+    const D = this.info.hiddenSize;
+    const V = this.info.vocabSize;
+    const T = slots.length;
+    const x = newFloats(this.io, T * D);
+    slots.forEach((slot, j) => {
+      x.set(this.hiddenOf(rows, slot, 'text'), j * D);
+    });
+    const logits = this.logits.data.subarray(0, T * V);
+    const t0 = performance.now();
+    await this.sessions.lmHead.run(
+      { hidden: new ort.Tensor(this.io, x, [T, D]) },
+      { logits: new ort.Tensor('float32', logits, [T, V]) },
+    );
+    timings.llm += performance.now() - t0;
+    return logits;
+  }
+
   /** The previous step's sampled token (or visual token) of `slot`: the pipeline register behind 'sampled'. */
   private sampledBy(slot: number): Segment {
     const segment = this.sampled.get(slot);
@@ -220,20 +253,18 @@ export class ModelRunner implements StepExecutor {
   /**
    * One LLM session.run over slots first .. first + rows.length - 1. Row b holds `rows[b]` (null: a hole) and its
    * last token lands at KV position `last[b]`. Equal lengths and last = length - 1 make a first-prompt run; one
-   * token per row makes a decode run. Records the output of every non-hole row.
+   * token per row makes a decode run. Records the hidden state of every non-hole row.
    */
   private async runLlm(
     first: number,
     rows: (Segment[] | null)[],
     last: number[],
-    want: (slots: number[]) => { logits: boolean; hidden: boolean },
     out: Map<number, RowOutput>,
     timings: StepTimings,
   ): Promise<void> {
     const B = rows.length;
     const D = this.info.hiddenSize;
     const S = Math.max(...rows.map((r) => (r ? this.rowLength(r) : 1)));
-    const live = rows.flatMap((r, b) => (r ? [b] : []));
     const t0 = performance.now();
     const x = await this.embed(rows, S);
     const t1 = performance.now();
@@ -244,24 +275,14 @@ export class ModelRunner implements StepExecutor {
       total_sequence_length: scalar(Math.max(...last) + 1),
       logits_index: int64(S === 1 ? new Array(B).fill(0) : last, [B]),
     };
-    // Only the outputs some head reads: without `logits` ORT skips the lm_head projection over the vocabulary.
-    const needs = want(live.map((b) => first + b));
-    const fetches: Record<string, ort.Tensor | null> = {};
-    const V = this.info.vocabSize;
-    // Each slot's logits land in its own row of the buffer, so a later run of the step leaves them alone.
-    const logits = this.logits.data.subarray(first * V, (first + B) * V);
-    if (needs.logits || !needs.hidden) fetches.logits = new ort.Tensor('float32', logits, [B, V]);
-    if (needs.hidden) fetches.hidden = null;
+    const fetches: Record<string, ort.Tensor | null> = { hidden: null };
     this.kv.bind(first, first + B, feeds, fetches);
     const result = await this.sessions.llm.run(feeds, fetches);
     timings.llm += performance.now() - t1;
-    const hidden = needs.hidden ? (result.hidden.data as FloatData) : null;
-    for (const b of live) {
-      out.set(first + b, {
-        logits: needs.logits ? logits.subarray(b * V, (b + 1) * V) : null,
-        hidden: hidden ? hidden.subarray(b * D, (b + 1) * D) : null,
-      });
-    }
+    const hidden = result.hidden.data as FloatData;
+    rows.forEach((r, b) => {
+      if (r) out.set(first + b, { hidden: hidden.subarray(b * D, (b + 1) * D) });
+    });
   }
 
   /** Positions a row's segments take. */
@@ -331,9 +352,7 @@ export class ModelRunner implements StepExecutor {
     const R = slots.length;
     let x: FloatData = newFloats(this.io, R * D);
     slots.forEach((slot, r) => {
-      const hidden = rows.get(slot)?.hidden;
-      if (!hidden) throw new Error(`image head on slot ${slot}, which no run of this step computed`);
-      x.set(hidden, r * D);
+      x.set(this.hiddenOf(rows, slot, 'image'), r * D);
     });
     const rngs = heads.map((h) => new Mulberry32(h.rng));
     const codes: number[][] = heads.map(() => []);
