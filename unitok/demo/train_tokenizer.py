@@ -96,17 +96,20 @@ def image_embedding(model: UniTok, feats: torch.Tensor) -> torch.Tensor:
 
 def label_loss(model: UniTok, img: torch.Tensor, scenes: list, device) -> torch.Tensor:
     """Cross-entropy of each one-shape scene's image embedding [B, D] over the zero-shot templates' texts, for its
-    shape and for its colour (0 when the batch has no one-shape scene)."""
+    shape and for its colour (0 when the batch has no one-shape scene). Only the image side learns from it: with
+    the text tower and logit scale trainable too, the loss was minimised at chance by making the templates' texts
+    alike, which silenced the contrastive loss as well (run 12's first 535 steps: both at chance)."""
     single = [i for i, s in enumerate(scenes) if len(s.shapes) == 1]
     if not single:
         return img.sum() * 0
-    scale = model.logit_scale.clamp(0, math.log(100)).exp()
+    scale = model.logit_scale.clamp(0, math.log(100)).exp().detach()
     loss = 0.0
     for attr, labels in (("shape", world.SHAPES), ("color", list(world.COLORS))):
         template = world.ZEROSHOT_TEMPLATES[attr]
         tokens = torch.from_numpy(world.clip_tokenize([template.format(x) for x in labels],
                                                       model.cfg.text_context_length)).to(device)
-        txt = model.encode_text(tokens)
+        with torch.no_grad():
+            txt = model.encode_text(tokens)
         target = torch.tensor([labels.index(getattr(scenes[i].shapes[0], attr)) for i in single], device=device)
         loss = loss + F.cross_entropy(scale * img[single] @ txt.t(), target)
     return loss / 2
