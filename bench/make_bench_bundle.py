@@ -32,7 +32,7 @@ from unitok.convert import convert, random_checkpoint  # noqa: E402
 PRESETS = {"bench200m": "small", "7b": "large", "tiny": "small"}  # MLLM preset -> tokenizer preset
 
 
-def main(out: str, preset: str, dtypes: list[str] | None = None) -> None:
+def main(out: str, preset: str, dtypes: list[str] | None = None, block_size: int = 32) -> None:
     if preset == "bench200m":
         mllm_config.MLLM_CONFIGS[preset] = dataclasses.replace(
             mllm_config.MLLM_CONFIGS["tiny"], name=preset, hidden_size=1024, num_hidden_layers=8,
@@ -45,7 +45,7 @@ def main(out: str, preset: str, dtypes: list[str] | None = None) -> None:
     for dtype in dtypes or ["int4"]:
         bundle = os.path.join(out, f"bundle-{dtype}" if dtypes else "bundle")
         convert.convert(os.path.join(ckpt, "unitok_tokenizer.pth"), os.path.join(ckpt, "mllm"), bundle, dtype,
-                        tokenizer, preset)
+                        tokenizer, preset, int4_block_size=block_size)
     if preset != "bench200m":
         shutil.rmtree(ckpt)
 
@@ -55,5 +55,7 @@ if __name__ == "__main__":
     ap.add_argument("out")
     ap.add_argument("--preset", choices=sorted(PRESETS), default="bench200m")
     ap.add_argument("--dtypes", help="comma-separated bundle dtypes (int4, fp16, fp32), each to OUT_DIR/bundle-DTYPE")
+    ap.add_argument("--int4-block-size", type=int, default=32,
+                    help="the converter's --int4-block-size (128 for CPU decoding: bench/matmul-nbits.ts)")
     args = ap.parse_args()
-    main(args.out, args.preset, args.dtypes.split(",") if args.dtypes else None)
+    main(args.out, args.preset, args.dtypes.split(",") if args.dtypes else None, args.int4_block_size)

@@ -236,3 +236,14 @@ def test_graphs_keep_weights_in_external_data(model, tmp_path):
     assert {"GroupQueryAttention", "SkipSimplifiedLayerNormalization", "SimplifiedLayerNormalization"} <= ops
     table = numpy_helper.to_array(onnx.load(os.path.join(tmp_path, "embed_tokens.onnx")).graph.initializer[0])
     np.testing.assert_array_equal(table, model.model.embed_tokens.weight.detach().numpy().astype(np.float16))
+
+
+def test_int4_block_size_is_a_choice_recorded_in_the_manifest(model, tmp_path):
+    weights = {k: v.numpy() for k, v in model.state_dict().items()}
+    manifest = build_mllm_graphs(weights, TINY, "int4", str(tmp_path), graphs=("lm_head",), int4_block_size=64)
+    assert manifest["int4"] == {"bits": 4, "block_size": 64, "accuracy_level": 4}
+    m = onnx.load(os.path.join(tmp_path, "lm_head.onnx"), load_external_data=False)
+    (node,) = [n for n in m.graph.node if n.op_type == "MatMulNBits"]
+    assert {a.name: a.i for a in node.attribute}["block_size"] == 64
+    with pytest.raises(ValueError, match="block size 48"):
+        build_mllm_graphs(weights, TINY, "int4", str(tmp_path / "bad"), graphs=("lm_head",), int4_block_size=48)

@@ -21,7 +21,7 @@ import time
 
 import numpy as np
 
-from ..export.mllm_graphs import PRECISIONS, build_mllm_graphs
+from ..export.mllm_graphs import INT4_BLOCK_SIZE, INT4_BLOCK_SIZES, PRECISIONS, build_mllm_graphs
 from ..export.onnx_io import atomic_output_dir
 from ..export.tokenizer_onnx import GRAPH_FILES, CheckpointMismatchError, export_tokenizer_graphs, load_released_tokenizer
 from ..safetensors import SafetensorsCheckpoint, SafetensorsError
@@ -91,11 +91,15 @@ def _compare_codebooks(tok_model, ckpt, cfg) -> None:
 
 
 def convert(tokenizer_path: str, mllm_dir: str, out: str, dtype: str, tokenizer_config: str | None = None,
-            mllm_config: str = "7b", int4_accuracy_level: int = 4, clip_words: dict | None = None) -> dict:
+            mllm_config: str = "7b", int4_accuracy_level: int = 4, clip_words: dict | None = None,
+            int4_block_size: int = INT4_BLOCK_SIZE) -> dict:
     """Validate, then write the bundle; returns its config.json contents. `clip_words`: a closed word vocabulary
     for the CLIP text tower (export/clip_files.py); without it a 49,408-id text tower gets the CLIP BPE file."""
     if dtype not in PRECISIONS:
         raise ConversionError(f"unknown --dtype {dtype!r}; expected one of {', '.join(PRECISIONS)}")
+    if int4_block_size not in INT4_BLOCK_SIZES:
+        raise ConversionError(f"--int4-block-size {int4_block_size} is not one of "
+                              f"{', '.join(map(str, INT4_BLOCK_SIZES))}")
     if os.path.exists(out) and (not os.path.isdir(out) or os.listdir(out)):
         raise ConversionError(f"output folder {out} exists and is not empty; choose another or remove it")
     t0 = time.time()
@@ -113,6 +117,7 @@ def convert(tokenizer_path: str, mllm_dir: str, out: str, dtype: str, tokenizer_
         _log(f"MLLM graphs ({cfg.name}, {dtype}), streaming {human_bytes(weights.stored_bytes())} of weights:")
         bar = Progress("mllm", weights.stored_bytes(), len(weights))
         manifest = build_mllm_graphs(weights, cfg, dtype, tmp, int4_accuracy_level=int4_accuracy_level,
+                                     int4_block_size=int4_block_size,
                                      progress=lambda graph, key: bar.update(ckpt.nbytes(key) if key in ckpt else 0,
                                                                             note=graph))
         bar.close()
@@ -160,10 +165,13 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--int4-accuracy-level", type=int, default=4, choices=(0, 1, 2, 3, 4),
                     help="MatMulNBits accuracy_level for --dtype int4: 4 = int8 activations (fast on CPU), "
                          "0 = exact fp32 math")
+    ap.add_argument("--int4-block-size", type=int, default=INT4_BLOCK_SIZE, choices=INT4_BLOCK_SIZES,
+                    help="weights per int4 scale for --dtype int4 (default 32, the WebGPU fast path; 128 decodes "
+                         "faster on CPU: docs/step-profile.md)")
     args = ap.parse_args(argv)
     try:
         convert(args.tokenizer, args.mllm, args.out, args.dtype, args.tokenizer_config, args.mllm_config,
-                args.int4_accuracy_level)
+                args.int4_accuracy_level, int4_block_size=args.int4_block_size)
     except (ConversionError, FileExistsError) as e:
         _log(f"error: {e}")
         return 1

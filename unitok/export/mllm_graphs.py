@@ -30,7 +30,10 @@ from .int4 import quantize_int4
 from .onnx_builder import MS, GraphBuilder, onnx_type
 
 GRAPHS = ("embed_tokens", "visual_embed", "llm", "lm_head", "depth_head", "code_embed")
-INT4_BLOCK_SIZE = 32  # the WebGPU fast path and genai's default
+INT4_BLOCK_SIZE = 32  # the default: the WebGPU fast path and genai's default
+# MatMulNBits takes any power of two from 16; on CPU a larger block reads fewer scales per weight and runs
+# MLAS's int8 kernel closer to the memory bandwidth (bench/matmul-nbits.ts: docs/step-profile.md).
+INT4_BLOCK_SIZES = (16, 32, 64, 128, 256)
 B, S = "batch_size", "sequence_length"
 
 
@@ -55,10 +58,10 @@ class _Emitter:
     """Emits the layer-level pieces of the MLLM graphs into one GraphBuilder, at one precision."""
 
     def __init__(self, *, name: str, out_dir: str, weights, cfg: MLLMConfig, prec: Precision, shapes, progress,
-                 accuracy_level: int):
+                 accuracy_level: int, block_size: int):
         self.g = GraphBuilder(name, out_dir)
         self.weights, self.cfg, self.prec, self.shapes = weights, cfg, prec, shapes
-        self.progress, self.accuracy_level = progress, accuracy_level
+        self.progress, self.accuracy_level, self.block_size = progress, accuracy_level, block_size
         self.io = onnx_type(prec.io)
 
     # -- checkpoint tensors ------------------------------------------------------------------------------------
@@ -84,13 +87,13 @@ class _Emitter:
         if quantize is None:
             quantize = self.prec.int4
         if quantize:
-            packed, scales = quantize_int4(w, INT4_BLOCK_SIZE)
+            packed, scales = quantize_int4(w, self.block_size)
             scales = scales.astype(self.prec.io)
             inputs = [x, self.g.weight(f"{name}.weight_q4", packed), self.g.weight(f"{name}.scales", scales)]
             if bias is not None:
                 inputs += ["", "", self.g.weight(f"{name}.bias", bias.astype(self.prec.io))]
             return self.g.op("MatMulNBits", inputs, name=f"/{name}/MatMulNBits", domain=MS, K=k, N=n, bits=4,
-                             block_size=INT4_BLOCK_SIZE, accuracy_level=self.accuracy_level)
+                             block_size=self.block_size, accuracy_level=self.accuracy_level)
         y = self.g.op("MatMul", [x, self.g.weight(f"{name}.weight", np.ascontiguousarray(w.T, self.prec.io))],
                       name=f"/{name}/MatMul")
         if bias is None:
@@ -296,27 +299,30 @@ _BUILDERS = {"embed_tokens": _embed_tokens, "visual_embed": _visual_embed, "llm"
 
 
 def build_mllm_graphs(weights, cfg: MLLMConfig, dtype: str, out_dir: str, progress=None, graphs=GRAPHS,
-                      int4_accuracy_level: int = 4) -> dict:
+                      int4_accuracy_level: int = 4, int4_block_size: int = INT4_BLOCK_SIZE) -> dict:
     """Write the MLLM graphs at one precision ('fp32' | 'fp16' | 'int4') into out_dir; returns the manifest.
 
     weights: mapping of released state-dict keys to float32 arrays (loaded lazily, one tensor at a time).
     progress: optional callable(graph_name, key), called as each checkpoint tensor is read.
     int4_accuracy_level: MatMulNBits accuracy_level (4 = int8 activations, genai's CPU default; 0 = exact fp32).
+    int4_block_size: weights per int4 scale (INT4_BLOCK_SIZES; 32 by default, 128 decodes faster on CPU).
     Also writes `mllm_graphs.json` (config, precision, dtypes, files) next to the graphs.
     """
     if dtype not in PRECISIONS:
         raise ValueError(f"unknown dtype {dtype!r}; expected one of {', '.join(PRECISIONS)}")
+    if int4_block_size not in INT4_BLOCK_SIZES:
+        raise ValueError(f"int4 block size {int4_block_size} is not one of {', '.join(map(str, INT4_BLOCK_SIZES))}")
     cfg.validate()
     prec, shapes = PRECISIONS[dtype], {k: shape for k, (shape, _) in mllm_specs(cfg).items()}
     files = {}
     for name in graphs:
         e = _Emitter(name=name, out_dir=out_dir, weights=weights, cfg=cfg, prec=prec, shapes=shapes, progress=progress,
-                     accuracy_level=int4_accuracy_level)
+                     accuracy_level=int4_accuracy_level, block_size=int4_block_size)
         with e.g:
             _BUILDERS[name](e)
             files[name] = os.path.basename(e.g.save())
     io = np.dtype(prec.io).name
-    int4 = {"bits": 4, "block_size": INT4_BLOCK_SIZE, "accuracy_level": int4_accuracy_level} if prec.int4 else None
+    int4 = {"bits": 4, "block_size": int4_block_size, "accuracy_level": int4_accuracy_level} if prec.int4 else None
     manifest = {"precision": dtype, "io_dtype": io, "kv_dtype": io, "logits_dtype": "float32", "int4": int4,
                 "config": cfg.to_dict(), "graphs": files}
     with open(os.path.join(out_dir, "mllm_graphs.json"), "w") as f:
