@@ -12,6 +12,7 @@ export interface SseOptions {
 export class SseWriter {
   private ended = false;
   private closedByClient = false;
+  private corked = false;
   private readonly timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -71,6 +72,16 @@ export class SseWriter {
   private write(text: string): Promise<void> {
     const raw = this.reply.raw;
     if (this.ended || this.closedByClient || raw.destroyed) return Promise.resolve();
+    // The tokens of a multi-step runner call arrive together: cork the socket for the rest of this tick so that
+    // they leave as one chunk (one writev) instead of one syscall and one TCP segment per token.
+    if (!this.corked) {
+      this.corked = true;
+      raw.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        raw.uncork();
+      });
+    }
     if (raw.write(text)) return Promise.resolve();
     return new Promise((resolve) => {
       const settle = () => {
