@@ -10,6 +10,11 @@ import { startEngine } from '../src/model/main-thread/engine.ts';
 export interface BenchTarget {
   model: string;
   tokens: number;
+  /**
+   * Generate past EOS (vLLM's ignore_eos), so that every stream yields `tokens` tokens whatever the model answers
+   * (the demo model replies to the bench prompt in a sentence); false for servers that predate the parameter.
+   */
+  ignoreEos?: boolean;
 }
 
 export const prompt = (i: number) => `Write a long story about the number ${i} and the sea.`;
@@ -34,7 +39,10 @@ export type Client = {
   close(): Promise<void>;
 };
 
-export async function engineClient({ model, tokens }: BenchTarget, multiStep: number): Promise<Client> {
+export async function engineClient(
+  { model, tokens, ignoreEos = true }: BenchTarget,
+  multiStep: number,
+): Promise<Client> {
   const engine = await startEngine({
     model,
     device: 'cpu',
@@ -57,6 +65,7 @@ export async function engineClient({ model, tokens }: BenchTarget, multiStep: nu
         sampling: { temperature, topK: 0, topP: 1, seed: i },
         maxTokens: tokens,
         stop: [],
+        ignoreEos,
       });
       const trace: Trace = { start, chunks: [], outputTokens: 0 };
       for await (const e of stream) {
@@ -85,7 +94,11 @@ export async function engineClient({ model, tokens }: BenchTarget, multiStep: nu
 }
 
 /** The same requests against a running server (e.g. `npm start`), through its SSE streams. */
-export async function httpClient({ tokens }: BenchTarget, url: string, name = ''): Promise<Client> {
+export async function httpClient(
+  { tokens, ignoreEos = true }: BenchTarget,
+  url: string,
+  name = '',
+): Promise<Client> {
   const served = ((await (await fetch(`${url}/v1/models`)).json()) as { data: { id: string }[] }).data[0].id;
   async function* sse(path: string, body: object): AsyncGenerator<Record<string, unknown>> {
     const res = await fetch(`${url}${path}`, {
@@ -117,6 +130,7 @@ export async function httpClient({ tokens }: BenchTarget, url: string, name = ''
       const body = {
         messages: [{ role: 'user', content: prompt(i) }],
         max_tokens: tokens,
+        ...(ignoreEos ? { ignore_eos: true } : {}),
         temperature,
         seed: i,
         stream_options: { include_usage: true },

@@ -4,6 +4,7 @@
 //
 //   node --import tsx bench/engine.ts [--model models/demo] [--tokens 64] [--rounds 2] [--multi-step 1,8]
 //        [--temperatures 0,1] [--streams 1,4,8] [--images 1,4] [--url http://127.0.0.1:8000 | --no-http] [--no-floor]
+//        [--keep-eos]
 //
 // --multi-step: one in-process engine per value of EngineTuning.multiStep (most decode steps per runner call);
 // empty: none. --url: measure running servers instead of starting one, `URL` or `NAME=URL`, comma-separated (e.g.
@@ -41,6 +42,7 @@ const { values } = parseArgs({
     'baseline-root': { type: 'string' },
     'no-http': { type: 'boolean', default: false },
     'no-floor': { type: 'boolean', default: false },
+    'keep-eos': { type: 'boolean', default: false },
   },
 });
 const MODEL = values.model as string;
@@ -54,7 +56,8 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
 const p99 = (xs: number[]) =>
   [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * 0.99))];
-const target = { model: MODEL, tokens: TOKENS };
+// Every stream generates TOKENS tokens (ignore_eos) unless --keep-eos, for servers that predate ignore_eos.
+const target = { model: MODEL, tokens: TOKENS, ignoreEos: !values['keep-eos'] };
 
 // ------------------------------------------------------------------------------------------------ main
 

@@ -34,9 +34,18 @@ const variants = graphs.flatMap((file) =>
 );
 const sessions = [];
 for (const v of variants)
-  sessions.push(await ort.InferenceSession.create(join(DIR, v.file), sessionOptions('cpu', { intraOpThreads: v.threads })));
+  sessions.push(
+    await ort.InferenceSession.create(
+      join(DIR, v.file),
+      sessionOptions('cpu', { intraOpThreads: v.threads }),
+    ),
+  );
 const input = (n: number) =>
-  new ort.Tensor('float32', Float32Array.from({ length: BATCH * n }, (_, i) => Math.sin(i)), [BATCH, n]);
+  new ort.Tensor(
+    'float32',
+    Float32Array.from({ length: BATCH * n }, (_, i) => Math.sin(i)),
+    [BATCH, n],
+  );
 const feeds = { x4096: input(4096), x11008: input(11008) };
 
 /** ms per call of every node of the graph, mean of RUNS calls. */

@@ -159,6 +159,17 @@ describe('Scheduler', () => {
     await s.close();
   });
 
+  test('ignore_eos (eos null): EOS is generated like any token until max_tokens', async () => {
+    const runner = new ScriptedRunner();
+    const s = new Scheduler(runner, { slots: 1, maxQueue: 4, onFailure: noFailure });
+    runner.tokenFor = () => EOS;
+    const run = textRequest('ignore-eos', 3, 5, 1, null);
+    s.submit(run.req);
+    assert.equal(await run.done, 'length');
+    assert.deepEqual(run.tokens, [EOS, EOS, EOS, EOS, EOS]);
+    await s.close();
+  });
+
   test('EOS finishes with "stop" and is not passed on; the slot is reused by the queue in arrival order', async () => {
     const runner = new ScriptedRunner();
     const s = new Scheduler(runner, { slots: 1, maxQueue: 4, ...serial });

@@ -65,6 +65,7 @@ describe('chat completions', { timeout: 30_000 }, () => {
     assert.deepEqual(req.sampling, { temperature: 0.5, topK: 40, seed: 7 });
     assert.deepEqual(req.stop, ['three']);
     assert.equal(req.maxTokens, 9);
+    assert.equal(req.ignoreEos, false, 'ignore_eos defaults to false');
     assert.equal(req.n, 2);
     assert.equal(req.messages[0].role, 'user');
     const body = res.body as CreateChatCompletionResponse;
@@ -87,6 +88,12 @@ describe('chat completions', { timeout: 30_000 }, () => {
     });
     assert.equal(s.engine.chatRequests.at(-1)?.maxTokens, 3);
     const body = res.body as CreateChatCompletionResponse;
+    const ignoring = await post({ model: MODEL, messages: [user('a b')], ignore_eos: true });
+    assert.equal(ignoring.status, 200);
+    assert.equal(s.engine.chatRequests.at(-1)?.ignoreEos, true, 'ignore_eos reaches the engine');
+    const bad = await post({ model: MODEL, messages: [user('a b')], ignore_eos: 'yes' });
+    assert.equal(bad.status, 400);
+    assert.match(JSON.stringify(bad.body), /ignore_eos/);
     assert.equal(body.choices[0].message.content, 'You said: a');
     assert.equal(body.choices[0].finish_reason, 'length');
   });

@@ -122,6 +122,8 @@ export interface ChatRequest extends RequestBase {
   maxTokens?: number | null;
   /** Up to 4 stop strings; generation stops before them and they are not part of the returned text. */
   stop: string[];
+  /** vLLM's ignore_eos: generate past the end-of-sequence token until maxTokens or a stop string (benchmarks). */
+  ignoreEos?: boolean;
 }
 
 export interface ImageRequest extends RequestBase {

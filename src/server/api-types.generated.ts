@@ -522,6 +522,11 @@ export interface components {
             modalities?: components["schemas"]["ResponseModality"][] | null;
             guidance_scale?: components["schemas"]["GuidanceScale"];
             /**
+             * @description vLLM's extension: keep generating past the end-of-sequence token until `max_completion_tokens` (or a stop string), so every choice has the same length; for benchmarks. The end-of-sequence token then counts as a generated token and is not shown in the text.
+             * @default false
+             */
+            ignore_eos: boolean | null;
+            /**
              * @description Log probabilities are not supported.
              * @enum {boolean|null}
              */

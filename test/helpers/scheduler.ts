@@ -75,7 +75,13 @@ export interface TextRun {
   done: Promise<FinishReason>;
 }
 
-export function textRequest(id: string, promptLength: number, maxTokens: number, n = 1): TextRun {
+export function textRequest(
+  id: string,
+  promptLength: number,
+  maxTokens: number,
+  n = 1,
+  eos: number | null = EOS,
+): TextRun {
   const req = new GenerationRequest(id);
   const tokens: number[] = [];
   let finished = 0;
@@ -94,7 +100,7 @@ export function textRequest(id: string, promptLength: number, maxTokens: number,
       promptLength,
       sampling: GREEDY,
       seed: 0,
-      eos: EOS,
+      eos,
       maxTokens,
       output,
     });

@@ -242,7 +242,7 @@ export class UniTokEngine implements Engine {
         promptLength: promptTokens,
         sampling: settings.sampling,
         seed: settings.seed + i,
-        eos: bundle.special.eos,
+        eos: request.ignoreEos ? null : bundle.special.eos,
         maxTokens: settings.maxTokens,
         output: new ChoiceText(i, decoder, request.stop, emit),
       });

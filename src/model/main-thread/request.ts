@@ -134,7 +134,8 @@ export interface TextSequenceOptions {
   promptLength: number;
   sampling: SamplingSpec;
   seed: number;
-  eos: number;
+  /** The end-of-sequence id, or null to generate past it (ignore_eos). */
+  eos: number | null;
   /** Already capped by the engine so prompt + maxTokens fits the context. */
   maxTokens: number;
   output: TextOutput;
@@ -143,7 +144,7 @@ export interface TextSequenceOptions {
 export class TextSequence extends Sequence {
   private generated = 0;
   private last = -1;
-  private readonly eos: number;
+  private readonly eos: number | null;
   private readonly maxTokens: number;
   private readonly output: TextOutput;
 

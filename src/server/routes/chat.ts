@@ -150,6 +150,7 @@ async function admitReply(
     sampling: textSampling(body),
     maxTokens: body.max_completion_tokens ?? body.max_tokens ?? null,
     stop,
+    ignoreEos: body.ignore_eos ?? false,
   }).catch((err: unknown) => {
     // The engine names max_tokens; the client may have sent the newer max_completion_tokens.
     if (err instanceof ContextLengthError && err.maxTokens !== null && body.max_completion_tokens != null) {
