@@ -94,11 +94,16 @@ def image_embedding(model: UniTok, feats: torch.Tensor) -> torch.Tensor:
     return F.normalize(model.projection(model.fc_norm(feats.mean(dim=1))), dim=-1)
 
 
-def label_loss(model: UniTok, img: torch.Tensor, scenes: list, device) -> torch.Tensor:
+def label_loss(model: UniTok, img: torch.Tensor, scenes: list, device, train_text: bool = False) -> torch.Tensor:
     """Cross-entropy of each one-shape scene's image embedding [B, D] over the zero-shot templates' texts, for its
-    shape and for its colour (0 when the batch has no one-shape scene). Only the image side learns from it: with
-    the text tower and logit scale trainable too, the loss was minimised at chance by making the templates' texts
-    alike, which silenced the contrastive loss as well (run 12's first 535 steps: both at chance)."""
+    shape and for its colour (0 when the batch has no one-shape scene).
+
+    In the tokenizer's training only the image side learns from it (train_text False): with the text tower and
+    logit scale trainable too, the loss was minimised at chance by making the templates' texts alike, which
+    silenced the contrastive loss as well (run 12's first 535 steps: both at chance). The image side then learns
+    nothing from it for shape, though: the text tower, taught by captions that colour tells apart, gives "a photo of
+    a circle / square / triangle" one embedding (run 12, step 2000: cosine 1.000), so the gradient towards shape is
+    zero on both sides (docs/demo-training.md, run 12). finetune_clip trains the text side on it too (train_text)."""
     single = [i for i, s in enumerate(scenes) if len(s.shapes) == 1]
     if not single:
         return img.sum() * 0
@@ -108,7 +113,7 @@ def label_loss(model: UniTok, img: torch.Tensor, scenes: list, device) -> torch.
         template = world.ZEROSHOT_TEMPLATES[attr]
         tokens = torch.from_numpy(world.clip_tokenize([template.format(x) for x in labels],
                                                       model.cfg.text_context_length)).to(device)
-        with torch.no_grad():
+        with torch.enable_grad() if train_text else torch.no_grad():
             txt = model.encode_text(tokens)
         target = torch.tensor([labels.index(getattr(scenes[i].shapes[0], attr)) for i in single], device=device)
         loss = loss + F.cross_entropy(scale * img[single] @ txt.t(), target)
@@ -337,7 +342,8 @@ def finetune_clip(out: str, steps: int, batch: int, lr: float, minutes: float | 
         texts = [language.clip_text(scene, rng) for scene in scenes]
         # Features [B, 1, W] whose mean is the stored mean: the same image embedding.
         feats = means[torch.from_numpy(idx)][:, None]
-        loss = clip_loss(model, feats, texts, device) + label_loss(model, image_embedding(model, feats), scenes, device)
+        loss = clip_loss(model, feats, texts, device) + label_loss(model, image_embedding(model, feats), scenes, device,
+                                                                   train_text=True)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
