@@ -56,7 +56,7 @@ describe('settings.ts', () => {
 
   test('images: guidance scale from the client or the bundle, and the CFG pair decided once', () => {
     const byDefault = imageSettings({ sampling: {} }, defaults);
-    assert.equal(byDefault.guidanceScale, 3);
+    assert.equal(byDefault.guidanceScale, 1.5);
     assert.equal(byDefault.cfg, true);
     assert.deepEqual(byDefault.sampling, { temperature: 0.6, topK: 0, topP: 1 });
     const off = imageSettings({ sampling: { guidanceScale: 1, temperature: 1 } }, defaults);
@@ -67,7 +67,7 @@ describe('settings.ts', () => {
   test("the published defaults are the bundle's", () => {
     assert.deepEqual(publishedDefaults(defaults), {
       text: { temperature: 0, topP: 1, topK: 0, seed: null, maxTokens: 128 },
-      image: { temperature: 0.6, topP: 1, topK: 0, seed: null, guidanceScale: 3 },
+      image: { temperature: 0.6, topP: 1, topK: 0, seed: null, guidanceScale: 1.5 },
     });
   });
 });

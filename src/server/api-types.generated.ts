@@ -449,7 +449,7 @@ export interface components {
         TopK: number | null;
         /** @description Per-request RNG seed for best-effort determinism. Output i of n uses its own stream derived from it. */
         Seed: number | null;
-        /** @description Extension. Classifier-free guidance scale for visual codes; 1 disables CFG. Default is the served model's, as `GET /v1/models/{model}` shows in `defaults` (the default model: 3; the released model's scripts: 7). */
+        /** @description Extension. Classifier-free guidance scale for visual codes; 1 disables CFG. Default is the served model's, as `GET /v1/models/{model}` shows in `defaults` (the default model: 1.5; the released model's scripts: 7). */
         GuidanceScale: number | null;
         ChatCompletionRequestMessageContentPartText: {
             /**

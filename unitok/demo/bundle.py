@@ -4,8 +4,10 @@
 
 The run's released-layout checkpoints (unitok_tokenizer.pth, mllm/) go through the same converter as the released
 weights: `python3 -m unitok convert --tokenizer-config demo --mllm-config demo --dtype int4
---int4-accuracy-level 0`. int4 keeps the bundle under the 40 MB budget (fp32 embed_tokens + lm_head alone would be
-33 MB), and accuracy level 0 makes the graphs compute exactly what `evaluate --dtype int4` measures in PyTorch.
+--int4-accuracy-level 4`. int4 keeps the bundle under the 40 MB budget (fp32 embed_tokens + lm_head alone would be
+33 MB). Accuracy level 4 (int8 activations inside MatMulNBits) is what a served bundle uses, for speed
+(docs/step-profile.md); `evaluate --dtype int4` computes the same int4 weights with fp32 activations, so its figures
+can differ from the bundle's by that rounding, and test/demo-model.test.ts measures the bundle itself.
 MODEL_CARD.md is written from the run's metrics files; the held-out samples sheet is copied when present.
 """
 from __future__ import annotations
@@ -23,7 +25,15 @@ from . import language, world
 from .train_tokenizer import RELEASED_FILE
 
 MAX_BUNDLE_BYTES = 40 * 10**6
-DTYPE, ACCURACY_LEVEL = "int4", 0
+DTYPE, ACCURACY_LEVEL = "int4", 4
+
+
+def _label_note(tok: dict) -> str:
+    weight = tok.get("label_weight")
+    if not weight:
+        return ""
+    return (f", plus a label loss (weight {weight:g}): each one-shape image's embedding picks its shape and colour "
+            "among the zero-shot templates' texts")
 
 
 def _load(path: str) -> dict:
@@ -149,7 +159,7 @@ One command per stage, each resumable, on the project's 2-core CPU (`python3 -m 
    parameters). Loss: MSE + L1 reconstruction (shape pixels weighted 8x: they are a few percent of an image),
    VQ codebook/commitment loss (beta 0.25, straight-through), image-text contrastive loss (weight {tok.get('clip_weight', 0.1):g}) against its
    own text tower, which reads open_clip's BPE ids (vocab 49408, context 77, as released; `unitok/clip_tokenizer.py`),
-   on descriptions in the prompt grammar and zero-shot-style texts ("a photo of a circle"). The first steps train a plain autoencoder; the codebooks are then seeded
+   on descriptions in the prompt grammar and zero-shot-style texts ("a photo of a circle"){_label_note(tok)}. The first steps train a plain autoencoder; the codebooks are then seeded
    from its latents and unused entries re-seeded where the codebook fits worst. No pretrained networks, no
    perceptual or GAN loss.{decoder_note}
 2. `train-mllm` ({mllm.get('steps', '?')} steps x {mllm.get('batch', '?')} sequences, {mllm.get('train_minutes', 0):.0f} min):
