@@ -2,6 +2,12 @@
 // passed to a graph as both the past_key_values feed and the present fetch, so GroupQueryAttention writes the new
 // positions in place (onnxruntime-notes §1): no copy of the cache per step. A run over slots lo..hi-1 binds row
 // views of those buffers. Every slot reserves its whole context up front, so the size is checked at load.
+//
+// The buffers are laid out for the positions in use, not the context: [slots, kv_heads, active, head_dim] with
+// `active` a power of two that grows (re-laid out in place) when a run needs more. ORT's CPU GroupQueryAttention
+// works over the whole buffer length it is given, masked, so a 512-position buffer made the demo model's batch-8
+// step 3x slower than an 81-position one (bench/llm-step.ts KV_CAP; docs/step-profile.md). It never shrinks: a
+// slot's positions beyond the new length would be lost, and the runner does not know which slots still live.
 import { totalmem } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { type FloatData, type FloatType, newFloats, tensorInfo } from './tensors.ts';
@@ -25,11 +31,15 @@ export class KvCache {
     return names.length * rows * heads * capacity * headDim * (type === 'float16' ? 2 : 4);
   }
 
+  /** The smallest buffer length used. */
+  static readonly MIN_ACTIVE = 64;
+
   private readonly buffers: { feed: string; fetch: string; data: FloatData }[];
   private readonly type: FloatType;
-  private readonly rowSize: number;
   private readonly heads: number;
   private readonly headDim: number;
+  /** Positions per slot in the current layout (<= capacity). */
+  private active: number;
 
   constructor(
     session: ort.InferenceSession,
@@ -38,12 +48,37 @@ export class KvCache {
   ) {
     const { names, type, heads, headDim } = kvLayout(session);
     [this.type, this.heads, this.headDim] = [type, heads, headDim];
-    this.rowSize = heads * capacity * headDim;
+    this.active = Math.min(capacity, KvCache.MIN_ACTIVE);
     this.buffers = names.map((feed) => ({
       feed,
       fetch: feed.replace('past_key_values.', 'present.'),
-      data: newFloats(type, rows * this.rowSize),
+      data: newFloats(type, rows * heads * capacity * headDim),
     }));
+  }
+
+  /** Positions per slot the buffers are laid out for now. */
+  get length(): number {
+    return this.active;
+  }
+
+  /** Makes room for `positions` per slot: the next power of two (at most the capacity), moving what is stored. */
+  reserve(positions: number): void {
+    if (positions <= this.active) return;
+    if (positions > this.capacity)
+      throw new Error(`KV: ${positions} positions asked, capacity ${this.capacity}`);
+    let next = this.active;
+    while (next < positions) next *= 2;
+    next = Math.min(next, this.capacity);
+    // Each (slot, head) block of `active` positions moves to its place in the wider layout; from the last block
+    // back, so no block is overwritten before it has moved (new offsets are never below old ones).
+    const block = this.active * this.headDim;
+    for (const b of this.buffers)
+      for (let i = this.rows * this.heads - 1; i > 0; i--) {
+        b.data.copyWithin(i * next * this.headDim, i * block, (i + 1) * block);
+        b.data.fill(0, i * next * this.headDim + block, (i + 1) * next * this.headDim);
+      }
+    for (const b of this.buffers) b.data.fill(0, block, next * this.headDim); // block 0 stays; its tail is new
+    this.active = next;
   }
 
   /** Adds views of rows lo..hi-1 to a run's feeds and fetches (the same Tensor both ways: in place). */
@@ -55,9 +90,10 @@ export class KvCache {
   ): void {
     if (lo < 0 || hi > this.rows || lo >= hi)
       throw new Error(`KV rows ${lo}..${hi - 1} outside 0..${this.rows - 1}`);
-    const dims = [hi - lo, this.heads, this.capacity, this.headDim];
+    const dims = [hi - lo, this.heads, this.active, this.headDim];
+    const rowSize = this.heads * this.active * this.headDim;
     for (const b of this.buffers) {
-      const view = new ort.Tensor(this.type, b.data.subarray(lo * this.rowSize, hi * this.rowSize), dims);
+      const view = new ort.Tensor(this.type, b.data.subarray(lo * rowSize, hi * rowSize), dims);
       feeds[b.feed] = view;
       fetches[b.fetch] = view;
     }

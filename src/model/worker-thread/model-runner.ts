@@ -295,6 +295,7 @@ export class ModelRunner implements StepExecutor {
       logits_index: int64(S === 1 ? new Array(B).fill(0) : last, [B]),
     };
     const fetches: Record<string, ort.Tensor | null> = { hidden: null };
+    this.kv.reserve(Math.max(...last) + 1);
     this.kv.bind(first, first + B, feeds, fetches);
     const result = await this.sessions.llm.run(feeds, fetches);
     timings.llm += performance.now() - t1;
