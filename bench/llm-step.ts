@@ -6,7 +6,7 @@
 //
 //   /usr/bin/python3 bench/graph_variants.py models/demo build/variants/demo
 //   node --import tsx bench/llm-step.ts [--model models/demo] [--variants build/variants/demo] [--steps 64]
-//                                       [--rounds 3] [--profile]
+//                                       [--rounds 3] [--profile] [--kv-length N]
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +22,9 @@ const { values } = parseArgs({
     steps: { type: 'string', default: '64' },
     rounds: { type: 'string', default: '3' },
     profile: { type: 'boolean', default: false },
+    // KV buffer length per row (default: just the positions the run fills). ORT's CPU GroupQueryAttention works
+    // over the whole buffer, so a longer one (e.g. --kv-length 512, a whole context) costs more per step.
+    'kv-length': { type: 'string', default: '0' },
   },
 });
 const bundle = readBundle(values.model as string);
@@ -70,7 +73,7 @@ async function steps(
   batch: number,
   n: number,
 ): Promise<number> {
-  const L = 16 + n + 1;
+  const L = Number(values['kv-length']) || 16 + n + 1;
   const kvDims = [batch, s.heads, L, s.headDim];
   const kv = s.names.map((name) => ({
     name,

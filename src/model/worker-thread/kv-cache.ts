@@ -6,7 +6,7 @@
 // The buffers are laid out for the positions in use, not the context: [slots, kv_heads, active, head_dim] with
 // `active` a power of two that grows (re-laid out in place) when a run needs more. ORT's CPU GroupQueryAttention
 // works over the whole buffer length it is given, masked, so a 512-position buffer made the demo model's batch-8
-// step 3x slower than an 81-position one (bench/llm-step.ts KV_CAP; docs/step-profile.md). It never shrinks: a
+// step 3x slower than an 81-position one (bench/llm-step.ts --kv-length; docs/step-profile.md). It never shrinks: a
 // slot's positions beyond the new length would be lost, and the runner does not know which slots still live.
 import { totalmem } from 'node:os';
 import * as ort from 'onnxruntime-node';
