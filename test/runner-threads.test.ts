@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { readBundle } from '../src/model/bundle.ts';
-import { defaultThreads, SMALL_GRAPH_BYTES } from '../src/model/worker-thread/model-runner.ts';
+import { defaultThreads, SMALL_GRAPH_BYTES } from '../src/model/worker-thread/devices.ts';
 
 test('small graphs get one intra-op thread on the CPU; large ones and other devices are left to ORT', () => {
   const tiny = readBundle('models/tiny');

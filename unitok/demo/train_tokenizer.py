@@ -98,12 +98,10 @@ def label_loss(model: UniTok, img: torch.Tensor, scenes: list, device, train_tex
     """Cross-entropy of each one-shape scene's image embedding [B, D] over the zero-shot templates' texts, for its
     shape and for its colour (0 when the batch has no one-shape scene).
 
-    In the tokenizer's training only the image side learns from it (train_text False): with the text tower and
-    logit scale trainable too, the loss was minimised at chance by making the templates' texts alike, which
-    silenced the contrastive loss as well (run 12's first 535 steps: both at chance). The image side then learns
-    nothing from it for shape, though: the text tower, taught by captions that colour tells apart, gives "a photo of
-    a circle / square / triangle" one embedding (run 12, step 2000: cosine 1.000), so the gradient towards shape is
-    zero on both sides (docs/demo-training.md, run 12). finetune_clip trains the text side on it too (train_text)."""
+    The tokenizer's training detaches the text side (train_text False): trained on both sides from the start, it
+    made the templates' texts alike and held the contrastive loss at chance too (run 12's first 535 steps). It still
+    teaches no shape: the text tower gives the three shape templates one embedding, so that gradient is zero
+    (docs/demo-training.md, run 12). finetune_clip trains the text side on it as well (train_text True)."""
     single = [i for i, s in enumerate(scenes) if len(s.shapes) == 1]
     if not single:
         return img.sum() * 0

@@ -2,7 +2,6 @@
 // time (protocol/steps.ts). It runs inside the runner worker and holds no request state; see docs/graphs.md for
 // the IO of each graph. The depth head gets its own small KV buffers of K positions, refilled from position 0 for
 // every visual token.
-import { existsSync, statSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import { readBundle } from '../bundle.ts';
 import { Mulberry32 } from '../protocol/rng.ts';
@@ -21,7 +20,7 @@ import {
   type StepTimings,
 } from '../protocol/steps.ts';
 import { CodeTable } from './code-table.ts';
-import { openSession } from './devices.ts';
+import { defaultThreads, openSession } from './devices.ts';
 import { checkKvMemory, KvCache } from './kv-cache.ts';
 import { LogitsBuffer } from './logits.ts';
 import type { StepExecutor } from './runner-service.ts';
@@ -40,22 +39,6 @@ import {
 /** What one LLM row produced this step: its post-norm hidden state at the row's last position. */
 interface RowOutput {
   hidden: FloatData;
-}
-
-/** Graphs smaller than this (graph + weights) run on one intra-op thread by default. */
-export const SMALL_GRAPH_BYTES = 64 * 2 ** 20;
-
-/**
- * Intra-op threads for a CPU session when none were asked for: one for a small graph, ORT's default (every core)
- * otherwise. A small graph's ops are too short to split: handing them to a second pool thread costs more than it
- * saves, and the main thread and the codec worker need the other core (bench/llm-step.ts on the demo model, 2
- * cores: text step 0.34 vs 0.50 ms at batch 1 and 1.48 vs 1.66 ms at batch 8 with one thread; docs/step-profile.md).
- */
-export function defaultThreads(graph: string, device: RunnerOptions['device']): number | undefined {
-  if (device !== 'cpu') return undefined;
-  let bytes = statSync(graph).size;
-  if (existsSync(`${graph}.data`)) bytes += statSync(`${graph}.data`).size;
-  return bytes < SMALL_GRAPH_BYTES ? 1 : undefined;
 }
 
 export class ModelRunner implements StepExecutor {
