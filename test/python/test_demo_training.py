@@ -43,7 +43,8 @@ def test_contrastive_loss_prefers_matching_pairs(tokenizer_model):
     torch.manual_seed(0)
     feats = torch.randn(4, 64, tokenizer_model.cfg.width)
     texts = ["a circle", "a square", "a red object", "a circle"]
-    loss = train_tokenizer.clip_loss(tokenizer_model, feats, texts, "cpu")
+    img = train_tokenizer.image_embedding(tokenizer_model, feats)
+    loss = train_tokenizer.clip_loss(tokenizer_model, img, texts, "cpu")
     assert torch.isfinite(loss) and loss.item() > 0
 
 

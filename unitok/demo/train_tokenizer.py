@@ -118,8 +118,8 @@ def label_loss(model: UniTok, img: torch.Tensor, scenes: list, device, train_tex
     return loss / 2
 
 
-def clip_loss(model: UniTok, feats: torch.Tensor, texts: list[str], device) -> torch.Tensor:
-    img = image_embedding(model, feats)
+def clip_loss(model: UniTok, img: torch.Tensor, texts: list[str], device) -> torch.Tensor:
+    """Symmetric InfoNCE of image embeddings img [B, D] (image_embedding) against the texts' embeddings."""
     tokens = torch.from_numpy(world.clip_tokenize(texts, model.cfg.text_context_length)).to(device)
     txt = model.encode_text(tokens)
     logits = model.logit_scale.clamp(0, math.log(100)).exp() * img @ txt.t()
@@ -211,8 +211,9 @@ def train(out: str, steps: int, batch: int, lr: float, minutes: float | None, re
         rec = model.decoder(feats)
         mse = F.mse_loss(rec.detach(), x)
         rec_loss = ((rec - x).pow(2) * weight).mean() + ((rec - x).abs() * weight).mean()
-        cl = clip_loss(model, feats, texts, device)
-        lab = label_loss(model, image_embedding(model, feats), scenes, device)
+        img = image_embedding(model, feats)
+        cl = clip_loss(model, img, texts, device)
+        lab = label_loss(model, img, scenes, device)
         loss = rec_loss + vq + clip_weight * cl + label_weight * lab
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -338,10 +339,8 @@ def finetune_clip(out: str, steps: int, batch: int, lr: float, minutes: float | 
         idx = rng.choice(pool, batch, replace=False)
         scenes = [world.make_scene("train", 200_000 + int(i)) for i in idx]
         texts = [language.clip_text(scene, rng) for scene in scenes]
-        # Features [B, 1, W] whose mean is the stored mean: the same image embedding.
-        feats = means[torch.from_numpy(idx)][:, None]
-        loss = clip_loss(model, feats, texts, device) + label_loss(model, image_embedding(model, feats), scenes, device,
-                                                                   train_text=True)
+        img = image_embedding(model, means[torch.from_numpy(idx)][:, None])  # [B, 1, W]: the stored mean
+        loss = clip_loss(model, img, texts, device) + label_loss(model, img, scenes, device, train_text=True)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
