@@ -36,10 +36,8 @@ import {
   tensorInfo,
 } from './tensors.ts';
 
-/** What one LLM row produced this step: its post-norm hidden state at the row's last position. */
-interface RowOutput {
-  hidden: FloatData;
-}
+/** Each slot's post-norm hidden state at its last position, from this step's llm runs. */
+type Hidden = Map<number, FloatData>;
 
 export class ModelRunner implements StepExecutor {
   private readonly sampled = new Map<number, Segment>();
@@ -153,7 +151,7 @@ export class ModelRunner implements StepExecutor {
     plannedHeads: Head[],
     timings: StepTimings,
   ): Promise<HeadResult[]> {
-    const rows = new Map<number, RowOutput>();
+    const rows = new Map<number, FloatData>();
     // Decode first: its holes write position 0 of the slots that the prefill runs then overwrite.
     if (decode) {
       const inputs = decode.rows.map((r, slot) =>
@@ -213,16 +211,16 @@ export class ModelRunner implements StepExecutor {
   }
 
   /** The hidden state of `slot` from this step's llm runs. */
-  private hiddenOf(rows: Map<number, RowOutput>, slot: number, head: string): FloatData {
-    const row = rows.get(slot);
-    if (!row) throw new Error(`${head} head on slot ${slot}, which no run of this step computed`);
-    return row.hidden;
+  private hiddenOf(rows: Hidden, slot: number, head: string): FloatData {
+    const hidden = rows.get(slot);
+    if (!hidden) throw new Error(`${head} head on slot ${slot}, which no run of this step computed`);
+    return hidden;
   }
 
   /** Logits [T, V] of the text heads' slots, in that order: one lm_head run into the preallocated buffer. */
   private async lmHead(
     slots: number[],
-    rows: Map<number, RowOutput>,
+    rows: Hidden,
     timings: StepTimings,
   ): Promise<Float32Array> {
     const D = this.info.hiddenSize;
@@ -261,7 +259,7 @@ export class ModelRunner implements StepExecutor {
     first: number,
     rows: (Segment[] | null)[],
     last: number[],
-    out: Map<number, RowOutput>,
+    out: Hidden,
     timings: StepTimings,
   ): Promise<void> {
     const B = rows.length;
@@ -284,7 +282,7 @@ export class ModelRunner implements StepExecutor {
     timings.llm += performance.now() - t1;
     const hidden = result.hidden.data as FloatData;
     rows.forEach((r, b) => {
-      if (r) out.set(first + b, { hidden: hidden.subarray(b * D, (b + 1) * D) });
+      if (r) out.set(first + b, hidden.subarray(b * D, (b + 1) * D));
     });
   }
 
@@ -344,7 +342,7 @@ export class ModelRunner implements StepExecutor {
   /** K code steps for every image head at once: the rows of all heads form one depth-head batch. */
   private async depth(
     heads: ImageHead[],
-    rows: Map<number, RowOutput>,
+    rows: Hidden,
     timings: StepTimings,
   ): Promise<HeadResult[]> {
     const D = this.info.hiddenSize;
