@@ -218,11 +218,7 @@ export class ModelRunner implements StepExecutor {
   }
 
   /** Logits [T, V] of the text heads' slots, in that order: one lm_head run into the preallocated buffer. */
-  private async lmHead(
-    slots: number[],
-    rows: Hidden,
-    timings: StepTimings,
-  ): Promise<Float32Array> {
+  private async lmHead(slots: number[], rows: Hidden, timings: StepTimings): Promise<Float32Array> {
     const D = this.info.hiddenSize;
     const V = this.info.vocabSize;
     const T = slots.length;
@@ -340,11 +336,7 @@ export class ModelRunner implements StepExecutor {
   // ------------------------------------------------------------------------------------------------ depth head
 
   /** K code steps for every image head at once: the rows of all heads form one depth-head batch. */
-  private async depth(
-    heads: ImageHead[],
-    rows: Hidden,
-    timings: StepTimings,
-  ): Promise<HeadResult[]> {
+  private async depth(heads: ImageHead[], rows: Hidden, timings: StepTimings): Promise<HeadResult[]> {
     const D = this.info.hiddenSize;
     const K = this.info.codesPerToken;
     const C = this.info.codebookSize;
