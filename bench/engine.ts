@@ -3,7 +3,7 @@
 // same bundle as the floor, which runs in a clean process of its own (bench/floor.ts).
 //
 //   node --import tsx bench/engine.ts [--model models/demo] [--tokens 64] [--rounds 2] [--multi-step 1,8]
-//        [--temperatures 0,1] [--streams 1,4,8] [--images 1,4] [--url http://127.0.0.1:8000 | --no-http] [--no-floor]
+//        [--temperatures 0,1] [--streams 1,4,8] [--images 1,4 | ''] [--url http://127.0.0.1:8000 | --no-http] [--no-floor]
 //        [--keep-eos]
 //
 // --multi-step: one in-process engine per value of EngineTuning.multiStep (most decode steps per runner call);
@@ -171,7 +171,7 @@ async function main() {
         worker: mean(run.worker),
       });
   }
-  const imageNs = (values.images as string).split(',').map(Number);
+  const imageNs = (values.images as string).split(',').filter(Boolean).map(Number); // '' = no image rows
   const images = clients.map(() => imageNs.map(() => [] as { first: number; total: number }[]));
   const floorImages: number[] = [];
   for (let r = 0; r < ROUNDS + 1; r++) {

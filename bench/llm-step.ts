@@ -6,7 +6,10 @@
 //
 //   /usr/bin/python3 bench/graph_variants.py models/demo build/variants/demo
 //   node --import tsx bench/llm-step.ts [--model models/demo] [--variants build/variants/demo] [--steps 64]
-//                                       [--rounds 3] [--profile] [--kv-length N]
+//                                       [--rounds 3] [--profile] [--kv-length N] [--head FILE ...]
+//
+// --head FILE (repeatable): one more text variant (acc 4, 1 thread) whose lm_head is that graph, e.g. another
+// bundle's lm_head.onnx: an int4 (MatMulNBits) head beside an int8 one (convert --lm-head-bits 8).
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -25,6 +28,7 @@ const { values } = parseArgs({
     // KV buffer length per row (default: just the positions the run fills). ORT's CPU GroupQueryAttention works
     // over the whole buffer, so a longer one (e.g. --kv-length 512, a whole context) costs more per step.
     'kv-length': { type: 'string', default: '0' },
+    head: { type: 'string', multiple: true, default: [] },
   },
 });
 const bundle = readBundle(values.model as string);
@@ -37,6 +41,8 @@ interface Variant {
   threads: number;
   /** 'logits': a text step (llm, then lm_head on its hidden); 'hidden': an image step (llm alone). */
   fetch: 'logits' | 'hidden';
+  /** lm_head graph instead of the variants folder's. */
+  head?: string;
 }
 const variants: Variant[] = [
   ...([0, 4] as const).flatMap((acc) =>
@@ -48,6 +54,13 @@ const variants: Variant[] = [
     })),
   ),
   { name: `acc 4, ${cores} threads, image (llm only)`, acc: 4, threads: cores, fetch: 'hidden' },
+  ...(values.head as string[]).map((head) => ({
+    name: `acc 4, 1 thread, text, lm_head ${head}`,
+    acc: 4 as const,
+    threads: 1,
+    fetch: 'logits' as const,
+    head,
+  })),
 ];
 const graphPath = (graph: 'llm' | 'lm_head', acc: number) =>
   join(values.variants as string, `${graph}-acc${acc}.onnx`);
@@ -58,7 +71,7 @@ async function open(v: Variant, profile = false) {
     ...(profile ? { enableProfiling: true, profileFilePrefix: `/tmp/llm-step-${process.pid}` } : {}),
   };
   const session = await ort.InferenceSession.create(graphPath('llm', v.acc), options);
-  const head = await ort.InferenceSession.create(graphPath('lm_head', v.acc), options);
+  const head = await ort.InferenceSession.create(v.head ?? graphPath('lm_head', v.acc), options);
   const names = session.inputNames.filter((n) => n.startsWith('past_key_values.'));
   const meta = session.inputMetadata.find((m) => m.name === names[0]) as unknown as { shape: number[] };
   const D = (session.inputMetadata.find((m) => m.name === 'inputs_embeds') as unknown as { shape: number[] })

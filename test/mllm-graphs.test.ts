@@ -264,6 +264,26 @@ test('fp32 depth_head fed by code_embed; the next visual token reuses the cache 
   await Promise.all([head.release(), table.release()]);
 });
 
+test('int8 lm_head (--lm-head-bits 8): exact integer arithmetic, each row independent of its batch', async () => {
+  const head = await ort.InferenceSession.create(join(dir, 'int4_lm8', 'lm_head.onnx'));
+  const V = cfg.vocab_size;
+  for (let step = 0; step <= steps; step++) {
+    const hidden = at(T['llm.hidden'], [step]); // [2, D], the fp32 model's
+    const { logits } = await head.run({ hidden: new ort.Tensor('float32', hidden.slice(), [2, D]) });
+    const got = logits.data as Float32Array;
+    // export/int8.py's float32 steps, op for op: the same bits.
+    assert.deepEqual(got, at(T['lm8.logits'], [step]), `step ${step}: differs from the int8 arithmetic`);
+    check('int4', `lm_head int8 logits step ${step}`, got, at(T['llm.logits'], [step]));
+    for (let b = 0; b < 2; b++) {
+      const alone = await head.run({
+        hidden: new ort.Tensor('float32', hidden.slice(b * D, (b + 1) * D), [1, D]),
+      });
+      assert.deepEqual(alone.logits.data, got.subarray(b * V, (b + 1) * V), `step ${step} row ${b} alone`);
+    }
+  }
+  await head.release();
+});
+
 after(() => {
   // Reported numbers: max-abs error against PyTorch fp32 (and relative to the reference's largest magnitude).
   const cell = (text: string | undefined) => (text ?? '-').padEnd(26);

@@ -241,9 +241,25 @@ def test_graphs_keep_weights_in_external_data(model, tmp_path):
 def test_int4_block_size_is_a_choice_recorded_in_the_manifest(model, tmp_path):
     weights = {k: v.numpy() for k, v in model.state_dict().items()}
     manifest = build_mllm_graphs(weights, TINY, "int4", str(tmp_path), graphs=("lm_head",), int4_block_size=64)
-    assert manifest["int4"] == {"bits": 4, "block_size": 64, "accuracy_level": 4}
+    assert manifest["int4"] == {"bits": 4, "block_size": 64, "accuracy_level": 4, "lm_head_bits": 4}
     m = onnx.load(os.path.join(tmp_path, "lm_head.onnx"), load_external_data=False)
     (node,) = [n for n in m.graph.node if n.op_type == "MatMulNBits"]
     assert {a.name: a.i for a in node.attribute}["block_size"] == 64
     with pytest.raises(ValueError, match="block size 48"):
         build_mllm_graphs(weights, TINY, "int4", str(tmp_path / "bad"), graphs=("lm_head",), int4_block_size=48)
+
+
+def test_lm_head_bits_8_is_an_int4_option_with_int8_weights(model, tmp_path):
+    weights = {k: v.numpy() for k, v in model.state_dict().items()}
+    manifest = build_mllm_graphs(weights, TINY, "int4", str(tmp_path), graphs=("lm_head",), lm_head_bits=8)
+    assert manifest["int4"]["lm_head_bits"] == 8
+    m = onnx.load(os.path.join(tmp_path, "lm_head.onnx"))
+    ops = [n.op_type for n in m.graph.node]
+    assert "MatMulInteger" in ops and "MatMulNBits" not in ops
+    q = numpy_helper.to_array(next(t for t in m.graph.initializer if t.name == "lm_head.weight_q8"))
+    assert q.dtype == np.int8 and q.shape == (TINY.hidden_size, TINY.vocab_size)  # [K, N] for MatMulInteger
+    assert np.abs(q.astype(np.int32)).max() == 127  # each column's largest weight uses the whole range
+    with pytest.raises(ValueError, match="int4 option"):
+        build_mllm_graphs(weights, TINY, "fp32", str(tmp_path / "fp32"), graphs=("lm_head",), lm_head_bits=8)
+    with pytest.raises(ValueError, match="lm_head bits 6"):
+        build_mllm_graphs(weights, TINY, "int4", str(tmp_path / "bad"), graphs=("lm_head",), lm_head_bits=6)

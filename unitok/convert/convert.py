@@ -21,7 +21,7 @@ import time
 
 import numpy as np
 
-from ..export.mllm_graphs import INT4_BLOCK_SIZE, INT4_BLOCK_SIZES, PRECISIONS, build_mllm_graphs
+from ..export.mllm_graphs import INT4_BLOCK_SIZE, INT4_BLOCK_SIZES, LM_HEAD_BITS, PRECISIONS, build_mllm_graphs
 from ..export.onnx_io import atomic_output_dir
 from ..export.tokenizer_onnx import GRAPH_FILES, CheckpointMismatchError, export_tokenizer_graphs, load_released_tokenizer
 from ..safetensors import SafetensorsCheckpoint, SafetensorsError
@@ -92,7 +92,7 @@ def _compare_codebooks(tok_model, ckpt, cfg) -> None:
 
 def convert(tokenizer_path: str, mllm_dir: str, out: str, dtype: str, tokenizer_config: str | None = None,
             mllm_config: str = "7b", int4_accuracy_level: int = 4, clip_words: dict | None = None,
-            int4_block_size: int = INT4_BLOCK_SIZE) -> dict:
+            int4_block_size: int = INT4_BLOCK_SIZE, lm_head_bits: int = 4) -> dict:
     """Validate, then write the bundle; returns its config.json contents. `clip_words`: a closed word vocabulary
     for the CLIP text tower (export/clip_files.py); without it a 49,408-id text tower gets the CLIP BPE file."""
     if dtype not in PRECISIONS:
@@ -100,6 +100,8 @@ def convert(tokenizer_path: str, mllm_dir: str, out: str, dtype: str, tokenizer_
     if int4_block_size not in INT4_BLOCK_SIZES:
         raise ConversionError(f"--int4-block-size {int4_block_size} is not one of "
                               f"{', '.join(map(str, INT4_BLOCK_SIZES))}")
+    if lm_head_bits == 8 and dtype != "int4":
+        raise ConversionError(f"--lm-head-bits 8 applies to --dtype int4; {dtype} keeps lm_head in {dtype}")
     if os.path.exists(out) and (not os.path.isdir(out) or os.listdir(out)):
         raise ConversionError(f"output folder {out} exists and is not empty; choose another or remove it")
     t0 = time.time()
@@ -117,7 +119,7 @@ def convert(tokenizer_path: str, mllm_dir: str, out: str, dtype: str, tokenizer_
         _log(f"MLLM graphs ({cfg.name}, {dtype}), streaming {human_bytes(weights.stored_bytes())} of weights:")
         bar = Progress("mllm", weights.stored_bytes(), len(weights))
         manifest = build_mllm_graphs(weights, cfg, dtype, tmp, int4_accuracy_level=int4_accuracy_level,
-                                     int4_block_size=int4_block_size,
+                                     int4_block_size=int4_block_size, lm_head_bits=lm_head_bits,
                                      progress=lambda graph, key: bar.update(ckpt.nbytes(key) if key in ckpt else 0,
                                                                             note=graph))
         bar.close()
@@ -168,10 +170,13 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--int4-block-size", type=int, default=INT4_BLOCK_SIZE, choices=INT4_BLOCK_SIZES,
                     help="weights per int4 scale for --dtype int4 (default 32, the WebGPU fast path; 128 decodes "
                          "faster on CPU: docs/step-profile.md)")
+    ap.add_argument("--lm-head-bits", type=int, default=4, choices=LM_HEAD_BITS,
+                    help="lm_head of --dtype int4: 4 (MatMulNBits, as every Linear) or 8 (int8 weights and activations "
+                         "through MatMulInteger: batches better on the CPU EP; other EPs may lack it)")
     args = ap.parse_args(argv)
     try:
         convert(args.tokenizer, args.mllm, args.out, args.dtype, args.tokenizer_config, args.mllm_config,
-                args.int4_accuracy_level, int4_block_size=args.int4_block_size)
+                args.int4_accuracy_level, int4_block_size=args.int4_block_size, lm_head_bits=args.lm_head_bits)
     except (ConversionError, FileExistsError) as e:
         _log(f"error: {e}")
         return 1

@@ -21,6 +21,7 @@ import torch
 
 from ..config import get_tokenizer_config
 from ..export.mllm_fixtures import int4_dequantized
+from ..export.int8 import dequantize_int8_rows, quantize_int8_rows
 from ..export.mllm_graphs import PRECISIONS
 from ..modules.mllm import UniTokMLLM
 from ..modules.quant import NormalizedEmbedding
@@ -58,14 +59,18 @@ class _Prenormalized(NormalizedEmbedding):
 
 
 @torch.no_grad()
-def bundle_equivalent(model: UniTokMLLM, dtype: str) -> UniTokMLLM:
+def bundle_equivalent(model: UniTokMLLM, dtype: str, lm_head_bits: int = 4) -> UniTokMLLM:
     """A copy computing with the weights the bundle's graphs hold at `dtype` (fp32: the model itself; int4:
-    dequantised 4-bit Linear weights and tables rounded to their storage type). For int4 this matches the
-    graphs to float rounding only with MatMulNBits accuracy_level 0, which the tiny bundle uses."""
+    dequantised 4-bit Linear weights, the 8-bit lm_head's with lm_head_bits 8, and tables rounded to their storage
+    type). For int4 this matches the graphs to float rounding only with MatMulNBits accuracy_level 0, which the
+    tiny bundle uses (and without the 8-bit lm_head, whose activations are rounded to 8 bits too)."""
     prec = PRECISIONS[dtype]
     if prec.io != np.float32:
         raise ValueError(f"{dtype} graphs compute in {np.dtype(prec.io).name}; no float32 model reproduces them")
     ref = int4_dequantized(model) if prec.int4 else copy.deepcopy(model)
+    if prec.int4 and lm_head_bits == 8:
+        w = dequantize_int8_rows(*quantize_int8_rows(model.lm_head.weight.numpy()))
+        ref.lm_head.weight.copy_(torch.from_numpy(w))
 
     def stored(w: torch.Tensor) -> torch.Tensor:
         return w.numpy().astype(prec.table).astype(np.float32)

@@ -4,10 +4,11 @@
 
 The run's released-layout checkpoints (unitok_tokenizer.pth, mllm/) go through the same converter as the released
 weights: `python3 -m unitok convert --tokenizer-config demo --mllm-config demo --dtype int4
---int4-accuracy-level 4`. int4 keeps the bundle under the 40 MB budget (fp32 embed_tokens + lm_head alone would be
-33 MB). Accuracy level 4 (int8 activations inside MatMulNBits) is what a served bundle uses, for speed
-(docs/step-profile.md); `evaluate --dtype int4` computes the same int4 weights with fp32 activations, so its figures
-can differ from the bundle's by that rounding, and test/demo-model.test.ts measures the bundle itself.
+--int4-accuracy-level 4 --lm-head-bits 8`. int4 keeps the bundle under the 40 MB budget (fp32 embed_tokens +
+lm_head alone would be 33 MB). Accuracy level 4 (int8 activations inside MatMulNBits) and the int8 lm_head are what
+a served bundle uses, for speed (docs/step-profile.md); `evaluate --dtype int4` computes the same weights with fp32
+activations, so its figures can differ from the bundle's by that rounding, and test/demo-model.test.ts measures
+the bundle itself.
 MODEL_CARD.md is written from the run's metrics files; the held-out samples sheet is copied when present.
 """
 from __future__ import annotations
@@ -26,6 +27,9 @@ from .train_tokenizer import RELEASED_FILE
 
 MAX_BUNDLE_BYTES = 40 * 10**6
 DTYPE, ACCURACY_LEVEL = "int4", 4
+# The 8-bit text head: a batch-8 step of this small model is mostly lm_head, which MatMulNBits re-expands per row
+# (export/int8.py; docs/step-profile.md). The bundle is built for the CPU EP, where MatMulInteger is fast.
+LM_HEAD_BITS = 8
 
 
 def _label_note(tok: dict) -> str:
@@ -175,7 +179,8 @@ One command per stage, each resumable, on the project's 2-core CPU (`python3 -m 
    token alone, as the released generation loop feeds them. The visual embedder starts from the tokenizer's
    codebooks (frozen) and post_quant_proj, as released.{_aux(mllm)}{notes}
 3. `build-demo-bundle`: the released-layout checkpoints through `python3 -m unitok convert --dtype {DTYPE}
-   --int4-accuracy-level {ACCURACY_LEVEL}` (int4 Linear layers, fp16 embedding tables; fp32 tokenizer graphs).
+   --int4-accuracy-level {ACCURACY_LEVEL} --lm-head-bits {LM_HEAD_BITS}` (int4 Linear layers, an int8 lm_head, fp16
+   embedding tables; fp32 tokenizer graphs).
 4. `evaluate --dtype int4`: the numbers below, computed on the bundle's own (int4-dequantised) weights.
 
 ## Measured quality (held-out split)
@@ -246,7 +251,7 @@ def build(run: str, out: str, eval_path: str, image_sampling: dict | None) -> in
     tmp = out.rstrip("/") + ".building"
     shutil.rmtree(tmp, ignore_errors=True)
     config = convert(os.path.join(run, RELEASED_FILE), os.path.join(run, "mllm"), tmp, DTYPE, "demo", "demo",
-                     ACCURACY_LEVEL)
+                     ACCURACY_LEVEL, lm_head_bits=LM_HEAD_BITS)
     # The text tower reads open_clip BPE (convert declares it); its zero-shot default is what the demo trained on.
     with open(os.path.join(tmp, "unitok_config.json")) as f:
         manifest = json.load(f)

@@ -14,9 +14,9 @@ Every figure is measured on the world's held-out split (scenes the training neve
                   shape-sized, centred in the named cell (`accuracy`); shape and background judged apart;
   chat            text-only requests of the held-out language split (greetings, capability questions, describe
                   requests, out-of-world requests): exact match of the reply; and the replies to FIVE_PROMPTS.
---dtype int4 evaluates the MLLM with the committed bundle's weights (int4-dequantised, fp16 tables) and fp32
-activations, i.e. exactly what graphs converted with --int4-accuracy-level 0 compute; the shipped bundle uses level 4
-(int8 activations inside MatMulNBits), which test/demo-model.test.ts measures through the engine.
+--dtype int4 evaluates the MLLM with the committed bundle's weights (int4-dequantised, the int8 lm_head's
+dequantised, fp16 tables) and fp32 activations; the shipped bundle rounds activations to 8 bits too (MatMulNBits
+accuracy level 4, the int8 lm_head), which test/demo-model.test.ts measures through the engine.
 
 Targets of the demo (issue 5): VQA exact match >= 90% on colour and shape questions, text -> image oracle accuracy
 >= 80% on one-shape prompts, reconstruction PSNR >= 28 dB.
@@ -70,14 +70,15 @@ def zero_shot(tok, count: int) -> dict:
     return result
 
 
-def vqa_items(count: int) -> list[tuple[int, str, str, str]]:
-    """(scene index, kind, question, answer): every question kind of each held-out scene, one question per kind."""
+def vqa_items(count: int, phrasing: str = "heldout") -> list[tuple[int, str, str, str]]:
+    """(scene index, kind, question, answer): every question kind of each held-out scene, one question per kind,
+    in the phrasings of language split `phrasing` (the train split's tells what the model sees from what it reads)."""
     items = []
     for i in range(count):
         idx = VQA_BASE + i
         rng = world.scene_rng("heldout", 10**9 + idx)
         by_kind = {}
-        for kind, q, a in language.questions(world.make_scene("heldout", idx), rng, "heldout"):
+        for kind, q, a in language.questions(world.make_scene("heldout", idx), rng, phrasing):
             by_kind.setdefault(kind, []).append((q, a))
         for kind, options in sorted(by_kind.items()):
             q, a = options[int(rng.integers(len(options)))]
@@ -86,8 +87,8 @@ def vqa_items(count: int) -> list[tuple[int, str, str, str]]:
 
 
 @torch.no_grad()
-def vqa(tok, mllm, text_tok: LlamaTokenizer, scenes: int, log_every: int = 50) -> dict:
-    items = vqa_items(scenes)
+def vqa(tok, mllm, text_tok: LlamaTokenizer, scenes: int, log_every: int = 50, phrasing: str = "heldout") -> dict:
+    items = vqa_items(scenes, phrasing)
     codes_cache, per_kind, wrong = {}, {}, []
     t0 = time.monotonic()
     for n, (idx, kind, q, a) in enumerate(items, 1):
@@ -105,7 +106,7 @@ def vqa(tok, mllm, text_tok: LlamaTokenizer, scenes: int, log_every: int = 50) -
             _log(f"  vqa {n}/{len(items)} ({time.monotonic() - t0:.0f}s)")
     acc = {k: float(np.mean(v)) for k, v in sorted(per_kind.items())}
     core = [x for k in CORE_KINDS for x in per_kind.get(k, [])]
-    return {"questions": len(items), "scenes": scenes, "accuracy_by_kind": acc,
+    return {"questions": len(items), "scenes": scenes, "phrasing": phrasing, "accuracy_by_kind": acc,
             "accuracy_color_shape": float(np.mean(core)) if core else None,
             "accuracy_all": float(np.mean([x for v in per_kind.values() for x in v])), "examples_wrong": wrong}
 
@@ -177,7 +178,8 @@ def _save_sheet(images: list[np.ndarray], path: str, columns: int = 8) -> None:
 
 
 def evaluate(run: str, recon: int, zeroshot: int, vqa_scenes: int, t2i: int, sampling: dict, seed: int,
-             sheet: str | None = None, dtype: str = "fp32", t2i_split: str = "heldout", chats: int = 0) -> dict:
+             sheet: str | None = None, dtype: str = "fp32", t2i_split: str = "heldout", chats: int = 0,
+             vqa_phrasing: str = "heldout") -> dict:
     tok, _ = load_released_tokenizer(os.path.join(run, RELEASED_FILE), "demo")
     report = {"split": "heldout", "mllm_weights": dtype}
     if recon:
@@ -190,12 +192,13 @@ def evaluate(run: str, recon: int, zeroshot: int, vqa_scenes: int, t2i: int, sam
         mllm = load_hf_folder(os.path.join(run, "mllm"))
         if dtype != "fp32":  # what the bundle's graphs compute: int4-dequantised Linears, fp16-rounded tables
             from ..convert.loop_fixtures import bundle_equivalent
+            from .bundle import LM_HEAD_BITS
 
-            mllm = bundle_equivalent(mllm, dtype)
+            mllm = bundle_equivalent(mllm, dtype, LM_HEAD_BITS)
         text_tok = LlamaTokenizer.load()
         if vqa_scenes:
-            _log(f"VQA on {vqa_scenes} held-out scenes ...")
-            report["vqa"] = vqa(tok, mllm, text_tok, vqa_scenes)
+            _log(f"VQA on {vqa_scenes} held-out scenes, {vqa_phrasing} phrasings ...")
+            report["vqa"] = vqa(tok, mllm, text_tok, vqa_scenes, phrasing=vqa_phrasing)
         if chats:
             _log(f"text-only chat on {chats} held-out requests ...")
             report["chat"] = chat(mllm, text_tok, chats)
@@ -222,6 +225,9 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--t2i-split", default="heldout", choices=list(world.SPLIT_SEEDS),
                     help="prompts' split: held-out to report; train (scenes outside the training pool) to choose "
                          "sampling settings without looking at the held-out ones")
+    ap.add_argument("--vqa-phrasing", default="heldout", choices=list(world.SPLIT_SEEDS),
+                    help="language split of the VQA questions (the scenes stay held-out): held-out to report; train "
+                         "to tell what the model fails to see from the phrasings it fails to read")
     ap.add_argument("--sheet", help="also save the generated images as one PNG")
     ap.add_argument("--dtype", default="fp32", choices=("fp32", "int4"),
                     help="MLLM weights as trained (fp32) or as the int4 bundle stores them (int4, fp32 activations)")
@@ -231,7 +237,7 @@ def main(argv: list[str]) -> int:
     setup_torch(args.threads)
     sampling = dict(cfg_scale=args.cfg_scale, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p)
     report = evaluate(args.run, args.recon, args.zeroshot, args.vqa, args.t2i, sampling, args.seed, args.sheet,
-                      args.dtype, args.t2i_split, args.chat)
+                      args.dtype, args.t2i_split, args.chat, vqa_phrasing=args.vqa_phrasing)
     text = json.dumps(report, indent=2)
     print(text)
     if args.out:

@@ -1,6 +1,7 @@
 """Fixtures for test/mllm-graphs.test.ts: the tiny MLLM's graphs at every precision, inputs and PyTorch outputs.
 
-Layout of out_dir: fp32/, fp16/, int4/ (the graphs of build_mllm_graphs) and tensors.json + .bin (save_tensors).
+Layout of out_dir: fp32/, fp16/, int4/ (the graphs of build_mllm_graphs), int4_lm8/ (the 8-bit lm_head alone) and
+tensors.json + .bin (save_tensors).
 The llm scenario is a ragged batch of two rows (prefills of different lengths, then S=1 steps together); the depth
 scenario is the K positions of one visual token, with the released recompute-all logits as the reference.
 References come from the fp32 model and, suffixed `_int4`, from the model with the int4 graphs' dequantised
@@ -19,6 +20,7 @@ from ..modules.llama import LlamaRMSNorm
 from ..modules.mllm import UniTokMLLM
 from ..tensorio import save_tensors
 from .int4 import dequantize_int4, quantize_int4
+from .int8 import quantize_int8_rows, reference
 from .mllm_graphs import INT4_BLOCK_SIZE, PRECISIONS, build_mllm_graphs
 
 PREFILL = (5, 3)  # prompt lengths of the two llm rows (right-padded to the longer one for the prefill call)
@@ -92,6 +94,7 @@ def write_fixtures(out_dir: str) -> None:
     weights = {k: v.numpy() for k, v in model.state_dict().items()}
     for dtype in PRECISIONS:
         build_mllm_graphs(weights, cfg, dtype, os.path.join(out_dir, dtype))
+    build_mllm_graphs(weights, cfg, "int4", os.path.join(out_dir, "int4_lm8"), graphs=("lm_head",), lm_head_bits=8)
 
     g = torch.Generator().manual_seed(1)
     x = {
@@ -110,6 +113,10 @@ def write_fixtures(out_dir: str) -> None:
     x["depth.embeds"] = torch.cat([h, *fed_back], 1)
 
     tensors = {**x, **_references(model, x), **_references(int4_dequantized(model), x, "_int4")}
+    # The 8-bit lm_head on the fp32 model's hidden states, by the arithmetic export/int8.py spells out.
+    hidden = tensors["llm.hidden"].numpy()
+    q8 = reference(hidden.reshape(-1, cfg.hidden_size), *quantize_int8_rows(weights["lm_head.weight"]))
+    tensors["lm8.logits"] = torch.from_numpy(q8.reshape(*hidden.shape[:-1], -1))
     meta = {"config": cfg.to_dict(), "prefill": list(PREFILL), "steps": STEPS, "cache": CACHE,
             "precisions": list(PRECISIONS)}
     save_tensors(out_dir, {k: v.numpy() for k, v in tensors.items()}, meta)

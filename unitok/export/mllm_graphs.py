@@ -27,6 +27,7 @@ from onnx import TensorProto
 from ..convert.mllm_checkpoint import mllm_specs
 from ..mllm_config import MLLMConfig
 from .int4 import quantize_int4
+from .int8 import A_ZERO_POINT, QMAX, TINY, quantize_int8_rows
 from .onnx_builder import MS, GraphBuilder, onnx_type
 
 GRAPHS = ("embed_tokens", "visual_embed", "llm", "lm_head", "depth_head", "code_embed")
@@ -34,6 +35,9 @@ INT4_BLOCK_SIZE = 32  # the default: the WebGPU fast path and genai's default
 # MatMulNBits takes any power of two from 16; on CPU a larger block reads fewer scales per weight and runs
 # MLAS's int8 kernel closer to the memory bandwidth (bench/matmul-nbits.ts: docs/step-profile.md).
 INT4_BLOCK_SIZES = (16, 32, 64, 128, 256)
+# lm_head of an int4 bundle: 4-bit MatMulNBits like every other Linear, or 8-bit weights through MatMulInteger
+# (export/int8.py), which batches far better on CPU (docs/step-profile.md). Other EPs may lack MatMulInteger.
+LM_HEAD_BITS = (4, 8)
 B, S = "batch_size", "sequence_length"
 
 
@@ -58,10 +62,11 @@ class _Emitter:
     """Emits the layer-level pieces of the MLLM graphs into one GraphBuilder, at one precision."""
 
     def __init__(self, *, name: str, out_dir: str, weights, cfg: MLLMConfig, prec: Precision, shapes, progress,
-                 accuracy_level: int, block_size: int):
+                 accuracy_level: int, block_size: int, lm_head_bits: int):
         self.g = GraphBuilder(name, out_dir)
         self.weights, self.cfg, self.prec, self.shapes = weights, cfg, prec, shapes
         self.progress, self.accuracy_level, self.block_size = progress, accuracy_level, block_size
+        self.lm_head_bits = lm_head_bits
         self.io = onnx_type(prec.io)
 
     # -- checkpoint tensors ------------------------------------------------------------------------------------
@@ -104,6 +109,28 @@ class _Emitter:
         """A checkpoint nn.Linear called `name` (keys name.weight, name.bias)."""
         b = self.load(f"{name}.bias") if bias else None
         return self.linear(x, name, self.load(f"{name}.weight"), b, quantize)
+
+    def linear_int8(self, x: str, name: str, w: np.ndarray) -> str:
+        """x [B, K] @ w[N, K]^T with 8-bit weights and per-row 8-bit activations (export/int8.py spells out the
+        arithmetic): quantise each row, MatMulInteger, then scale by the row's and the channel's scale."""
+        q, w_scale = quantize_int8_rows(w)
+        p = f"/{name}"
+        row_max = self.g.op("ReduceMax", [self.g.op("Abs", [x], name=f"{p}/Abs")], name=f"{p}/ReduceMax",
+                            axes=[-1], keepdims=1)
+        row_max = self.g.op("Max", [row_max, self.g.constant(f"{name}.tiny", np.array(TINY, np.float32))],
+                            name=f"{p}/Max")
+        x_scale = self.g.op("Div", [row_max, self.g.constant(f"{name}.qmax", np.array(QMAX, np.float32))],
+                            name=f"{p}/RowScale")
+        codes = self.g.op("Round", [self.g.op("Div", [x, x_scale], name=f"{p}/Div")], name=f"{p}/Round")
+        zero = np.array(A_ZERO_POINT, np.float32)
+        codes = self.g.op("Add", [codes, self.g.constant(f"{name}.zero_point_f", zero)], name=f"{p}/Add")
+        codes = self.g.op("Cast", [codes], name=f"{p}/Cast", to=TensorProto.UINT8)
+        acc = self.g.op("MatMulInteger", [codes, self.g.weight(f"{name}.weight_q8", np.ascontiguousarray(q.T)),
+                                          self.g.constant(f"{name}.zero_point", zero.astype(np.uint8))],
+                        name=f"{p}/MatMulInteger")
+        y = self.g.op("Cast", [acc], name=f"{p}/CastAcc", to=TensorProto.FLOAT)
+        y = self.g.op("Mul", [y, x_scale], name=f"{p}/MulRowScale")
+        return self.g.op("Mul", [y, self.g.weight(f"{name}.scales", w_scale[None, :])], name=f"{p}/MulScale")
 
     def layer_norm(self, x: str, name: str, eps: float) -> str:
         return self.g.op("LayerNormalization", [x, self.vector(f"{name}.weight"), self.vector(f"{name}.bias")],
@@ -279,7 +306,8 @@ def _lm_head(e: _Emitter) -> None:
     inside `llm` it cost image steps (which read only `hidden`) the whole vocabulary projection; alone, it runs
     once per step on just the rows that sample text (docs/step-profile.md)."""
     x = e.g.input("hidden", e.io, [B, e.cfg.hidden_size])
-    e.logits_output(e.linear_module(x, "lm_head"), [B, e.cfg.vocab_size])
+    y = e.linear_int8(x, "lm_head", e.load("lm_head.weight")) if e.lm_head_bits == 8 else e.linear_module(x, "lm_head")
+    e.logits_output(y, [B, e.cfg.vocab_size])
 
 
 def _depth_head(e: _Emitter) -> None:
@@ -299,30 +327,37 @@ _BUILDERS = {"embed_tokens": _embed_tokens, "visual_embed": _visual_embed, "llm"
 
 
 def build_mllm_graphs(weights, cfg: MLLMConfig, dtype: str, out_dir: str, progress=None, graphs=GRAPHS,
-                      int4_accuracy_level: int = 4, int4_block_size: int = INT4_BLOCK_SIZE) -> dict:
+                      int4_accuracy_level: int = 4, int4_block_size: int = INT4_BLOCK_SIZE,
+                      lm_head_bits: int = 4) -> dict:
     """Write the MLLM graphs at one precision ('fp32' | 'fp16' | 'int4') into out_dir; returns the manifest.
 
     weights: mapping of released state-dict keys to float32 arrays (loaded lazily, one tensor at a time).
     progress: optional callable(graph_name, key), called as each checkpoint tensor is read.
     int4_accuracy_level: MatMulNBits accuracy_level (4 = int8 activations, genai's CPU default; 0 = exact fp32).
     int4_block_size: weights per int4 scale (INT4_BLOCK_SIZES; 32 by default, 128 decodes faster on CPU).
+    lm_head_bits: 4 (MatMulNBits, as every Linear) or 8 (int8 weights and activations, export/int8.py); int4 only.
     Also writes `mllm_graphs.json` (config, precision, dtypes, files) next to the graphs.
     """
     if dtype not in PRECISIONS:
         raise ValueError(f"unknown dtype {dtype!r}; expected one of {', '.join(PRECISIONS)}")
     if int4_block_size not in INT4_BLOCK_SIZES:
         raise ValueError(f"int4 block size {int4_block_size} is not one of {', '.join(map(str, INT4_BLOCK_SIZES))}")
+    if lm_head_bits not in LM_HEAD_BITS:
+        raise ValueError(f"lm_head bits {lm_head_bits} is not one of {', '.join(map(str, LM_HEAD_BITS))}")
+    if lm_head_bits == 8 and dtype != "int4":
+        raise ValueError(f"an 8-bit lm_head is an int4 option; {dtype} keeps lm_head in {dtype}")
     cfg.validate()
     prec, shapes = PRECISIONS[dtype], {k: shape for k, (shape, _) in mllm_specs(cfg).items()}
     files = {}
     for name in graphs:
         e = _Emitter(name=name, out_dir=out_dir, weights=weights, cfg=cfg, prec=prec, shapes=shapes, progress=progress,
-                     accuracy_level=int4_accuracy_level, block_size=int4_block_size)
+                     accuracy_level=int4_accuracy_level, block_size=int4_block_size, lm_head_bits=lm_head_bits)
         with e.g:
             _BUILDERS[name](e)
             files[name] = os.path.basename(e.g.save())
     io = np.dtype(prec.io).name
-    int4 = {"bits": 4, "block_size": int4_block_size, "accuracy_level": int4_accuracy_level} if prec.int4 else None
+    int4 = ({"bits": 4, "block_size": int4_block_size, "accuracy_level": int4_accuracy_level,
+             "lm_head_bits": lm_head_bits} if prec.int4 else None)
     manifest = {"precision": dtype, "io_dtype": io, "kv_dtype": io, "logits_dtype": "float32", "int4": int4,
                 "config": cfg.to_dict(), "graphs": files}
     with open(os.path.join(out_dir, "mllm_graphs.json"), "w") as f:

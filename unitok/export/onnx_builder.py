@@ -18,7 +18,7 @@ MS = "com.microsoft"
 
 _ONNX_TYPES = {np.dtype(np.float32): TensorProto.FLOAT, np.dtype(np.float16): TensorProto.FLOAT16,
                np.dtype(np.int64): TensorProto.INT64, np.dtype(np.int32): TensorProto.INT32,
-               np.dtype(np.uint8): TensorProto.UINT8}
+               np.dtype(np.uint8): TensorProto.UINT8, np.dtype(np.int8): TensorProto.INT8}
 # Like onnx >= 1.15's external-data writer: large tensors start on a 64 KiB boundary so ORT can memory-map them.
 _ALIGN_LARGE, _LARGE, _ALIGN = 65536, 1 << 20, 64
 
