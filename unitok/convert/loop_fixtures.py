@@ -39,6 +39,9 @@ MAX_NEW_TOKENS = 12
 TEXT_RUNS = {
     "greedy": dict(temperature=0.0),
     "seeded": dict(temperature=0.8, top_k=40, top_p=0.95, seed=3),
+    # With "seeded", two rows that draw in one batch (the sampler thread takes one). Not top-k 0: on random weights
+    # the 32000 near-equal intervals leave some draw within 1e-5 of flipping (_check_margin).
+    "topk": dict(temperature=1.0, top_k=20, seed=5),
 }
 IMAGE_RUNS = {
     "greedy": dict(cfg_scale=7.0, temperature=0.0),

@@ -2,6 +2,7 @@
 // time (protocol/steps.ts). It runs inside the runner worker and holds no request state; see docs/graphs.md for
 // the IO of each graph. The depth head gets its own small KV buffers of K positions, refilled from position 0 for
 // every visual token.
+import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { readBundle } from '../bundle.ts';
 import { Mulberry32 } from '../protocol/rng.ts';
@@ -19,12 +20,14 @@ import {
   type StepResult,
   type StepTimings,
 } from '../protocol/steps.ts';
+import { WorkerClient } from '../protocol/worker-rpc.ts';
 import { CodeTable } from './code-table.ts';
 import { defaultThreads, openSession } from './devices.ts';
 import { checkKvMemory, KvCache } from './kv-cache.ts';
 import { LogitsBuffer } from './logits.ts';
 import type { StepExecutor } from './runner-service.ts';
-import { sample, sampleGuided } from './sampling.ts';
+import { type Sampled, type SampleRow, type SamplerHandlers, sampleRows } from './sampler.ts';
+import { sampleGuided } from './sampling.ts';
 import {
   type FloatData,
   type FloatType,
@@ -45,6 +48,8 @@ export class ModelRunner implements StepExecutor {
   private readonly logits: LogitsBuffer;
   /** code_embed's rows in memory (one run per code instead of two), unless too big. */
   private codeTable: CodeTable | null = null;
+  /** The thread that samples half of a step's drawing text rows (sampler.ts); null on one core, or once failed. */
+  private sampler: WorkerClient<SamplerHandlers> | null = null;
 
   private constructor(
     private readonly sessions: Record<
@@ -90,10 +95,17 @@ export class ModelRunner implements StepExecutor {
     const runner = new ModelRunner(sessions, kv, depthKv, embeds.type as FloatType, info);
     const codes = (info.codesPerToken - 1) * info.codebookSize;
     runner.codeTable = await CodeTable.load(sessions.codeEmbed, codes, info.hiddenSize);
+    if (opts.samplerThread ?? availableParallelism() > 1)
+      runner.sampler = WorkerClient.spawn<SamplerHandlers>(
+        new URL('./sampler-worker.ts', import.meta.url),
+        'sampler',
+      );
     return runner;
   }
 
   async release(): Promise<void> {
+    await this.sampler?.terminate();
+    this.sampler = null;
     for (const session of Object.values(this.sessions)) await session.release();
   }
 
@@ -180,11 +192,12 @@ export class ModelRunner implements StepExecutor {
         timings,
       );
       const t0 = performance.now();
-      const V = this.info.vocabSize;
-      textHeads.forEach(({ h, i }, j) => {
-        const rng = new Mulberry32(h.rng);
-        const row = logits.subarray(j * V, (j + 1) * V);
-        heads[i] = { kind: 'text', token: sample(row, h.sampling, rng, this.logits.argmax), rng: rng.state };
+      const drawn = await this.sampleText(
+        textHeads.map(({ h }) => ({ sampling: h.sampling, rng: h.rng })),
+        logits,
+      );
+      textHeads.forEach(({ i }, j) => {
+        heads[i] = { kind: 'text', token: drawn[j].token, rng: drawn[j].rng };
       });
       timings.sample += performance.now() - t0;
     }
@@ -234,6 +247,49 @@ export class ModelRunner implements StepExecutor {
     );
     timings.llm += performance.now() - t0;
     return logits;
+  }
+
+  /**
+   * One token per row of `logits` [rows.length, V]. Greedy rows take the SIMD argmax here; when two or more rows
+   * draw (temperature > 0), the second half of those goes to the sampler thread while this thread samples the
+   * rest (sampler.ts): the same tokens and generator states as sampling them in turn.
+   */
+  private async sampleText(rows: SampleRow[], logits: Float32Array): Promise<Sampled[]> {
+    const V = this.info.vocabSize;
+    const drawing = rows.flatMap((r, j) => (r.sampling.temperature > 0 ? [j] : []));
+    const sampler = this.sampler;
+    const here = (j: number) =>
+      sampleRows(
+        { vocab: V, logits: logits.subarray(j * V, (j + 1) * V), rows: [rows[j]] },
+        this.logits.argmax,
+      )[0];
+    if (!sampler || drawing.length < 2) return rows.map((_, j) => here(j));
+    const away = drawing.slice(Math.ceil(drawing.length / 2));
+    const copy = new Float32Array(away.length * V);
+    away.forEach((j, k) => {
+      copy.set(logits.subarray(j * V, (j + 1) * V), k * V);
+    });
+    const remote = sampler.call('sample', { vocab: V, logits: copy, rows: away.map((j) => rows[j]) }, [
+      copy.buffer,
+    ]);
+    const out: Sampled[] = new Array(rows.length);
+    const sent = new Set(away);
+    rows.forEach((_, j) => {
+      if (!sent.has(j)) out[j] = here(j);
+    });
+    try {
+      (await remote).forEach((s, k) => {
+        out[away[k]] = s;
+      });
+    } catch (err) {
+      // This step fails with the reason; later steps sample every row on this thread.
+      if (sampler.failure) {
+        this.sampler = null;
+        console.error(`unitok: ${(err as Error).message}; sampling continues on the runner thread alone`);
+      }
+      throw err;
+    }
+    return out;
   }
 
   /** The previous step's sampled token (or visual token) of `slot`: the pipeline register behind 'sampled'. */
