@@ -15,6 +15,7 @@ import {
   weigh,
   weightUnit,
 } from '../src/model/worker-thread/sampling.ts';
+import { sampleRows } from '../src/model/worker-thread/sampler.ts';
 import { exp2Taylor, GAP_UNITS_PER_NAT, gapWeight } from '../src/model/worker-thread/weights.ts';
 import { fixturesDir, loadTensors } from './helpers/tensors.ts';
 
@@ -261,3 +262,26 @@ function literalDraw({ order, w }: { order: number[]; w: number[] }, rng: Mulber
   }
   throw new Error('target beyond the total');
 }
+
+describe('sampleRows (what the sampler thread runs)', () => {
+  test('each row: the token and generator state of sampling it alone', () => {
+    const V = 500;
+    const g = new Mulberry32(9);
+    const logits = Float32Array.from({ length: 4 * V }, () => 4 * (g.uniform() - 0.5));
+    const specs: SamplingSpec[] = [
+      { temperature: 1, topK: 0, topP: 1 },
+      { temperature: 0, topK: 0, topP: 1 },
+      { temperature: 0.7, topK: 20, topP: 0.9 },
+      { temperature: 1.3, topK: 0, topP: 0.5 },
+    ];
+    const rows = specs.map((sampling, j) => ({ sampling, rng: 100 + j }));
+    const got = sampleRows({ vocab: V, logits, rows });
+    rows.forEach(({ sampling, rng: state }, j) => {
+      const rng = new Mulberry32(state);
+      const token = sample(logits.subarray(j * V, (j + 1) * V), sampling, rng);
+      assert.deepEqual(got[j], { token, rng: rng.state }, `row ${j}`);
+    });
+    assert.equal(got[1].rng, 100 + 1, 'a greedy row consumes no draw');
+    assert.throws(() => sampleRows({ vocab: V, logits, rows: rows.slice(1) }), /2000 logits for 3 rows of 500/);
+  });
+});

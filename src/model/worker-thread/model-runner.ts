@@ -95,11 +95,15 @@ export class ModelRunner implements StepExecutor {
     const runner = new ModelRunner(sessions, kv, depthKv, embeds.type as FloatType, info);
     const codes = (info.codesPerToken - 1) * info.codebookSize;
     runner.codeTable = await CodeTable.load(sessions.codeEmbed, codes, info.hiddenSize);
-    if (opts.samplerThread ?? availableParallelism() > 1)
-      runner.sampler = WorkerClient.spawn<SamplerHandlers>(
+    if (opts.samplerThread ?? availableParallelism() > 1) {
+      const sampler = WorkerClient.spawn<SamplerHandlers>(
         new URL('./sampler-worker.ts', import.meta.url),
         'sampler',
       );
+      // An empty job: a sampler that cannot start fails the load here, not a user's first step.
+      await sampler.call('sample', { vocab: info.vocabSize, logits: new Float32Array(0), rows: [] });
+      runner.sampler = sampler;
+    }
     return runner;
   }
 
