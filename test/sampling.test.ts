@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Mulberry32, type SamplingSpec, skipDraws } from '../src/model/protocol/rng.ts';
+import { sampleRows } from '../src/model/worker-thread/sampler.ts';
 import {
   argmax,
   type Candidates,
@@ -15,7 +16,6 @@ import {
   weigh,
   weightUnit,
 } from '../src/model/worker-thread/sampling.ts';
-import { sampleRows } from '../src/model/worker-thread/sampler.ts';
 import { exp2Taylor, GAP_UNITS_PER_NAT, gapWeight } from '../src/model/worker-thread/weights.ts';
 import { fixturesDir, loadTensors } from './helpers/tensors.ts';
 
@@ -282,6 +282,9 @@ describe('sampleRows (what the sampler thread runs)', () => {
       assert.deepEqual(got[j], { token, rng: rng.state }, `row ${j}`);
     });
     assert.equal(got[1].rng, 100 + 1, 'a greedy row consumes no draw');
-    assert.throws(() => sampleRows({ vocab: V, logits, rows: rows.slice(1) }), /2000 logits for 3 rows of 500/);
+    assert.throws(
+      () => sampleRows({ vocab: V, logits, rows: rows.slice(1) }),
+      /2000 logits for 3 rows of 500/,
+    );
   });
 });

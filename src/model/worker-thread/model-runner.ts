@@ -21,8 +21,8 @@ import {
   type StepTimings,
 } from '../protocol/steps.ts';
 import { WorkerClient } from '../protocol/worker-rpc.ts';
-import { CodeTable } from './code-table.ts';
 import { defaultThreads, openSession } from './devices.ts';
+import { EmbeddingTable } from './embedding-table.ts';
 import { checkKvMemory, KvCache } from './kv-cache.ts';
 import { LogitsBuffer } from './logits.ts';
 import type { StepExecutor } from './runner-service.ts';
@@ -47,7 +47,9 @@ export class ModelRunner implements StepExecutor {
   /** The step's text logits, one row per text head in plan order, written in place by the lm_head run. */
   private readonly logits: LogitsBuffer;
   /** code_embed's rows in memory (one run per code instead of two), unless too big. */
-  private codeTable: CodeTable | null = null;
+  private codeTable: EmbeddingTable | null = null;
+  /** embed_tokens' rows in memory (no run for a step's text tokens), unless too big. */
+  private tokenTable: EmbeddingTable | null = null;
   /** The thread that samples half of a step's drawing text rows (sampler.ts); null on one core, or once failed. */
   private sampler: WorkerClient<SamplerHandlers> | null = null;
 
@@ -94,7 +96,16 @@ export class ModelRunner implements StepExecutor {
     const depthKv = new KvCache(sessions.depthHead, opts.slots, info.codesPerToken);
     const runner = new ModelRunner(sessions, kv, depthKv, embeds.type as FloatType, info);
     const codes = (info.codesPerToken - 1) * info.codebookSize;
-    runner.codeTable = await CodeTable.load(sessions.codeEmbed, codes, info.hiddenSize);
+    runner.codeTable = await EmbeddingTable.load(
+      { session: sessions.codeEmbed, input: 'code_ids', output: 'embeds' },
+      codes,
+      info.hiddenSize,
+    );
+    runner.tokenTable = await EmbeddingTable.load(
+      { session: sessions.embedTokens, input: 'input_ids', output: 'inputs_embeds' },
+      info.vocabSize,
+      info.hiddenSize,
+    );
     if (opts.samplerThread ?? availableParallelism() > 1) {
       const sampler = WorkerClient.spawn<SamplerHandlers>(
         new URL('./sampler-worker.ts', import.meta.url),
@@ -372,8 +383,10 @@ export class ModelRunner implements StepExecutor {
     const texts = placed.flatMap(({ seg, at }) => ('ids' in seg ? [{ ids: seg.ids, at }] : []));
     if (texts.length > 0) {
       const ids = texts.flatMap((t) => t.ids);
-      const e = (await this.sessions.embedTokens.run({ input_ids: int64(ids, [1, ids.length]) }))
-        .inputs_embeds.data as FloatData;
+      const e = this.tokenTable
+        ? this.tokenTable.gather(ids)
+        : ((await this.sessions.embedTokens.run({ input_ids: int64(ids, [1, ids.length]) })).inputs_embeds
+            .data as FloatData);
       let offset = 0;
       for (const { ids: run, at } of texts) {
         x.set(e.subarray(offset * D, (offset + run.length) * D), at);
