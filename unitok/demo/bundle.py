@@ -23,13 +23,11 @@ from ..convert.convert import convert
 from ..convert.progress import human_bytes
 from ..export.tokenizer_onnx import load_released_tokenizer
 from . import language, world
+from .common import LM_HEAD_BITS
 from .train_tokenizer import RELEASED_FILE
 
 MAX_BUNDLE_BYTES = 40 * 10**6
 DTYPE, ACCURACY_LEVEL = "int4", 4
-# The 8-bit text head: a batch-8 step of this small model is mostly lm_head, which MatMulNBits re-expands per row
-# (export/int8.py; docs/step-profile.md). The bundle is built for the CPU EP, where MatMulInteger is fast.
-LM_HEAD_BITS = 8
 
 
 def _label_note(tok: dict) -> str:

@@ -1,4 +1,5 @@
-"""Pieces both demo training stages share: thread setup, a resumable checkpoint, the LR schedule, a progress line."""
+"""Pieces the demo stages share: thread setup, a resumable checkpoint, the LR schedule, a progress line, and the
+bundle's lm_head bits (build-demo-bundle converts with them, evaluate computes with them)."""
 from __future__ import annotations
 
 import math
@@ -7,6 +8,11 @@ import sys
 import time
 
 import torch
+
+# The demo bundle's text head (build-demo-bundle converts with it, evaluate --dtype int4 computes with it): 8 bits,
+# because a batch-8 step of this small model is mostly lm_head, which MatMulNBits re-expands per row
+# (export/int8.py; docs/step-profile.md). The bundle is built for the CPU EP, where MatMulInteger is fast.
+LM_HEAD_BITS = 8
 
 
 def setup_torch(threads: int | None) -> torch.device:

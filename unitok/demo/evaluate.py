@@ -192,7 +192,7 @@ def evaluate(run: str, recon: int, zeroshot: int, vqa_scenes: int, t2i: int, sam
         mllm = load_hf_folder(os.path.join(run, "mllm"))
         if dtype != "fp32":  # what the bundle's graphs compute: int4-dequantised Linears, fp16-rounded tables
             from ..convert.loop_fixtures import bundle_equivalent
-            from .bundle import LM_HEAD_BITS
+            from .common import LM_HEAD_BITS
 
             mllm = bundle_equivalent(mllm, dtype, LM_HEAD_BITS)
         text_tok = LlamaTokenizer.load()
