@@ -1,6 +1,9 @@
 // The floor of bench/engine.ts, in a clean process of its own (no engine, no server beside it): the bundle's
-// graphs driven bare on this thread (in-place KV, greedy, the engine's session settings). bench/engine.ts forks
-// it and asks for measurements over IPC, between its own rounds, so that both see the same machine load.
+// graphs driven bare on this thread, with every shortcut the engine's runner takes and nothing else: the engine's
+// session settings (one intra-op thread for small graphs), in-place KV buffers as long as the positions used, the
+// embedding tables in memory (no embed_tokens or code_embed runs), logits written into one preallocated buffer
+// and their SIMD argmax, greedy. bench/engine.ts forks it and asks for measurements over IPC, between its own
+// rounds, so that both see the same machine load.
 //
 //   message in:  { kind: 'text', batch } | { kind: 'image' } | { kind: 'exit' }
 //   message out: { ms }   (ms per batched decode step, or per image)
@@ -8,7 +11,10 @@ import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { readBundle } from '../src/model/bundle.ts';
 import { LlamaTokenizer } from '../src/model/main-thread/text-tokenizer.ts';
-import { sessionOptions } from '../src/model/worker-thread/devices.ts';
+import { defaultThreads, sessionOptions } from '../src/model/worker-thread/devices.ts';
+import { EmbeddingTable } from '../src/model/worker-thread/embedding-table.ts';
+import { LogitsBuffer } from '../src/model/worker-thread/logits.ts';
+import { argmax } from '../src/model/worker-thread/sampling.ts';
 
 const { values } = parseArgs({
   options: { model: { type: 'string', default: 'models/demo' }, tokens: { type: 'string', default: '64' } },
@@ -42,18 +48,45 @@ class Floor {
     },
   });
 
+  private tokens: EmbeddingTable | null = null;
+  private codes: EmbeddingTable | null = null;
+  /** Room for the logits of 8 rows, the largest batch asked for. */
+  private readonly logits = new LogitsBuffer(8 * bundle.vocabSize);
+
   static async open(): Promise<Floor> {
     const floor = new Floor();
     await floor.need('embed', 'llm', 'head');
+    const width = floor.width(floor.s.embed);
+    floor.tokens = await EmbeddingTable.load(
+      { session: floor.s.embed, input: 'input_ids', output: 'inputs_embeds' },
+      bundle.vocabSize,
+      width,
+    );
     return floor;
+  }
+
+  private width(session: ort.InferenceSession): number {
+    return Number((session.outputMetadata[0] as unknown as { shape: number[] }).shape[2]);
+  }
+
+  /** The rows of `ids` as an inputs_embeds tensor [B, S, D]: from the table, or embed_tokens when it is too big. */
+  private async embed(ids: number[], B: number, S: number): Promise<ort.Tensor> {
+    if (!this.tokens) return (await this.s.embed.run({ input_ids: this.int64(ids, [B, S]) })).inputs_embeds;
+    return new ort.Tensor('float32', this.tokens.gather(ids) as Float32Array, [
+      B,
+      S,
+      this.width(this.s.embed),
+    ]);
   }
 
   /** Opens graphs on first use only: a text-only floor of the 7B bundle leaves out 4 GB of image graphs. */
   async need(...names: Graph[]): Promise<void> {
-    const opts = sessionOptions('cpu'); // the engine's own session settings: only the engine differs
-    for (const name of names)
-      if (!this.opened.has(name))
-        this.opened.set(name, await ort.InferenceSession.create(GRAPH_FILES[name], opts));
+    for (const name of names) {
+      if (this.opened.has(name)) continue;
+      // The engine's own session settings (devices.ts): only the engine differs.
+      const opts = sessionOptions('cpu', { intraOpThreads: defaultThreads(GRAPH_FILES[name], 'cpu') });
+      this.opened.set(name, await ort.InferenceSession.create(GRAPH_FILES[name], opts));
+    }
   }
 
   async close(): Promise<void> {
@@ -95,7 +128,12 @@ class Floor {
     };
     const { hidden } = await this.s.llm.run(feeds, { ...bind(feeds), hidden: null });
     if (out === 'hidden') return hidden.data as Float32Array;
-    return (await this.s.head.run({ hidden })).logits.data as Float32Array;
+    const logits = this.logits.data.subarray(0, last.length * bundle.vocabSize);
+    await this.s.head.run(
+      { hidden },
+      { logits: new ort.Tensor('float32', logits, [last.length, bundle.vocabSize]) },
+    );
+    return logits;
   }
 
   /**
@@ -107,11 +145,10 @@ class Floor {
     const P = ids.length;
     // Only the positions this run fills: the 7B bundle's whole context would be 4 GiB of KV per row.
     const bind = this.kv(this.s.llm, batch, Math.min(bundle.contextLength, P + TOKENS));
-    const embed = async (tokens: number[], S: number) =>
-      (await this.s.embed.run({ input_ids: this.int64(tokens, [batch, S]) })).inputs_embeds;
+    const embed = (tokens: number[], S: number) => this.embed(tokens, batch, S);
     const argmaxRows = (logits: Float32Array) =>
       Array.from({ length: batch }, (_, b) =>
-        argmax(logits.subarray(b * bundle.vocabSize, (b + 1) * bundle.vocabSize)),
+        this.logits.argmax(logits.subarray(b * bundle.vocabSize, (b + 1) * bundle.vocabSize)),
       );
     let next = argmaxRows(
       await this.llm(
@@ -130,6 +167,12 @@ class Floor {
   /** ms for one greedy CFG image: prompt pair, N x (K depth steps + code embeds, visual_embed, llm), unitok_decode. */
   async image(): Promise<number> {
     await this.need('visual', 'depth', 'code', 'decode');
+    const { codesPerToken: K0, codebookSize: V0 } = bundle.image;
+    this.codes ??= await EmbeddingTable.load(
+      { session: this.s.code, input: 'code_ids', output: 'embeds' },
+      (K0 - 1) * V0,
+      this.width(this.s.code),
+    );
     const t0 = performance.now();
     const { visualTokens: N, codesPerToken: K, codebookSize: V } = bundle.image;
     const cond = [
@@ -139,8 +182,9 @@ class Floor {
     const uncond = [...tokenizer.encode(bundle.textToImage.unconditional), ...bundle.textToImage.appendIds];
     const S = cond.length;
     const padded = [...cond, ...uncond, ...new Array(S - uncond.length).fill(0)];
-    const bind = this.kv(this.s.llm, 2, bundle.contextLength);
-    const x = (await this.s.embed.run({ input_ids: this.int64(padded, [2, S]) })).inputs_embeds;
+    // Only the positions the image fills, as the engine lays its buffers out (kv-cache.ts).
+    const bind = this.kv(this.s.llm, 2, Math.min(bundle.contextLength, S + N));
+    const x = await this.embed(padded, 2, S);
     let hidden = await this.llm(bind, x, [S - 1, uncond.length - 1], 'hidden');
     const grid = new Array<number>(K * N).fill(0);
     const D = hidden.length / 2;
@@ -162,9 +206,12 @@ class Floor {
           (_, i) => logits[V + i] + (logits[i] - logits[V + i]) * scale,
         );
         codes.push(argmax(mixed));
-        if (k < K - 1)
-          h = (await this.s.code.run({ code_ids: this.int64([k * V + codes[k], k * V + codes[k]], [2, 1]) }))
-            .embeds;
+        if (k < K - 1) {
+          const ids = [k * V + codes[k], k * V + codes[k]];
+          h = this.codes
+            ? new ort.Tensor('float32', this.codes.gather(ids) as Float32Array, [2, 1, D])
+            : (await this.s.code.run({ code_ids: this.int64(ids, [2, 1]) })).embeds;
+        }
       }
       codes.forEach((c, k) => {
         grid[k * N + n] = c;
@@ -177,12 +224,6 @@ class Floor {
     await this.s.decode.run({ codes: this.int64(grid, [1, K, N]) });
     return performance.now() - t0;
   }
-}
-
-function argmax(values: ArrayLike<number>): number {
-  let best = 0;
-  for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i;
-  return best;
 }
 
 type Request = { kind: 'text'; batch: number } | { kind: 'image' } | { kind: 'exit' };
