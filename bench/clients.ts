@@ -42,6 +42,7 @@ export type Client = {
 export async function engineClient(
   { model, tokens, ignoreEos = true }: BenchTarget,
   multiStep: number,
+  samplerThread?: boolean,
 ): Promise<Client> {
   const engine = await startEngine({
     model,
@@ -49,12 +50,13 @@ export async function engineClient(
     maxQueue: 64,
     maxBatch: 8,
     multiStep,
+    samplerThread,
   });
   await engine.loaded;
   if (engine.info().status !== 'ready') throw new Error(engine.info().statusMessage);
   const signal = new AbortController().signal;
   return {
-    label: String(multiStep),
+    label: `${multiStep}${samplerThread === false ? ', no sampler thread' : ''}`,
     async chat(i, temperature) {
       const start = performance.now();
       const stream = await engine.submitChat({

@@ -4,9 +4,10 @@
 //
 //   node --import tsx bench/engine.ts [--model models/demo] [--tokens 64] [--rounds 2] [--multi-step 1,8]
 //        [--temperatures 0,1] [--streams 1,4,8] [--images 1,4 | ''] [--url http://127.0.0.1:8000 | --no-http] [--no-floor]
-//        [--keep-eos]
+//        [--keep-eos] [--compare-sampler]
 //
-// --multi-step: one in-process engine per value of EngineTuning.multiStep (most decode steps per runner call);
+// --multi-step: one in-process engine per value of EngineTuning.multiStep (most decode steps per runner call),
+// and with --compare-sampler a second one without the runner's sampler thread (EngineTuning.samplerThread);
 // empty: none. --url: measure running servers instead of starting one, `URL` or `NAME=URL`, comma-separated (e.g.
 // another commit's server beside this one's; bench/gpu.sh: --multi-step '' --no-floor). --baseline-root DIR: also
 // start the server of the checkout at DIR (client 'http:baseline'), e.g. `git worktree add /tmp/base main`. Every client and the floor take turns within each
@@ -43,6 +44,7 @@ const { values } = parseArgs({
     'no-http': { type: 'boolean', default: false },
     'no-floor': { type: 'boolean', default: false },
     'keep-eos': { type: 'boolean', default: false },
+    'compare-sampler': { type: 'boolean', default: false },
   },
 });
 const MODEL = values.model as string;
@@ -128,7 +130,11 @@ async function main() {
       (values['multi-step'] as string)
         .split(',')
         .filter(Boolean)
-        .map((m) => engineClient(target, Number(m))),
+        .flatMap((m) => [
+          engineClient(target, Number(m)),
+          // --compare-sampler: the same engine without the runner's sampler thread, beside it.
+          ...(values['compare-sampler'] ? [engineClient(target, Number(m), false)] : []),
+        ]),
     )),
     ...(await Promise.all(urls.map(([name, u]) => httpClient(target, u, name)))),
     ...(baseline ? [await httpClient(target, baseline.url, 'baseline')] : []),

@@ -58,6 +58,8 @@ export interface EngineTuning {
   contextLength?: number;
   /** Most decode steps per runner call (SchedulerOptions.multiStep); 1 = one round trip per step. */
   multiStep?: number;
+  /** The runner's sampler thread (RunnerOptions.samplerThread; default: with more than one core). */
+  samplerThread?: boolean;
   /** The model runner's worker entry (default worker-thread/runner-worker.ts): tests swap in a test double. */
   runnerWorker?: URL;
 }
@@ -130,6 +132,7 @@ export class UniTokEngine implements Engine {
             slots,
             intraOpThreads: this.options.threads,
             contextLength: this.options.contextLength,
+            samplerThread: this.options.samplerThread,
           },
           this.options.runnerWorker,
         ),
