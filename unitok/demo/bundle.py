@@ -235,7 +235,7 @@ on what else runs on it; the two `--clip-only` rounds change nothing the MLLM re
 python3 -m unitok train-tokenizer --out runs/demo --minutes 28
 python3 -m unitok train-tokenizer --out runs/demo --clip-only --steps 600 --batch 64 --lr 1e-3 --minutes 10
 python3 -m unitok train-tokenizer --out runs/demo --clip-only --steps 800 --batch 64 --lr 5e-4 --minutes 8
-python3 -m unitok train-mllm --out runs/demo --minutes 70
+python3 -m unitok train-mllm --out runs/demo --minutes {round(mllm.get('train_minutes', 70))}
 python3 -m unitok evaluate --run runs/demo --dtype int4 {sampling_flags} \\
   --out runs/demo/eval_int4.json --sheet runs/demo/samples.png
 python3 -m unitok build-demo-bundle --run runs/demo --image-sampling '{json.dumps(image_sampling)}'
