@@ -223,6 +223,8 @@ most common colour of the border pixels.
   prompt about anything else still gets shapes; a question about an image outside the world gets one of the
   answers it knows. It is not a general assistant.
 - 128 px, 8 x 8 visual tokens (the release: 256 px, 16 x 16); edges are soft and small shapes can lose their corners.
+- Its shapes are 26 or 38 px wide; others are misread (a red circle 60 px wide on blue, drawn with PIL, was
+  described as "a large red square at the center and a large red circle at the right").
 - Prompts with two or three shapes were not evaluated; several images in one message, and several turns, were not
   trained. Sampling hotter than the default adds stray blobs.
 - "Describe the image." (the caption kind above) is the weakest answer: it is long, and one wrong word fails it.
