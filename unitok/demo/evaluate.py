@@ -24,6 +24,7 @@ Targets of the demo (issue 5): VQA exact match >= 90% on colour and shape questi
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import os
 import sys
@@ -113,35 +114,40 @@ def vqa(tok, mllm, text_tok: LlamaTokenizer, scenes: int, log_every: int = 50, p
 
 @torch.no_grad()
 def text_to_image(tok, mllm, text_tok: LlamaTokenizer, count: int, sampling: dict, seed: int,
-                  sheet_path: str | None = None, split: str = "heldout") -> dict:
-    """One-shape prompts of `split` (held-out; the train split's unseen scenes to choose sampling settings on),
-    generated with `sampling` (cfg_scale, temperature, top_k, top_p) and seeds seed, seed + 1, ..., judged by the
-    oracle."""
+                  sheet_path: str | None = None, split: str = "heldout", phrasing: str = "heldout") -> dict:
+    """One-shape scenes of `split` (held-out; the train split's unseen scenes to choose sampling settings on),
+    prompted in the phrasings of language split `phrasing`, generated with `sampling` (cfg_scale, temperature,
+    top_k, top_p) and seeds seed, seed + 1, ..., judged by the oracle."""
     uncond = text_tok.encode(TEXT_TO_IMAGE["unconditional"], add_bos=True) + [mllm.cfg.boi_token_id]
     results, images, t0 = [], [], time.monotonic()
     for i in range(count):
         scene = world.make_scene(split, T2I_BASE + i, count=1)
         s = scene.shapes[0]
-        prompt = language.eval_prompt(scene, T2I_BASE + i)
+        prompt = language.eval_prompt(scene, T2I_BASE + i, phrasing)
         cond = text_tok.encode(prompt + TEXT_TO_IMAGE["suffix"], add_bos=True) + [mllm.cfg.boi_token_id]
         gen = generate_image(mllm, cond, uncond, tok.cfg.num_tokens, seed=seed + i, **sampling)
         img = tok.idx_to_img(gen.codes[None])[0]
         img8 = ((img + 1) * 127.5).round().clamp(0, 255).permute(1, 2, 0).numpy().astype(np.uint8)
         verdict = world.judge_single(img8, s.color, s.position, s.shape, scene.background)
         results.append({"prompt": prompt, **{k: verdict[k] for k in ("ok", "color_ok", "position_ok", "shape_ok",
-                                                                    "background_ok", "found", "shape")}})
+                                                                    "background_ok", "found", "shape")},
+                        "drawn_background": verdict["background"], "shape_color": s.color})
         images.append(img8)
         if (i + 1) % 10 == 0 or i + 1 == count:
             _log(f"  t2i {i + 1}/{count} ({time.monotonic() - t0:.0f}s) ok so far "
                  f"{np.mean([r['ok'] for r in results]):.2f}")
     if sheet_path:
         _save_sheet(images, sheet_path)
-    return {"prompts": count, "split": split, "settings": {**sampling, "seed": seed},
+    drawn = collections.Counter(r["drawn_background"] for r in results)
+    return {"prompts": count, "split": split, "phrasing": phrasing, "settings": {**sampling, "seed": seed},
             "accuracy": float(np.mean([r["ok"] for r in results])),
             "color_accuracy": float(np.mean([r["color_ok"] for r in results])),
             "position_accuracy": float(np.mean([r["position_ok"] for r in results])),
             "shape_accuracy": float(np.mean([bool(r["shape_ok"]) for r in results])),
             "background_accuracy": float(np.mean([bool(r["background_ok"]) for r in results])),
+            # A background drawn in the shape's own colour, and which backgrounds come out whatever is asked.
+            "background_is_shape_color": float(np.mean([r["drawn_background"] == r["shape_color"] for r in results])),
+            "drawn_backgrounds": dict(drawn.most_common()),
             "seconds_per_image": (time.monotonic() - t0) / max(count, 1),
             "examples_wrong": [r for r in results if not r["ok"]][:10]}
 
@@ -179,7 +185,7 @@ def _save_sheet(images: list[np.ndarray], path: str, columns: int = 8) -> None:
 
 def evaluate(run: str, recon: int, zeroshot: int, vqa_scenes: int, t2i: int, sampling: dict, seed: int,
              sheet: str | None = None, dtype: str = "fp32", t2i_split: str = "heldout", chats: int = 0,
-             vqa_phrasing: str = "heldout") -> dict:
+             vqa_phrasing: str = "heldout", t2i_phrasing: str = "heldout") -> dict:
     tok, _ = load_released_tokenizer(os.path.join(run, RELEASED_FILE), "demo")
     report = {"split": "heldout", "mllm_weights": dtype}
     if recon:
@@ -203,8 +209,9 @@ def evaluate(run: str, recon: int, zeroshot: int, vqa_scenes: int, t2i: int, sam
             _log(f"text-only chat on {chats} held-out requests ...")
             report["chat"] = chat(mllm, text_tok, chats)
         if t2i:
-            _log(f"text -> image on {t2i} {t2i_split} one-shape prompts ...")
-            report["text_to_image"] = text_to_image(tok, mllm, text_tok, t2i, sampling, seed, sheet, t2i_split)
+            _log(f"text -> image on {t2i} {t2i_split} one-shape scenes, {t2i_phrasing} phrasings ...")
+            report["text_to_image"] = text_to_image(tok, mllm, text_tok, t2i, sampling, seed, sheet, t2i_split,
+                                                    t2i_phrasing)
     return report
 
 
@@ -228,6 +235,9 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--vqa-phrasing", default="heldout", choices=list(world.SPLIT_SEEDS),
                     help="language split of the VQA questions (the scenes stay held-out): held-out to report; train "
                          "to tell what the model fails to see from the phrasings it fails to read")
+    ap.add_argument("--t2i-phrasing", default="heldout", choices=list(world.SPLIT_SEEDS),
+                    help="language split of the image prompts: held-out to report; train to tell what the model "
+                         "fails to draw from the phrasings it fails to read")
     ap.add_argument("--sheet", help="also save the generated images as one PNG")
     ap.add_argument("--dtype", default="fp32", choices=("fp32", "int4"),
                     help="MLLM weights as trained (fp32) or as the int4 bundle stores them (int4, fp32 activations)")
@@ -237,7 +247,8 @@ def main(argv: list[str]) -> int:
     setup_torch(args.threads)
     sampling = dict(cfg_scale=args.cfg_scale, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p)
     report = evaluate(args.run, args.recon, args.zeroshot, args.vqa, args.t2i, sampling, args.seed, args.sheet,
-                      args.dtype, args.t2i_split, args.chat, vqa_phrasing=args.vqa_phrasing)
+                      args.dtype, args.t2i_split, args.chat, vqa_phrasing=args.vqa_phrasing,
+                      t2i_phrasing=args.t2i_phrasing)
     text = json.dumps(report, indent=2)
     print(text)
     if args.out:

@@ -235,13 +235,14 @@ def prompt(scene: Scene, rng: np.random.Generator, split: str = "train") -> tupl
 FULL = {"color": True, "shape": True, "size": False, "position": True}
 
 
-def eval_prompt(scene: Scene, index: int) -> str:
-    """The held-out text -> image prompt of a one-shape scene: held-out frame and phrasing, colour, shape, cell
-    and background always stated (the oracle judges all four)."""
+def eval_prompt(scene: Scene, index: int, phrasing: str = "heldout") -> str:
+    """The text -> image prompt of a one-shape scene for evaluation: colour, shape, cell and background always
+    stated (the oracle judges all four), in the frames and phrasings of language split `phrasing` (held-out to
+    report; the training split's tell a drawing failure from a reading one)."""
     rng = world.scene_rng("heldout", 10**8 + index)
     mention = {"shapes": [dict(FULL, size=rng.random() < 0.5) for _ in scene.shapes], "background": True}
-    d, _ = describe(scene, rng, "heldout", mention)
-    return surface(_choice(rng, PROMPT_FRAMES["heldout"]).format(d=d), rng)
+    d, _ = describe(scene, rng, phrasing, mention)
+    return surface(_choice(rng, PROMPT_FRAMES[phrasing]).format(d=d), rng)
 
 
 def caption(scene: Scene) -> str:
