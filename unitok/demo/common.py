@@ -10,7 +10,7 @@ import time
 import torch
 
 # The demo bundle's text head (build-demo-bundle converts with it, evaluate --dtype int4 computes with it): 8 bits,
-# because a batch-8 step of this small model is mostly lm_head, which MatMulNBits re-expands per row
+# because a batch-8 step of this small model is mostly lm_head, whose MatMulNBits cost grows almost row for row
 # (export/int8.py; docs/step-profile.md). The bundle is built for the CPU EP, where MatMulInteger is fast.
 LM_HEAD_BITS = 8
 

@@ -1,8 +1,8 @@
 """The int8 text head: per-output-channel symmetric 8-bit weights and per-row 8-bit activations, in plain ONNX ops
 (MatMulInteger), which onnxruntime's CPU EP runs as an integer GEMM with the weights packed once at load.
 
-Why not MatMulNBits for it: MLAS's int4 kernel re-expands the 4-bit weights for every row of activations, so a
-batch-8 step cost the demo model's 128 x 32000 lm_head 6.5x a batch-1 step; the integer GEMM costs 2.8x
+Why not MatMulNBits for it: the cost of MLAS's int4 kernel grows almost row for row, so a batch-8 step cost the
+demo model's 128 x 32000 lm_head 6.4x a batch-1 step; the integer GEMM costs 2.8-4.9x
 (docs/step-profile.md). llama.cpp's int4 formats keep the output matrix at 6 or 8 bits for the same reason of
 accuracy. Each row's activations get their own scale, so a row's logits never depend on the other rows of the
 batch (onnxruntime's DynamicQuantizeMatMul scales the whole batch at once) and are exact integer sums.
