@@ -1,4 +1,5 @@
-// The KV buffers' layout grows with the positions in use, keeping what each (slot, head) stored.
+// The KV buffers' layout grows with the positions in use (steps of 16, or an eighth of the layout), keeping what
+// each (slot, head) stored.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as ort from 'onnxruntime-node';
@@ -9,13 +10,13 @@ test('reserve re-lays out every (slot, head) block in place, zero past what was 
   const session = await ort.InferenceSession.create(readBundle('models/tiny').graphs.llm);
   const rows = 3;
   const kv = new KvCache(session, rows, 512);
-  assert.equal(kv.length, KvCache.MIN_ACTIVE);
+  assert.equal(kv.length, KvCache.GRANULE);
   const feeds: Record<string, ort.Tensor> = {};
   const fetches: Record<string, ort.Tensor | null> = {};
   kv.bind(0, rows, feeds, fetches);
   const name = Object.keys(feeds)[0];
   const [, heads, active, headDim] = feeds[name].dims;
-  assert.equal(active, 64);
+  assert.equal(active, 16);
   // Mark every stored value with (row, head, position, dim).
   const mark = (r: number, h: number, p: number, d: number) => 1 + r * 1e6 + h * 1e4 + p * 10 + d;
   const old = feeds[name].data as Float32Array;
@@ -24,27 +25,35 @@ test('reserve re-lays out every (slot, head) block in place, zero past what was 
       for (let p = 0; p < active; p++)
         for (let d = 0; d < headDim; d++)
           old[((r * heads + h) * active + p) * headDim + d] = mark(r, h, p, d);
-  kv.reserve(65);
-  assert.equal(kv.length, 128, 'the next power of two');
+  kv.reserve(17);
+  assert.equal(kv.length, 32, 'the next multiple of 16');
   const after: Record<string, ort.Tensor> = {};
   kv.bind(1, rows, after, {});
-  assert.deepEqual(after[name].dims, [rows - 1, heads, 128, headDim]);
+  assert.deepEqual(after[name].dims, [rows - 1, heads, 32, headDim]);
   const got = after[name].data as Float32Array;
   for (let r = 1; r < rows; r++)
     for (let h = 0; h < heads; h++)
-      for (let p = 0; p < 128; p++)
+      for (let p = 0; p < 32; p++)
         for (let d = 0; d < headDim; d++) {
-          const want = p < 64 ? mark(r, h, p, d) : 0;
+          const want = p < 16 ? mark(r, h, p, d) : 0;
           assert.equal(
-            got[(((r - 1) * heads + h) * 128 + p) * headDim + d],
+            got[(((r - 1) * heads + h) * 32 + p) * headDim + d],
             want,
             `row ${r} head ${h} pos ${p}`,
           );
         }
-  kv.reserve(100);
-  assert.equal(kv.length, 128, 'no change when it fits');
-  kv.reserve(512);
-  assert.equal(kv.length, 512);
+  kv.reserve(30);
+  assert.equal(kv.length, 32, 'no change when it fits');
+  kv.reserve(200);
+  assert.equal(kv.length, 208, 'steps of 16 while the layout is short');
+  kv.reserve(209);
+  assert.equal(kv.length, 224, 'an eighth of 128 is 16 too');
+  kv.reserve(300);
+  assert.equal(kv.length, 304, 'the step follows the layout before growing (224: 16)');
+  kv.reserve(305);
+  assert.equal(kv.length, 320, 'steps of 32 (an eighth of 256) once the layout is 256 or longer');
+  kv.reserve(500);
+  assert.equal(kv.length, 512, 'never past the capacity');
   assert.throws(() => kv.reserve(513), /capacity 512/);
   await session.release();
 });

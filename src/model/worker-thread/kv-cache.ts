@@ -3,11 +3,14 @@
 // positions in place (onnxruntime-notes §1): no copy of the cache per step. A run over slots lo..hi-1 binds row
 // views of those buffers. Every slot reserves its whole context up front, so the size is checked at load.
 //
-// The buffers are laid out for the positions in use, not the context: [slots, kv_heads, active, head_dim] with
-// `active` a power of two that grows (re-laid out in place) when a run needs more. ORT's CPU GroupQueryAttention
-// works over the whole buffer length it is given, masked, so a 512-position buffer made the demo model's batch-8
-// step 3x slower than an 81-position one (bench/llm-step.ts --kv-length; docs/step-profile.md). It never shrinks: a
-// slot's positions beyond the new length would be lost, and the runner does not know which slots still live.
+// The buffers are laid out for the positions in use, not the context: [slots, kv_heads, active, head_dim], `active`
+// growing in steps of 16 positions (an eighth of the layout once that is longer), re-laid out in place when a run
+// needs more. Why so tight: onnxruntime-node 1.30 hands every fetched output back as a new JavaScript array, copied,
+// and the in-place present buffers are fetched outputs, so each run copies every bound row's whole buffer however
+// few positions it uses (bench/kv-copy.ts: a batch-8 run of the demo model 0.88 ms with 64 positions laid out, 1.76
+// with 128, 3.35 with 256, attending 4). A re-layout costs about one such copy and comes every 16 steps at most.
+// It never shrinks: a slot's positions beyond the new length would be lost, and the runner does not know which
+// slots still live.
 import { totalmem } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { type FloatData, type FloatType, newFloats, tensorInfo } from './tensors.ts';
@@ -31,8 +34,8 @@ export class KvCache {
     return names.length * rows * heads * capacity * headDim * (type === 'float16' ? 2 : 4);
   }
 
-  /** The smallest buffer length used. */
-  static readonly MIN_ACTIVE = 64;
+  /** The smallest buffer length, and the smallest growth step. */
+  static readonly GRANULE = 16;
 
   private readonly buffers: { feed: string; fetch: string; data: FloatData }[];
   private readonly type: FloatType;
@@ -48,7 +51,7 @@ export class KvCache {
   ) {
     const { names, type, heads, headDim } = kvLayout(session);
     [this.type, this.heads, this.headDim] = [type, heads, headDim];
-    this.active = Math.min(capacity, KvCache.MIN_ACTIVE);
+    this.active = Math.min(capacity, KvCache.GRANULE);
     this.buffers = names.map((feed) => ({
       feed,
       fetch: feed.replace('past_key_values.', 'present.'),
@@ -61,14 +64,13 @@ export class KvCache {
     return this.active;
   }
 
-  /** Makes room for `positions` per slot: the next power of two (at most the capacity), moving what is stored. */
+  /** Makes room for `positions` per slot: the next multiple of the growth step (at most the capacity), moving what is stored. */
   reserve(positions: number): void {
     if (positions <= this.active) return;
     if (positions > this.capacity)
       throw new Error(`KV: ${positions} positions asked, capacity ${this.capacity}`);
-    let next = this.active;
-    while (next < positions) next *= 2;
-    next = Math.min(next, this.capacity);
+    const step = Math.max(KvCache.GRANULE, 2 ** Math.floor(Math.log2(this.active)) / 8);
+    const next = Math.min(this.capacity, Math.ceil(positions / step) * step);
     // Each (slot, head) block of `active` positions moves to its place in the wider layout; from the last block
     // back, so no block is overwritten before it has moved (new offsets are never below old ones).
     const block = this.active * this.headDim;
