@@ -43,7 +43,7 @@ console.log(
 console.log('|---|---|---|---|---|');
 for (const L of (values.lengths as string).split(',').map(Number)) {
   const dims = [B, H, L, hd];
-  const kv = names.map((name) => new ort.Tensor('float32', new Float32Array(B * H * L * hd).fill(7), dims));
+  const kv = names.map(() => new ort.Tensor('float32', new Float32Array(B * H * L * hd).fill(7), dims));
   const run = () => {
     const feeds: Record<string, ort.Tensor> = {
       inputs_embeds: x,
