@@ -15,6 +15,7 @@ import { defaultThreads, sessionOptions } from '../src/model/worker-thread/devic
 import { EmbeddingTable } from '../src/model/worker-thread/embedding-table.ts';
 import { LogitsBuffer } from '../src/model/worker-thread/logits.ts';
 import { argmax } from '../src/model/worker-thread/sampling.ts';
+import { inPlaceKv } from './in-place-kv.ts';
 
 const { values } = parseArgs({
   options: { model: { type: 'string', default: 'models/demo' }, tokens: { type: 'string', default: '64' } },
@@ -49,6 +50,8 @@ class Floor {
   });
 
   private tokens: EmbeddingTable | null = null;
+  /** embed_tokens' width (the hidden size), read once. */
+  private hidden = 0;
   private codes: EmbeddingTable | null = null;
   /** Room for the logits of 8 rows, the largest batch asked for. */
   private readonly logits = new LogitsBuffer(8 * bundle.vocabSize);
@@ -57,6 +60,7 @@ class Floor {
     const floor = new Floor();
     await floor.need('embed', 'llm', 'head');
     const width = floor.width(floor.s.embed);
+    floor.hidden = width;
     floor.tokens = await EmbeddingTable.load(
       { session: floor.s.embed, input: 'input_ids', output: 'inputs_embeds' },
       bundle.vocabSize,
@@ -72,11 +76,7 @@ class Floor {
   /** The rows of `ids` as an inputs_embeds tensor [B, S, D]: from the table, or embed_tokens when it is too big. */
   private async embed(ids: number[], B: number, S: number): Promise<ort.Tensor> {
     if (!this.tokens) return (await this.s.embed.run({ input_ids: this.int64(ids, [B, S]) })).inputs_embeds;
-    return new ort.Tensor('float32', this.tokens.gather(ids) as Float32Array, [
-      B,
-      S,
-      this.width(this.s.embed),
-    ]);
+    return new ort.Tensor('float32', this.tokens.gather(ids) as Float32Array, [B, S, this.hidden]);
   }
 
   /** Opens graphs on first use only: a text-only floor of the 7B bundle leaves out 4 GB of image graphs. */
@@ -95,21 +95,7 @@ class Floor {
 
   /** Zero KV buffers of `session` for `batch` rows of `length` positions, bound in place. */
   private kv(session: ort.InferenceSession, batch: number, length: number) {
-    const names = session.inputNames.filter((n) => n.startsWith('past_key_values.'));
-    const meta = session.inputMetadata.find((m) => m.name === names[0]) as unknown as { shape: number[] };
-    const dims = [batch, Number(meta.shape[1]), length, Number(meta.shape[3])];
-    const buffers = names.map((name) => ({
-      name,
-      t: new ort.Tensor('float32', new Float32Array(dims.reduce((a, b) => a * b)), dims),
-    }));
-    return (feeds: Record<string, ort.Tensor>): Record<string, ort.Tensor | null> => {
-      const fetches: Record<string, ort.Tensor | null> = {};
-      for (const { name, t } of buffers) {
-        feeds[name] = t;
-        fetches[name.replace('past_key_values.', 'present.')] = t;
-      }
-      return fetches;
-    };
+    return inPlaceKv(session, batch, length).bind;
   }
 
   private int64 = (values: number[], dims: number[]) =>

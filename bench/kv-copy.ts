@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { readBundle } from '../src/model/bundle.ts';
 import { sessionOptions } from '../src/model/worker-thread/devices.ts';
+import { inPlaceKv } from './in-place-kv.ts';
 
 const { values } = parseArgs({
   options: {
@@ -24,9 +25,6 @@ const session = await ort.InferenceSession.create(
   bundle.graphs.llm,
   sessionOptions('cpu', { intraOpThreads: 1 }),
 );
-const names = session.inputNames.filter((n) => n.startsWith('past_key_values.'));
-const meta = session.inputMetadata.find((m) => m.name === names[0]) as unknown as { shape: number[] };
-const [H, hd] = [Number(meta.shape[1]), Number(meta.shape[3])];
 const D = Number(
   (session.inputMetadata.find((m) => m.name === 'inputs_embeds') as unknown as { shape: number[] }).shape[2],
 );
@@ -42,8 +40,7 @@ console.log(
 );
 console.log('|---|---|---|---|---|');
 for (const L of (values.lengths as string).split(',').map(Number)) {
-  const dims = [B, H, L, hd];
-  const kv = names.map(() => new ort.Tensor('float32', new Float32Array(B * H * L * hd).fill(7), dims));
+  const { bind, buffers, headDim: hd } = inPlaceKv(session, B, L, 7);
   const run = () => {
     const feeds: Record<string, ort.Tensor> = {
       inputs_embeds: x,
@@ -51,15 +48,10 @@ for (const L of (values.lengths as string).split(',').map(Number)) {
       total_sequence_length: new ort.Tensor('int32', Int32Array.of(4), []),
       logits_index: new ort.Tensor('int64', new BigInt64Array(B), [B]),
     };
-    const fetches: Record<string, ort.Tensor | null> = { hidden: null };
-    names.forEach((name, i) => {
-      feeds[name] = kv[i];
-      fetches[name.replace('past_key_values.', 'present.')] = kv[i];
-    });
-    return session.run(feeds, fetches);
+    return session.run(feeds, { ...bind(feeds), hidden: null });
   };
   const out = await run();
-  const cache = kv[0].data as Float32Array;
+  const cache = buffers[0].t.data as Float32Array;
   const inPlace = cache[3 * hd] !== 7 && cache[4 * hd] === 7; // position 3 written, position 4 untouched
   (out['present.0.key'].data as Float32Array)[4 * hd] = -1;
   const copy = cache[4 * hd] === 7;
@@ -67,7 +59,7 @@ for (const L of (values.lengths as string).split(',').map(Number)) {
   const t0 = performance.now();
   for (let i = 0; i < Number(values.runs); i++) await run();
   const ms = (performance.now() - t0) / Number(values.runs);
-  const mib = (names.length * B * H * L * hd * 4) / 2 ** 20;
+  const mib = buffers.reduce((sum, b) => sum + b.t.data.length * 4, 0) / 2 ** 20;
   console.log(
     `| ${L} | ${mib.toFixed(1)} | ${ms.toFixed(3)} | ${copy ? 'yes' : 'no'} | ${inPlace ? 'yes' : 'no'} |`,
   );

@@ -17,6 +17,7 @@ import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { readBundle } from '../src/model/bundle.ts';
 import { sessionOptions } from '../src/model/worker-thread/devices.ts';
+import { inPlaceKv } from './in-place-kv.ts';
 
 const { values } = parseArgs({
   options: {
@@ -25,8 +26,8 @@ const { values } = parseArgs({
     steps: { type: 'string', default: '64' },
     rounds: { type: 'string', default: '3' },
     profile: { type: 'boolean', default: false },
-    // KV buffer length per row (default: just the positions the run fills). ORT's CPU GroupQueryAttention works
-    // over the whole buffer, so a longer one (e.g. --kv-length 512, a whole context) costs more per step.
+    // KV buffer length per row (default: just the positions the run fills). onnxruntime-node copies the whole
+    // KV buffer back every run, so a longer one (e.g. --kv-length 512, a whole context) costs more per step (bench/kv-copy.ts).
     'kv-length': { type: 'string', default: '0' },
     head: { type: 'string', multiple: true, default: [] },
   },
@@ -72,11 +73,9 @@ async function open(v: Variant, profile = false) {
   };
   const session = await ort.InferenceSession.create(graphPath('llm', v.acc), options);
   const head = await ort.InferenceSession.create(v.head ?? graphPath('lm_head', v.acc), options);
-  const names = session.inputNames.filter((n) => n.startsWith('past_key_values.'));
-  const meta = session.inputMetadata.find((m) => m.name === names[0]) as unknown as { shape: number[] };
   const D = (session.inputMetadata.find((m) => m.name === 'inputs_embeds') as unknown as { shape: number[] })
     .shape[2];
-  return { session, head, names, heads: Number(meta.shape[1]), headDim: Number(meta.shape[3]), D: Number(D) };
+  return { session, head, D: Number(D) };
 }
 
 /** ms per decode step: batch rows at positions 16.., in-place KV, the variant's fetch. */
@@ -86,12 +85,7 @@ async function steps(
   batch: number,
   n: number,
 ): Promise<number> {
-  const L = Number(values['kv-length']) || 16 + n + 1;
-  const kvDims = [batch, s.heads, L, s.headDim];
-  const kv = s.names.map((name) => ({
-    name,
-    t: new ort.Tensor('float32', new Float32Array(kvDims.reduce((a, b) => a * b)), kvDims),
-  }));
+  const { bind } = inPlaceKv(s.session, batch, Number(values['kv-length']) || 16 + n + 1);
   const x = new ort.Tensor(
     'float32',
     Float32Array.from({ length: batch * s.D }, (_, i) => Math.sin(i)),
@@ -105,12 +99,7 @@ async function steps(
       total_sequence_length: new ort.Tensor('int32', Int32Array.of(17 + t), []),
       logits_index: new ort.Tensor('int64', new BigInt64Array(batch), [batch]),
     };
-    const fetches: Record<string, ort.Tensor | null> = { hidden: null };
-    for (const { name, t: buf } of kv) {
-      feeds[name] = buf;
-      fetches[name.replace('past_key_values.', 'present.')] = buf;
-    }
-    const { hidden } = await s.session.run(feeds, fetches);
+    const { hidden } = await s.session.run(feeds, { ...bind(feeds), hidden: null });
     if (v.fetch === 'logits') await s.head.run({ hidden });
   }
   return (performance.now() - t0) / n;
