@@ -15,7 +15,7 @@ import { defaultThreads, sessionOptions } from '../src/model/worker-thread/devic
 import { EmbeddingTable } from '../src/model/worker-thread/embedding-table.ts';
 import { LogitsBuffer } from '../src/model/worker-thread/logits.ts';
 import { argmax } from '../src/model/worker-thread/sampling.ts';
-import { inPlaceKv } from './in-place-kv.ts';
+import { decoderKv } from './decoder-kv.ts';
 
 const { values } = parseArgs({
   options: { model: { type: 'string', default: 'models/demo' }, tokens: { type: 'string', default: '64' } },
@@ -93,26 +93,23 @@ class Floor {
     for (const session of this.opened.values()) await session.release();
   }
 
-  /** Zero KV buffers of `session` for `batch` rows of `length` positions, bound in place. */
+  /** The KV cache of `session` for `batch` rows of `length` positions, and its run. */
   private kv(session: ort.InferenceSession, batch: number, length: number) {
-    return inPlaceKv(session, batch, length).bind;
+    return decoderKv(session, batch, length).run;
   }
 
   private int64 = (values: number[], dims: number[]) =>
     new ort.Tensor('int64', BigInt64Array.from(values, BigInt), dims);
-  private int32 = (values: number[], dims: number[]) =>
-    new ort.Tensor('int32', Int32Array.from(values), dims);
 
   /** One llm run (and lm_head for 'logits'); `last` = each row's last position. Returns the wanted output. */
-  private async llm(bind: ReturnType<Floor['kv']>, x: ort.Tensor, last: number[], out: 'logits' | 'hidden') {
+  private async llm(run: ReturnType<Floor['kv']>, x: ort.Tensor, last: number[], out: 'logits' | 'hidden') {
     const S = x.dims[1];
     const feeds: Record<string, ort.Tensor> = {
       inputs_embeds: x,
-      seqlens_k: this.int32(last, [last.length]),
-      total_sequence_length: this.int32([Math.max(...last) + 1], []),
       logits_index: this.int64(S === 1 ? last.map(() => 0) : last, [last.length]),
     };
-    const { hidden } = await this.s.llm.run(feeds, { ...bind(feeds), hidden: null });
+    const past = last.map((l) => (S === 1 ? l : 0)); // a prefill starts at 0, a decode step follows its row
+    const { hidden } = await run(feeds, past, ['hidden']);
     if (out === 'hidden') return hidden.data as Float32Array;
     const logits = this.logits.data.subarray(0, last.length * bundle.vocabSize);
     await this.s.head.run(
@@ -130,7 +127,7 @@ class Floor {
     const ids = tokenizer.encode(prompt(0));
     const P = ids.length;
     // Only the positions this run fills: the 7B bundle's whole context would be 4 GiB of KV per row.
-    const bind = this.kv(this.s.llm, batch, Math.min(bundle.contextLength, P + TOKENS));
+    const run = this.kv(this.s.llm, batch, Math.min(bundle.contextLength, P + TOKENS));
     const embed = (tokens: number[], S: number) => this.embed(tokens, batch, S);
     const argmaxRows = (logits: Float32Array) =>
       Array.from({ length: batch }, (_, b) =>
@@ -138,7 +135,7 @@ class Floor {
       );
     let next = argmaxRows(
       await this.llm(
-        bind,
+        run,
         await embed(new Array(batch).fill(ids).flat(), P),
         new Array(batch).fill(P - 1),
         'logits',
@@ -146,7 +143,7 @@ class Floor {
     );
     const t0 = performance.now();
     for (let t = 0; t < TOKENS - 1; t++)
-      next = argmaxRows(await this.llm(bind, await embed(next, 1), new Array(batch).fill(P + t), 'logits'));
+      next = argmaxRows(await this.llm(run, await embed(next, 1), new Array(batch).fill(P + t), 'logits'));
     return (performance.now() - t0) / (TOKENS - 1);
   }
 
@@ -169,23 +166,17 @@ class Floor {
     const S = cond.length;
     const padded = [...cond, ...uncond, ...new Array(S - uncond.length).fill(0)];
     // Only the positions the image fills, as the engine lays its buffers out (kv-cache.ts).
-    const bind = this.kv(this.s.llm, 2, Math.min(bundle.contextLength, S + N));
+    const run = this.kv(this.s.llm, 2, Math.min(bundle.contextLength, S + N));
     const x = await this.embed(padded, 2, S);
-    let hidden = await this.llm(bind, x, [S - 1, uncond.length - 1], 'hidden');
+    let hidden = await this.llm(run, x, [S - 1, uncond.length - 1], 'hidden');
     const grid = new Array<number>(K * N).fill(0);
     const D = hidden.length / 2;
     for (let n = 0; n < N; n++) {
-      const depthBind = this.kv(this.s.depth, 2, K);
+      const depthRun = this.kv(this.s.depth, 2, K);
       let h: ort.Tensor = new ort.Tensor('float32', hidden, [2, 1, D]);
       const codes: number[] = [];
       for (let k = 0; k < K; k++) {
-        const feeds: Record<string, ort.Tensor> = {
-          inputs_embeds: h,
-          seqlens_k: this.int32([k, k], [2]),
-          total_sequence_length: this.int32([k + 1], []),
-        };
-        const logits = (await this.s.depth.run(feeds, { ...depthBind(feeds), logits: null })).logits
-          .data as Float32Array;
+        const logits = (await depthRun({ inputs_embeds: h }, [k, k], ['logits'])).logits.data as Float32Array;
         const scale = bundle.defaults.image.guidanceScale;
         const mixed = Array.from(
           { length: V },
@@ -205,7 +196,7 @@ class Floor {
       if (n === N - 1) break;
       const v = (await this.s.visual.run({ codes: this.int64([...codes, ...codes], [2, K, 1]) }))
         .inputs_embeds;
-      hidden = await this.llm(bind, v, [S + n, uncond.length + n], 'hidden');
+      hidden = await this.llm(run, v, [S + n, uncond.length + n], 'hidden');
     }
     await this.s.decode.run({ codes: this.int64(grid, [1, K, N]) });
     return performance.now() - t0;

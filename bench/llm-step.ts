@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { readBundle } from '../src/model/bundle.ts';
 import { sessionOptions } from '../src/model/worker-thread/devices.ts';
-import { inPlaceKv } from './in-place-kv.ts';
+import { decoderKv } from './decoder-kv.ts';
 
 const { values } = parseArgs({
   options: {
@@ -26,8 +26,8 @@ const { values } = parseArgs({
     steps: { type: 'string', default: '64' },
     rounds: { type: 'string', default: '3' },
     profile: { type: 'boolean', default: false },
-    // KV buffer length per row (default: just the positions the run fills). onnxruntime-node copies the whole
-    // KV buffer back every run, so a longer one (e.g. --kv-length 512, a whole context) costs more per step (bench/kv-copy.ts).
+    // KV layout length per row (default: just the positions the run fills). Attention reads every laid-out
+    // position (masked past the row), so a longer one (e.g. --kv-length 512, a whole context) costs more per step.
     'kv-length': { type: 'string', default: '0' },
     head: { type: 'string', multiple: true, default: [] },
   },
@@ -78,14 +78,14 @@ async function open(v: Variant, profile = false) {
   return { session, head, D: Number(D) };
 }
 
-/** ms per decode step: batch rows at positions 16.., in-place KV, the variant's fetch. */
+/** ms per decode step: batch rows at positions 16.., the runner's KV cache, the variant's fetch. */
 async function steps(
   s: Awaited<ReturnType<typeof open>>,
   v: Variant,
   batch: number,
   n: number,
 ): Promise<number> {
-  const { bind } = inPlaceKv(s.session, batch, Number(values['kv-length']) || 16 + n + 1);
+  const { run } = decoderKv(s.session, batch, Number(values['kv-length']) || 16 + n + 1);
   const x = new ort.Tensor(
     'float32',
     Float32Array.from({ length: batch * s.D }, (_, i) => Math.sin(i)),
@@ -95,11 +95,9 @@ async function steps(
   for (let t = 0; t < n; t++) {
     const feeds: Record<string, ort.Tensor> = {
       inputs_embeds: x,
-      seqlens_k: new ort.Tensor('int32', new Int32Array(batch).fill(16 + t), [batch]),
-      total_sequence_length: new ort.Tensor('int32', Int32Array.of(17 + t), []),
       logits_index: new ort.Tensor('int64', new BigInt64Array(batch), [batch]),
     };
-    const { hidden } = await s.session.run(feeds, { ...bind(feeds), hidden: null });
+    const { hidden } = await run(feeds, new Array(batch).fill(16 + t), ['hidden']);
     if (v.fetch === 'logits') await s.head.run({ hidden });
   }
   return (performance.now() - t0) / n;

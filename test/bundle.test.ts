@@ -7,6 +7,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as ort from 'onnxruntime-node';
+import { KvCache } from '../src/model/worker-thread/kv-cache.ts';
 import { EXP2_TAYLOR } from '../src/model/worker-thread/weights.ts'; // the spec's table of constants
 import { fixturesDir, type LoadedTensor, loadTensors, maxAbsDiff } from './helpers/tensors.ts';
 
@@ -144,39 +145,35 @@ class Bundle {
     return f32((await this.s.visual_embed.run({ codes: i64(codes.flat(2), [B, K, N]) })).inputs_embeds);
   }
 
-  /** Zero KV buffers for `layers` layers of B rows and `len` slots, fed and fetched so GQA writes them in place. */
-  kv(layers: number, B: number, len: number): Record<string, ort.Tensor> {
-    const dims = [B, this.cfg.llm.num_key_value_heads, len, this.cfg.llm.head_dim];
-    const out: Record<string, ort.Tensor> = {};
-    for (let i = 0; i < layers; i++) {
-      for (const kv of ['key', 'value'])
-        out[`${i}.${kv}`] = new ort.Tensor('float32', new Float32Array(dims.reduce((a, b) => a * b)), dims);
-    }
-    return out;
+  /** The runner's KV memory (kv-cache.ts) for `graph`: B rows of `len` positions. */
+  kv(graph: 'llm' | 'depth_head', B: number, len: number): KvCache {
+    const kv = new KvCache(this.s[graph], B, len);
+    kv.reserve(len);
+    return kv;
   }
 
-  /** One decoder call: rows end at `last` (index of each row's last valid position); S new positions per row. */
+  /**
+   * One decoder call: rows end at `last` (index of each row's last valid position); S new positions per row, which
+   * start at 0 when S > 1 (a right-padded prefill) and follow the row's cache when S = 1.
+   */
   async decode(
     graph: 'llm' | 'depth_head',
     x: Float32Array,
     S: number,
     last: number[],
-    kv: Record<string, ort.Tensor>,
+    kv: KvCache,
     readAt?: number[],
   ) {
     const B = last.length;
+    const rows = last.map((l) => (S === 1 ? { past: l, count: 1 } : { past: 0, count: l + 1 }));
     const feeds: Record<string, ort.Tensor> = {
       inputs_embeds: new ort.Tensor('float32', x, [B, S, this.D]),
-      seqlens_k: i32(last),
-      total_sequence_length: i32([Math.max(...last) + 1], []),
+      past_lengths: i32(rows.map((r) => r.past)),
     };
     if (graph === 'llm') feeds.logits_index = i64(readAt ?? last.map(() => S - 1), [B]);
-    const fetches: Record<string, ort.Tensor | null> = graph === 'llm' ? { hidden: null } : { logits: null };
-    for (const [name, buffer] of Object.entries(kv)) {
-      feeds[`past_key_values.${name}`] = buffer;
-      fetches[`present.${name}`] = buffer;
-    }
+    const fetches = { ...(graph === 'llm' ? { hidden: null } : { logits: null }), ...kv.bind(0, B, feeds) };
     const out = await this.s[graph].run(feeds, fetches);
+    kv.append(0, out, rows);
     if (graph !== 'llm') return { logits: f32(out.logits), hidden: undefined };
     const { logits } = await this.s.lm_head.run({ hidden: out.hidden });
     return { logits: f32(logits), hidden: f32(out.hidden) };
@@ -209,7 +206,7 @@ class Bundle {
     const next = p.seed === undefined ? undefined : mulberry32(p.seed);
     const x = await this.promptEmbeds(ids, [image]);
     const L = x.length / this.D;
-    const kv = this.kv(this.cfg.llm.num_hidden_layers, 1, L + maxNew);
+    const kv = this.kv('llm', 1, L + maxNew);
     let { logits } = await this.decode('llm', x, L, [L - 1], kv);
     const firstLogits = logits.slice();
     const tokens: number[] = [];
@@ -229,7 +226,7 @@ class Bundle {
     return { tokens, firstLogits };
   }
 
-  /** The released T2I loop; rows [cond; uncond] right-padded (GQA masks by seqlens_k, so no padding is attended). */
+  /** The released T2I loop; rows [cond; uncond] right-padded (each row's cache is masked past its length, so no padding is attended). */
   async generateImage(cond: number[], uncond: number[], p: Sampling & { cfg_scale: number }) {
     const { num_codebooks: K, codebook_size: V, visual_tokens: N } = this.cfg.image;
     const next = p.seed === undefined ? undefined : mulberry32(p.seed);
@@ -237,13 +234,13 @@ class Bundle {
     const B = rows.length;
     const width = Math.max(...rows.map((r) => r.length));
     const padded = rows.map((r) => [...r, ...Array(width - r.length).fill(this.cfg.special_tokens.pad)]);
-    const kv = this.kv(this.cfg.llm.num_hidden_layers, B, width + N);
+    const kv = this.kv('llm', B, width + N);
     let last = rows.map((r) => r.length - 1);
     let { hidden } = await this.decode('llm', await this.embedText(padded), width, last, kv, last);
     const codes: number[][] = Array.from({ length: K }, () => []);
     let firstLogits: Float32Array | undefined;
     for (let t = 0; t < N; t++) {
-      const depthKv = this.kv(this.cfg.llm.ar_head_layers, B, K);
+      const depthKv = this.kv('depth_head', B, K);
       let x = hidden as Float32Array;
       for (let k = 0; k < K; k++) {
         const { logits } = await this.decode('depth_head', x, 1, Array(B).fill(k), depthKv);

@@ -12,8 +12,11 @@ test('reserve re-lays out every (slot, head) block in place, zero past what was 
   const kv = new KvCache(session, rows, 512);
   assert.equal(kv.length, KvCache.GRANULE);
   const feeds: Record<string, ort.Tensor> = {};
-  const fetches: Record<string, ort.Tensor | null> = {};
-  kv.bind(0, rows, feeds, fetches);
+  const fetches = kv.bind(0, rows, feeds);
+  assert.deepEqual(
+    Object.keys(fetches),
+    Object.keys(feeds).map((n) => n.replace('past_key_values.', 'new_key_values.')),
+  );
   const name = Object.keys(feeds)[0];
   const [, heads, active, headDim] = feeds[name].dims;
   assert.equal(active, 16);
@@ -28,7 +31,7 @@ test('reserve re-lays out every (slot, head) block in place, zero past what was 
   kv.reserve(17);
   assert.equal(kv.length, 32, 'the next multiple of 16');
   const after: Record<string, ort.Tensor> = {};
-  kv.bind(1, rows, after, {});
+  kv.bind(1, rows, after);
   assert.deepEqual(after[name].dims, [rows - 1, heads, 32, headDim]);
   const got = after[name].data as Float32Array;
   for (let r = 1; r < rows; r++)
@@ -55,5 +58,49 @@ test('reserve re-lays out every (slot, head) block in place, zero past what was 
   kv.reserve(500);
   assert.equal(kv.length, 512, 'never past the capacity');
   assert.throws(() => kv.reserve(513), /capacity 512/);
+  await session.release();
+});
+
+test("append writes each row's new positions after its past, nothing for holes or right padding", async () => {
+  const session = await ort.InferenceSession.create(readBundle('models/tiny').graphs.llm);
+  const kv = new KvCache(session, 4, 64);
+  const feeds: Record<string, ort.Tensor> = {};
+  const fetches = kv.bind(0, 4, feeds);
+  const [, heads, active, headDim] = Object.values(feeds)[0].dims;
+  const S = 3;
+  // A run over slots 1..3 (B = 3, S = 3): row 0 a 3-token prompt, row 1 a hole, row 2 one token (2 of padding).
+  const outputs: Record<string, ort.Tensor> = {};
+  for (const name of Object.keys(fetches)) {
+    const data = new Float32Array(3 * heads * S * headDim);
+    data.forEach((_, i) => {
+      data[i] = 1 + i; // (row, head, position, dim) row-major
+    });
+    outputs[name] = new ort.Tensor('float32', data, [3, heads, S, headDim]);
+  }
+  const rows = [
+    { past: 0, count: 3 },
+    { past: 0, count: 0 },
+    { past: 5, count: 1 },
+  ];
+  kv.append(1, outputs, rows);
+  for (const [feed, t] of Object.entries(feeds)) {
+    const got = t.data as Float32Array;
+    const want = (r: number, h: number, s: number, d: number) => 1 + ((r * heads + h) * S + s) * headDim + d;
+    const at = (slot: number, h: number, p: number, d: number) =>
+      got[((slot * heads + h) * active + p) * headDim + d];
+    for (let h = 0; h < heads; h++)
+      for (let p = 0; p < active; p++)
+        for (let d = 0; d < headDim; d++) {
+          assert.equal(at(0, h, p, d), 0, `${feed}: slot 0 is outside the run`);
+          assert.equal(
+            at(1, h, p, d),
+            p < 3 ? want(0, h, p, d) : 0,
+            `${feed}: slot 1 head ${h} position ${p}`,
+          );
+          assert.equal(at(2, h, p, d), 0, `${feed}: slot 2 is a hole`);
+          assert.equal(at(3, h, p, d), p === 5 ? want(2, h, 0, d) : 0, `${feed}: slot 3 position ${p}`);
+        }
+  }
+  assert.throws(() => kv.append(0, outputs, [{ past: active - 1, count: 2 }]), /do not fit/);
   await session.release();
 });

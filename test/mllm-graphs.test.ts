@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import * as ort from 'onnxruntime-node';
+import { KvCache } from '../src/model/worker-thread/kv-cache.ts';
 import { fromFloat16, toFloat16 } from './helpers/float16.ts';
 import { fixturesDir, type LoadedTensor, loadTensors, maxAbsDiff } from './helpers/tensors.ts';
 
@@ -24,7 +25,6 @@ const COLUMNS: Column[] = ['fp32', 'fp16', 'int4', 'int4 exact'];
 const BOUND: Record<Column, number> = { fp32: 1e-4, fp16: 2e-2, int4: 0.25, 'int4 exact': 2e-2 };
 const errors: Record<string, Partial<Record<Column, string>>> = {};
 
-const ioType = (p: Precision) => (p === 'fp16' ? 'float16' : 'float32');
 const session = (p: Precision, graph: string) => ort.InferenceSession.create(join(dir, p, `${graph}.onnx`));
 
 function floatTensor(p: Precision, values: Float32Array, dims: number[]): ort.Tensor {
@@ -76,33 +76,35 @@ function checkRef(
   if (p === 'int4' && T[`${name}_int4`]) check('int4 exact', what, got, at(T[`${name}_int4`], index));
 }
 
-/** Zero-filled max-length KV buffers, one per graph input `past_key_values.i.{key,value}`, B rows of `len` slots. */
-function kvBuffers(p: Precision, layers: number, len: number): Record<string, ort.Tensor> {
-  const dims = [2, cfg.num_key_value_heads, len, cfg.head_dim];
-  const size = dims.reduce((a, b) => a * b);
-  const buffers: Record<string, ort.Tensor> = {};
-  for (let i = 0; i < layers; i++) {
-    for (const kv of ['key', 'value']) {
-      const data = p === 'fp16' ? new Uint16Array(size) : new Float32Array(size);
-      buffers[`${i}.${kv}`] = new ort.Tensor(ioType(p), data, dims);
-    }
-  }
-  return buffers;
-}
-
-/** One decoder call with the KV buffers passed as feed *and* fetch, so GroupQueryAttention updates them in place. */
+/**
+ * One decoder call on the runner's KV memory (kv-cache.ts): the buffers of `kv` as inputs, then the run's new keys
+ * and values written into place, row b's first `counts[b]` new positions at past[b] onwards.
+ */
 async function runCached(
   s: ort.InferenceSession,
   feeds: Record<string, ort.Tensor>,
-  kv: Record<string, ort.Tensor>,
+  kv: KvCache,
+  counts: number[],
   outputs: string[],
 ): Promise<ort.InferenceSession.OnnxValueMapType> {
-  const fetches: Record<string, ort.Tensor | null> = Object.fromEntries(outputs.map((o) => [o, null]));
-  for (const [name, buffer] of Object.entries(kv)) {
-    feeds[`past_key_values.${name}`] = buffer;
-    fetches[`present.${name}`] = buffer;
-  }
-  return s.run(feeds, fetches);
+  const past = Array.from(feeds.past_lengths.data as Int32Array);
+  const fetches = { ...Object.fromEntries(outputs.map((o) => [o, null])), ...kv.bind(0, past.length, feeds) };
+  const out = await s.run(feeds, fetches);
+  for (const name of Object.keys(fetches).filter((n) => n.startsWith('new_key_values.')))
+    assert.deepEqual(out[name].dims.slice(2), [feeds.inputs_embeds.dims[1], cfg.head_dim], name);
+  kv.append(
+    0,
+    out,
+    past.map((p, b) => ({ past: p, count: counts[b] })),
+  );
+  return out;
+}
+
+/** The cache buffers of `kv` by input name, whole (views of its memory). */
+function cacheViews(kv: KvCache): Record<string, ort.Tensor> {
+  const feeds: Record<string, ort.Tensor> = {};
+  kv.bind(0, kv.rows, feeds);
+  return feeds;
 }
 
 const int32 = (values: number[], dims = [values.length]) =>
@@ -146,39 +148,41 @@ for (const p of ['fp32', 'fp16', 'int4'] as Precision[]) {
       });
     }
 
-    test('llm + lm_head: ragged right-padded prefill, then S=1 steps on shared in-place KV buffers', async () => {
+    test('llm + lm_head: ragged right-padded prefill, then S=1 steps; only new positions come back', async () => {
       const s = await session(p, 'llm');
       const head = await session(p, 'lm_head');
       const layers = cfg.num_hidden_layers;
-      const kv = kvBuffers(p, layers, cache);
+      const kv = new KvCache(s, 2, cache);
+      assert.equal(kv.length, cache);
       for (let step = 0; step <= steps; step++) {
         // step 0 prefills each row's prompt (right-padded to the longer one); later steps feed one token per row.
         const start = step === 0 ? [0, 0] : prefill.map((n) => n + step - 1);
         const len = step === 0 ? Math.max(...prefill) : 1;
-        const seqlens = prefill.map((n) => n + step - 1); // index of each row's last valid position
         const out = await runCached(
           s,
           {
             inputs_embeds: llmEmbeds(p, start, len),
-            seqlens_k: int32(seqlens),
-            total_sequence_length: int32([Math.max(...seqlens) + 1], []),
-            logits_index: int64(step === 0 ? seqlens : [0, 0]),
+            past_lengths: int32(start),
+            logits_index: int64(step === 0 ? prefill.map((n) => n - 1) : [0, 0]),
           },
           kv,
+          step === 0 ? prefill : [1, 1],
           ['hidden'],
         );
         assert.ok(!s.outputNames.includes('logits'), 'llm has no logits output: lm_head is its own graph');
+        assert.ok(!s.outputNames.some((n) => n.startsWith('present.')), 'no output the size of the cache');
         checkRef(p, `llm hidden step ${step}`, floats(out.hidden), 'llm.hidden', [step]);
         const { logits } = await head.run({ hidden: out.hidden });
         assert.deepEqual(logits.dims, [2, cfg.vocab_size]);
         assert.equal(logits.type, 'float32');
         checkRef(p, `lm_head logits step ${step}`, floats(logits), 'llm.logits', [step]);
       }
-      // The caller's buffers now hold every row's keys/values: the valid slots match PyTorch's present (the
-      // fixture is zero past each row), and the slots past a row were never written.
+      // The cache now holds every row's keys/values: the valid slots match PyTorch's present (the fixture is zero
+      // past each row), and the slots past a row were never written.
+      const views = cacheViews(kv);
       for (let layer = 0; layer < layers; layer++) {
         for (const kvName of ['key', 'value']) {
-          const got = floats(kv[`${layer}.${kvName}`]);
+          const got = floats(views[`past_key_values.${layer}.${kvName}`]);
           const rowSize = got.length / 2;
           for (let b = 0; b < 2; b++) {
             const written = (prefill[b] + steps) * cfg.head_dim;
@@ -193,28 +197,57 @@ for (const p of ['fp32', 'fp16', 'int4'] as Precision[]) {
               );
             }
           }
-          checkRef(p, `llm in-place ${kvName} cache`, got, `llm.present_${kvName}`, [layer]);
+          checkRef(p, `llm ${kvName} cache`, got, `llm.present_${kvName}`, [layer]);
         }
       }
       await s.release();
       await head.release();
     });
 
-    test('depth_head: one position per call on an in-place cache equals the released recompute-all', async () => {
+    test('llm: a second turn appended to both rows at once (1 < S, rows at different lengths)', async () => {
+      // What GroupQueryAttention allowed only one row at a time: each row's prompt minus its last two tokens,
+      // then those two tokens (S = 2) for both rows together, must read out what the whole prompt does.
+      const s = await session(p, 'llm');
+      const kv = new KvCache(s, 2, cache);
+      const first = prefill.map((n) => n - 2);
+      await runCached(
+        s,
+        {
+          inputs_embeds: llmEmbeds(p, [0, 0], Math.max(...first)),
+          past_lengths: int32([0, 0]),
+          logits_index: int64(first.map((n) => n - 1)),
+        },
+        kv,
+        first,
+        ['hidden'],
+      );
+      const out = await runCached(
+        s,
+        {
+          inputs_embeds: llmEmbeds(p, first, 2),
+          past_lengths: int32(first),
+          logits_index: int64([1, 1]),
+        },
+        kv,
+        [2, 2],
+        ['hidden'],
+      );
+      checkRef(p, 'llm hidden after extend', floats(out.hidden), 'llm.hidden', [0]);
+      await s.release();
+    });
+
+    test('depth_head: one position per call on the cache equals the released recompute-all', async () => {
       const s = await session(p, 'depth_head');
-      const kv = kvBuffers(p, cfg.ar_head_layers, K);
+      const kv = new KvCache(s, 2, K);
       const embeds = T['depth.embeds']; // [2, K, D]: LLM hidden, then the fed-back code embeddings
       for (let k = 0; k < K; k++) {
         const x = new Float32Array(2 * D);
         for (let b = 0; b < 2; b++) x.set(at(embeds, [b, k]), b * D);
         const out = await runCached(
           s,
-          {
-            inputs_embeds: floatTensor(p, x, [2, 1, D]),
-            seqlens_k: int32([k, k]),
-            total_sequence_length: int32([k + 1], []),
-          },
+          { inputs_embeds: floatTensor(p, x, [2, 1, D]), past_lengths: int32([k, k]) },
           kv,
+          [1, 1],
           ['logits'],
         );
         assert.deepEqual(out.logits.dims, [2, cfg.codebook_size]);
@@ -227,17 +260,14 @@ for (const p of ['fp32', 'fp16', 'int4'] as Precision[]) {
 
 test('fp32 depth_head fed by code_embed; the next visual token reuses the cache without clearing it', async () => {
   const [head, table] = await Promise.all([session('fp32', 'depth_head'), session('fp32', 'code_embed')]);
-  const kv = kvBuffers('fp32', cfg.ar_head_layers, K);
+  const kv = new KvCache(head, 2, K);
   const step = async (x: Float32Array, k: number) =>
     (
       await runCached(
         head,
-        {
-          inputs_embeds: new ort.Tensor('float32', x, [2, 1, D]),
-          seqlens_k: int32([k, k]),
-          total_sequence_length: int32([k + 1], []),
-        },
+        { inputs_embeds: new ort.Tensor('float32', x, [2, 1, D]), past_lengths: int32([k, k]) },
         kv,
+        [1, 1],
         ['logits'],
       )
     ).logits.data as Float32Array;

@@ -14,7 +14,7 @@ export type GraphRole =
   | 'unitok_encode'
   | 'unitok_decode';
 /** config.json's format_version this engine reads (unitok/convert/bundle_config.py FORMAT_VERSION). */
-export const FORMAT_VERSION = 2;
+export const FORMAT_VERSION = 3;
 const ROLES: GraphRole[] = [
   'embed_tokens',
   'visual_embed',
@@ -91,10 +91,14 @@ export function readBundle(dir: string): Bundle {
     return v;
   };
 
-  if (raw.format === 'unitok-bundle' && raw.format_version === 1) {
+  const older: Record<number, string> = {
+    1: 'lm_head inside the llm graph',
+    2: 'decoder graphs with GroupQueryAttention present outputs',
+  };
+  if (raw.format === 'unitok-bundle' && typeof raw.format_version === 'number' && older[raw.format_version]) {
     throw new BundleError(
-      `${path}: bundle format v1 (lm_head inside the llm graph) is no longer served; convert the checkpoint again ` +
-        `with this version (python3 -m unitok convert ...), which writes v${FORMAT_VERSION} with lm_head.onnx`,
+      `${path}: bundle format v${raw.format_version} (${older[raw.format_version]}) is no longer served; convert ` +
+        `the checkpoint again with this version (python3 -m unitok convert ...), which writes v${FORMAT_VERSION}`,
     );
   }
   if (raw.format !== 'unitok-bundle' || raw.format_version !== FORMAT_VERSION) {

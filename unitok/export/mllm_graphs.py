@@ -3,14 +3,15 @@
 Six graphs (IO contract: docs/graphs.md):
     embed_tokens   input_ids [B,S]               -> inputs_embeds [B,S,D]
     visual_embed   codes [B,K,N]                 -> inputs_embeds [B,N,D]   (model.multi_embedder)
-    llm            inputs_embeds + KV cache      -> hidden [B,D] at logits_index, present KV   (model.layers, norm)
+    llm            inputs_embeds + KV cache      -> hidden [B,D] at logits_index, new KV   (model.layers, norm)
     lm_head        hidden [B,D]                  -> logits [B,V]
     depth_head     one depth position + KV cache -> logits [B,codebook_size]   (ar_head layers, norm, linear_head)
     code_embed     code_ids [B,S]                -> embeds [B,S,D]          (ar_head.codebooks, stacked)
 
-The decoder stacks use ORT's fused ops: GroupQueryAttention on packed QKV with rotary inside (do_rotary, cos/sin
-caches as initializers) and a past/present buffer that may be shared, SimplifiedLayerNormalization for the first
-norm and SkipSimplifiedLayerNormalization for every residual add + norm after it, MatMulNBits for int4.
+The decoder stacks use ORT's fused ops where they fit: packed QKV, com.microsoft RotaryEmbedding, attention as
+FusedMatMul/Softmax/MatMul over the KV cache as an input (the graphs output only the new positions' keys and values,
+which the caller writes into its cache), SimplifiedLayerNormalization for the first norm and
+SkipSimplifiedLayerNormalization for every residual add + norm after it, MatMulNBits for int4.
 
 `weights` is any mapping with keys() and [key] -> float32 ndarray, read lazily: each tensor is loaded, converted,
 appended to its graph's external data file and dropped, so converting the 7B checkpoint holds a few tensors at a time.
@@ -164,27 +165,84 @@ class _Emitter:
 
     # -- Llama decoder stack -----------------------------------------------------------------------------------
     def rotary_caches(self, rows: int) -> tuple[str, str]:
-        """cos/sin [rows, head_dim/2] for GroupQueryAttention's do_rotary (non-interleaved, as modules/llama.py)."""
+        """cos/sin [rows, head_dim/2] for RotaryEmbedding (non-interleaved halves, as modules/llama.py)."""
         hd = self.cfg.head_dim
         inv_freq = 1.0 / (self.cfg.rope_theta ** (np.arange(0, hd, 2, dtype=np.float64) / hd))
         angles = np.outer(np.arange(rows, dtype=np.float64), inv_freq)
         return (self.g.weight("cos_cache", np.cos(angles).astype(self.prec.io)),
                 self.g.weight("sin_cache", np.sin(angles).astype(self.prec.io)))
 
-    def self_attention(self, x, p, layer, seqlens_k, total, rotary, cache_len):
-        """Packed QKV -> GQA (rotary, causal, KV cache in/out) -> o_proj. Returns the output and the present names."""
-        cfg = self.cfg
-        w = np.concatenate([self.load(f"{p}.{n}_proj.weight") for n in "qkv"])  # GQA's packed layout [q | k | v]
+    def attention_context(self, x: str, past_lengths: str, cache: str) -> "_AttentionContext":
+        """What every layer's attention shares, computed once: rotary positions and the two additive masks.
+
+        Row b's cache input holds past_lengths[b] valid positions (the rest of its P slots are masked out); its S
+        new positions sit at past_lengths[b] .. past_lengths[b] + S - 1 and see each other causally.
+        """
+        g, G = self.g, self.cfg.num_attention_heads // self.cfg.num_key_value_heads
+        i64 = lambda name, v: g.constant(f"/attn_context/{name}", np.array(v, np.int64))  # noqa: E731
+        zero, one = i64("zero", 0), i64("one", 1)
+        s_1 = g.op("Shape", [x], name="/attn_context/ShapeS", start=1, end=2)  # [S]
+        p_1 = g.op("Shape", [cache], name="/attn_context/ShapeP", start=2, end=3)  # [P]
+        squeeze = lambda v, n: g.op("Squeeze", [v, i64(f"{n}_axes", [0])], name=f"/attn_context/Squeeze{n}")  # noqa
+        new_pos = g.op("Range", [zero, squeeze(s_1, "S"), one], name="/attn_context/RangeS")  # [S]
+        cache_pos = g.op("Range", [zero, squeeze(p_1, "P"), one], name="/attn_context/RangeP")  # [P]
+        past = g.op("Unsqueeze", [g.op("Cast", [past_lengths], name="/attn_context/Cast", to=TensorProto.INT64),
+                                  i64("axes_1", [1])], name="/attn_context/UnsqueezePast")  # [B, 1]
+        positions = g.op("Add", [past, new_pos], name="/attn_context/Positions")  # [B, S]
+        zeros = g.constant("/attn_context/zero_f", np.array(0, self.prec.io))
+        masked = g.constant("/attn_context/masked", np.array(np.finfo(self.prec.io).min, self.prec.io))
+        valid = g.op("Less", [cache_pos, past], name="/attn_context/CacheValid")  # [B, P]
+        cache_mask = g.op("Unsqueeze", [g.op("Where", [valid, zeros, masked], name="/attn_context/CacheWhere"),
+                                        i64("axes_12", [1, 2])], name="/attn_context/CacheMask")  # [B, 1, 1, P]
+        col = g.op("Unsqueeze", [new_pos, i64("axes_c", [1])], name="/attn_context/UnsqueezeS")  # [S, 1]
+        causal = g.op("GreaterOrEqual", [col, new_pos], name="/attn_context/Causal")  # query i sees new key j <= i
+        new_mask = g.op("Where", [causal, zeros, masked], name="/attn_context/NewWhere")  # [S, S]
+        if G > 1:  # query rows are (group member, position) pairs: [G * S, S]
+            new_mask = g.op("Tile", [new_mask, i64("tile", [G, 1])], name="/attn_context/NewTile")
+        split = g.op("Concat", [p_1, s_1], name="/attn_context/Split", axis=0)  # softmax columns: [P, S]
+        return _AttentionContext(positions, cache_mask, new_mask, split)
+
+    def self_attention(self, x, p, layer, ctx: "_AttentionContext", rotary, cache_len):
+        """Packed QKV -> rotary -> attention over the cache input and the new positions -> o_proj.
+
+        The cache is an input only; the graph returns just the new positions' keys (after rotary) and values, which
+        the caller writes into its cache: onnxruntime-node copies every fetched output back into JavaScript, so a
+        present output the size of the cache cost a copy of the whole cache per run (docs/step-profile.md). With
+        G query heads per KV head, q is laid out [B, Hkv, G * S, hd] so each KV head is read once, by one GEMM
+        (FusedMatMul's transB reads the cache as it is stored).
+        Returns the output and the names of the new key/value outputs.
+        """
+        cfg, g = self.cfg, self.g
+        H, Hkv, hd = cfg.num_attention_heads, cfg.num_key_value_heads, cfg.head_dim
+        G, a = H // Hkv, f"/{p}/attn"
+        shape = lambda name, dims: g.constant(f"{a}/{name}", np.array(dims, np.int64))  # noqa: E731
+        w = np.concatenate([self.load(f"{p}.{n}_proj.weight") for n in "qkv"])  # packed [q | k | v]
         qkv = self.linear(x, f"{p}.qkv_proj", w)
         del w
-        past_shape = [B, cfg.num_key_value_heads, cache_len, cfg.head_dim]
-        past = [self.g.input(f"past_key_values.{layer}.{kv}", self.io, past_shape) for kv in ("key", "value")]
-        present = [f"present.{layer}.key", f"present.{layer}.value"]
-        attn, *_ = self.g.op("GroupQueryAttention", [qkv, "", "", *past, seqlens_k, total, *rotary],
-                             name=f"/{p}/GroupQueryAttention", outputs=[f"/{p}/GroupQueryAttention/output_0", *present],
-                             domain=MS, num_heads=cfg.num_attention_heads, kv_num_heads=cfg.num_key_value_heads,
-                             do_rotary=1, rotary_interleaved=0)
-        return self.linear_module(attn, f"{p}.o_proj"), present
+        q, k, v = g.op("Split", [qkv, shape("qkv_split", [H * hd, Hkv * hd, Hkv * hd])], name=f"{a}/SplitQKV",
+                       outputs=3, axis=-1)
+        q, k = (g.op("RotaryEmbedding", [t, ctx.positions, *rotary], name=f"{a}/Rotary{n}", domain=MS, interleaved=0)
+                for t, n in ((q, "Q"), (k, "K")))
+        new = [f"new_key_values.{layer}.key", f"new_key_values.{layer}.value"]
+        for t, out, n in ((k, new[0], "K"), (v, new[1], "V")):  # [B, S, Hkv*hd] -> [B, Hkv, S, hd]
+            t = g.op("Reshape", [t, shape(f"heads{n}", [0, 0, Hkv, hd])], name=f"{a}/Reshape{n}")
+            g.op("Transpose", [t], name=f"{a}/Transpose{n}", outputs=[out], perm=[0, 2, 1, 3])
+        q = g.op("Reshape", [q, shape("q_groups", [0, 0, Hkv, G, hd])], name=f"{a}/ReshapeQ")
+        q = g.op("Transpose", [q], name=f"{a}/TransposeQ", perm=[0, 2, 3, 1, 4])  # [B, Hkv, G, S, hd]
+        q = g.op("Reshape", [q, shape("q_rows", [0, 0, -1, hd])], name=f"{a}/ReshapeQRows")  # [B, Hkv, G*S, hd]
+        past = [self.g.input(f"past_key_values.{layer}.{kv}", self.io, [B, Hkv, cache_len, hd]) for kv in ("key", "value")]
+        scores = []
+        for keys, mask, n in ((past[0], ctx.cache_mask, "Cache"), (new[0], ctx.new_mask, "New")):
+            s = g.op("FusedMatMul", [q, keys], name=f"{a}/Scores{n}", domain=MS, transB=1, alpha=float(hd ** -0.5))
+            scores.append(g.op("Add", [s, mask], name=f"{a}/Mask{n}"))
+        probs = g.op("Softmax", [g.op("Concat", scores, name=f"{a}/Concat", axis=-1)], name=f"{a}/Softmax", axis=-1)
+        p_cache, p_new = g.op("Split", [probs, ctx.split], name=f"{a}/SplitProbs", outputs=2, axis=-1)
+        o = g.op("Add", [g.op("MatMul", [p_cache, past[1]], name=f"{a}/ValuesCache"),
+                         g.op("MatMul", [p_new, new[1]], name=f"{a}/ValuesNew")], name=f"{a}/AddValues")
+        o = g.op("Reshape", [o, shape("o_groups", [0, 0, G, -1, hd])], name=f"{a}/ReshapeO")  # [B, Hkv, G, S, hd]
+        o = g.op("Transpose", [o], name=f"{a}/TransposeO", perm=[0, 3, 1, 2, 4])  # [B, S, Hkv, G, hd]
+        o = g.op("Reshape", [o, shape("o_flat", [0, 0, -1])], name=f"{a}/ReshapeOFlat")  # [B, S, H*hd]
+        return self.linear_module(o, f"{p}.o_proj"), new
 
     def mlp(self, x: str, p: str) -> str:
         gate = self.linear_module(x, f"{p}.gate_proj")
@@ -192,26 +250,35 @@ class _Emitter:
         up = self.linear_module(x, f"{p}.up_proj")
         return self.linear_module(self.g.op("Mul", [silu, up], name=f"/{p}/Mul"), f"{p}.down_proj")
 
-    def decoder(self, prefix: str, num_layers: int, x: str, seqlens_k: str, total: str, rotary_rows: int,
+    def decoder(self, prefix: str, num_layers: int, x: str, past_lengths: str, rotary_rows: int,
                 cache_len: str) -> tuple[str, list]:
-        """Llama layers `prefix`layers.* and `prefix`norm over x [B,S,D] -> (post-norm hidden [B,S,D], presents)."""
+        """Llama layers `prefix`layers.* and `prefix`norm over x [B,S,D] -> (post-norm hidden [B,S,D], new KV names)."""
         rotary = self.rotary_caches(rotary_rows)
-        residual, presents = x, []
+        ctx = self.attention_context(x, past_lengths, "past_key_values.0.key")
+        residual, new_kv = x, []
         normed = self.rms_norm(x, f"{prefix}layers.0.input_layernorm")
         for i in range(num_layers):
             p = f"{prefix}layers.{i}"
             if i > 0:  # the previous layer's MLP output joins the residual stream here
                 normed, residual = self.skip_rms_norm(mlp_out, residual, f"{p}.input_layernorm")
-            attn, present = self.self_attention(normed, f"{p}.self_attn", i, seqlens_k, total, rotary, cache_len)
-            presents += present
+            attn, new = self.self_attention(normed, f"{p}.self_attn", i, ctx, rotary, cache_len)
+            new_kv += new
             normed, residual = self.skip_rms_norm(attn, residual, f"{p}.post_attention_layernorm")
             mlp_out = self.mlp(normed, f"{p}.mlp")
-        return self.skip_rms_norm(mlp_out, residual, f"{prefix}norm", keep_sum=False), presents
+        return self.skip_rms_norm(mlp_out, residual, f"{prefix}norm", keep_sum=False), new_kv
 
-    def present_outputs(self, presents: list, cache_len: str) -> None:
-        shape = [B, self.cfg.num_key_value_heads, cache_len, self.cfg.head_dim]
-        for name in presents:
+    def new_kv_outputs(self, names: list) -> None:
+        shape = [B, self.cfg.num_key_value_heads, S, self.cfg.head_dim]
+        for name in names:
             self.g.output(name, name, self.io, shape)
+
+
+@dataclass(frozen=True)
+class _AttentionContext:
+    positions: str  # int64 [B, S]: rotary position of each new position
+    cache_mask: str  # [B, 1, 1, P]: 0 where a cache slot holds a valid position of the row, very negative elsewhere
+    new_mask: str  # [G * S, S]: causal among the new positions, per query row of a KV head's group
+    split: str  # int64 [2]: [P, S], the softmax's columns from the cache and from the new positions
 
 
 # -- the six graphs ----------------------------------------------------------------------------------------------
@@ -288,17 +355,16 @@ def _l2_normalize(w: np.ndarray) -> np.ndarray:
 def _llm(e: _Emitter) -> None:
     cfg = e.cfg
     x = e.g.input("inputs_embeds", e.io, [B, S, cfg.hidden_size])
-    seqlens_k = e.g.input("seqlens_k", TensorProto.INT32, [B])
-    total = e.g.input("total_sequence_length", TensorProto.INT32, [])
+    past_lengths = e.g.input("past_lengths", TensorProto.INT32, [B])
     logits_index = e.g.input("logits_index", TensorProto.INT64, [B])
-    hidden, presents = e.decoder("model.", cfg.num_hidden_layers, x, seqlens_k, total, cfg.max_position_embeddings,
-                                 "max_sequence_length")
+    hidden, new_kv = e.decoder("model.", cfg.num_hidden_layers, x, past_lengths, cfg.max_position_embeddings,
+                               "cache_length")
     # Read out one position per row (ragged prompts end at different places); lm_head then runs on B rows only.
     axes = e.g.constant("axes_1", np.array([1], np.int64))
     index = e.g.op("Unsqueeze", [logits_index, axes], name="/readout/Unsqueeze")
     last = e.g.op("GatherND", [hidden, index], name="/readout/GatherND", batch_dims=1)  # [B, D]
     e.g.output(last, "hidden", e.io, [B, cfg.hidden_size])
-    e.present_outputs(presents, "max_sequence_length")
+    e.new_kv_outputs(new_kv)
 
 
 def _lm_head(e: _Emitter) -> None:
@@ -313,13 +379,12 @@ def _lm_head(e: _Emitter) -> None:
 def _depth_head(e: _Emitter) -> None:
     cfg = e.cfg
     x = e.g.input("inputs_embeds", e.io, [B, 1, cfg.hidden_size])
-    seqlens_k = e.g.input("seqlens_k", TensorProto.INT32, [B])
-    total = e.g.input("total_sequence_length", TensorProto.INT32, [])
-    hidden, presents = e.decoder("ar_head.", cfg.ar_head_layers, x, seqlens_k, total, cfg.num_codebooks,
-                                 "depth_cache_length")
+    past_lengths = e.g.input("past_lengths", TensorProto.INT32, [B])
+    hidden, new_kv = e.decoder("ar_head.", cfg.ar_head_layers, x, past_lengths, cfg.num_codebooks,
+                               "depth_cache_length")
     h = e.g.op("Squeeze", [hidden, e.g.constant("axes_1", np.array([1], np.int64))], name="/ar_head/Squeeze")
     e.logits_output(e.linear_module(h, "ar_head.linear_head", bias=True), [B, cfg.codebook_size])
-    e.present_outputs(presents, "depth_cache_length")
+    e.new_kv_outputs(new_kv)
 
 
 _BUILDERS = {"embed_tokens": _embed_tokens, "visual_embed": _visual_embed, "llm": _llm, "lm_head": _lm_head,

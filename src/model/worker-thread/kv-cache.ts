@@ -1,14 +1,14 @@
-// The decoder stacks' KV memory. One [slots, kv_heads, context, head_dim] buffer per layer for key and for value,
-// passed to a graph as both the past_key_values feed and the present fetch, so GroupQueryAttention writes the new
-// positions in place (onnxruntime-notes §1): no copy of the cache per step. A run over slots lo..hi-1 binds row
-// views of those buffers. Every slot reserves its whole context up front, so the size is checked at load.
+// The decoder stacks' KV memory. One [slots, kv_heads, positions, head_dim] buffer per layer for key and for value.
+// A run reads them as its past_key_values inputs (row views, no copy: onnxruntime-node wraps an input's memory) and
+// returns only its new positions' keys and values (new_key_values.*, [B, kv_heads, S, head_dim]), which `append`
+// writes into place. Why not GroupQueryAttention's in-place present outputs: onnxruntime-node 1.30 hands every
+// fetched output back as a new JavaScript array, copied, so a present output aliased to the cache copied every
+// bound row's whole buffer on every run (bench/kv-copy.ts; docs/step-profile.md). Every slot reserves its whole
+// context up front, so the size is checked at load.
 //
-// The buffers are laid out for the positions in use, not the context: [slots, kv_heads, active, head_dim], `active`
-// growing in steps of 16 positions (an eighth of the layout once that is longer), re-laid out in place when a run
-// needs more. Why so tight: onnxruntime-node 1.30 hands every fetched output back as a new JavaScript array, copied,
-// and the in-place present buffers are fetched outputs, so each run copies every bound row's whole buffer however
-// few positions it uses (bench/kv-copy.ts: a batch-8 run of the demo model 0.88 ms with 64 positions laid out, 1.76
-// with 128, 3.35 with 256, attending 4). A re-layout costs about one such copy and comes every 16 steps at most.
+// The buffers are laid out for the positions in use, not the context: `active` positions per (slot, head), growing
+// in steps of 16 positions (an eighth of the layout once that is longer), re-laid out in place when a run needs
+// more. A run's attention reads every laid-out position (masked past each row's length), so the layout stays tight.
 // It never shrinks: a slot's positions beyond the new length would be lost, and the runner does not know which
 // slots still live.
 import { totalmem } from 'node:os';
@@ -26,7 +26,7 @@ function kvLayout(session: ort.InferenceSession) {
   return { names, type: type as FloatType, heads: Number(shape[1]), headDim: Number(shape[3]) };
 }
 
-/** Shared past/present buffers of one decoder stack, updated in place by GroupQueryAttention. */
+/** The KV buffers of one decoder stack: inputs of its runs, appended to from their new_key_values outputs. */
 export class KvCache {
   /** Bytes the buffers of `session` take for `rows` slots of `capacity` positions. */
   static bytes(session: ort.InferenceSession, rows: number, capacity: number): number {
@@ -54,7 +54,7 @@ export class KvCache {
     this.active = Math.min(capacity, KvCache.GRANULE);
     this.buffers = names.map((feed) => ({
       feed,
-      fetch: feed.replace('past_key_values.', 'present.'),
+      fetch: feed.replace('past_key_values.', 'new_key_values.'),
       data: newFloats(type, rows * heads * capacity * headDim),
     }));
   }
@@ -83,21 +83,42 @@ export class KvCache {
     this.active = next;
   }
 
-  /** Adds views of rows lo..hi-1 to a run's feeds and fetches (the same Tensor both ways: in place). */
-  bind(
-    lo: number,
-    hi: number,
-    feeds: Record<string, ort.Tensor>,
-    fetches: Record<string, ort.Tensor | null>,
-  ): void {
+  /** Adds views of rows lo..hi-1 to a run's feeds; returns the fetches of the run's new keys and values. */
+  bind(lo: number, hi: number, feeds: Record<string, ort.Tensor>): Record<string, null> {
     if (lo < 0 || hi > this.rows || lo >= hi)
       throw new Error(`KV rows ${lo}..${hi - 1} outside 0..${this.rows - 1}`);
     const dims = [hi - lo, this.heads, this.active, this.headDim];
     const rowSize = this.heads * this.active * this.headDim;
+    const fetches: Record<string, null> = {};
     for (const b of this.buffers) {
-      const view = new ort.Tensor(this.type, b.data.subarray(lo * rowSize, hi * rowSize), dims);
-      feeds[b.feed] = view;
-      fetches[b.fetch] = view;
+      feeds[b.feed] = new ort.Tensor(this.type, b.data.subarray(lo * rowSize, hi * rowSize), dims);
+      fetches[b.fetch] = null;
+    }
+    return fetches;
+  }
+
+  /**
+   * Writes a run's new keys and values (its `new_key_values.*` outputs, [B, heads, S, headDim] for slots lo ..
+   * lo + B - 1) into place: row b's first `rows[b].count` new positions go to positions `rows[b].past` onwards
+   * (a hole or a row's right padding writes nothing).
+   */
+  append(lo: number, outputs: Record<string, ort.Tensor>, rows: { past: number; count: number }[]): void {
+    const hd = this.headDim;
+    for (const b of this.buffers) {
+      const out = outputs[b.fetch];
+      if (!out) throw new Error(`the run returned no '${b.fetch}'`);
+      const [B, , S] = out.dims;
+      const data = out.data as FloatData;
+      rows.forEach(({ past, count }, r) => {
+        if (count === 0) return;
+        if (r >= B || count > S || past + count > this.active)
+          throw new Error(`KV append: row ${r} positions ${past}..${past + count - 1} do not fit`);
+        for (let h = 0; h < this.heads; h++) {
+          const from = (r * this.heads + h) * S * hd;
+          const to = (((lo + r) * this.heads + h) * this.active + past) * hd;
+          b.data.set(data.subarray(from, from + count * hd), to);
+        }
+      });
     }
   }
 }

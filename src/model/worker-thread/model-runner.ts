@@ -28,16 +28,7 @@ import { LogitsBuffer } from './logits.ts';
 import type { StepExecutor } from './runner-service.ts';
 import { type Sampled, type SampleRow, type SamplerHandlers, sampleRows } from './sampler.ts';
 import { sampleGuided } from './sampling.ts';
-import {
-  type FloatData,
-  type FloatType,
-  floats,
-  int32,
-  int64,
-  newFloats,
-  scalar,
-  tensorInfo,
-} from './tensors.ts';
+import { type FloatData, type FloatType, floats, int32, int64, newFloats, tensorInfo } from './tensors.ts';
 
 /** Each slot's post-norm hidden state at its last position, from this step's llm runs. */
 type Hidden = Map<number, FloatData>;
@@ -336,16 +327,23 @@ export class ModelRunner implements StepExecutor {
     const x = await this.embed(rows, S);
     const t1 = performance.now();
     timings.embed += t1 - t0;
+    // Row b's tokens land at positions last[b] - length + 1 .. last[b]; a hole stores nothing.
+    const kvRows = rows.map((r, b) => {
+      const count = r ? this.rowLength(r) : 0;
+      return { past: r ? last[b] + 1 - count : 0, count };
+    });
     const feeds: Record<string, ort.Tensor> = {
       inputs_embeds: new ort.Tensor(this.io, x, [B, S, D]),
-      seqlens_k: int32(Int32Array.from(last)),
-      total_sequence_length: scalar(Math.max(...last) + 1),
-      logits_index: int64(S === 1 ? new Array(B).fill(0) : last, [B]),
+      past_lengths: int32(Int32Array.from(kvRows, (r) => r.past)),
+      logits_index: int64(
+        kvRows.map((r) => Math.max(r.count - 1, 0)),
+        [B],
+      ),
     };
-    const fetches: Record<string, ort.Tensor | null> = { hidden: null };
     this.kv.reserve(Math.max(...last) + 1);
-    this.kv.bind(first, first + B, feeds, fetches);
+    const fetches = { hidden: null, ...this.kv.bind(first, first + B, feeds) };
     const result = await this.sessions.llm.run(feeds, fetches);
+    this.kv.append(first, result, kvRows);
     timings.llm += performance.now() - t1;
     const hidden = result.hidden.data as FloatData;
     rows.forEach((r, b) => {
@@ -425,13 +423,13 @@ export class ModelRunner implements StepExecutor {
     for (let k = 0; k < K; k++) {
       const feeds: Record<string, ort.Tensor> = {
         inputs_embeds: new ort.Tensor(this.io, x, [R, 1, D]),
-        seqlens_k: int32(new Int32Array(R).fill(k)),
-        total_sequence_length: scalar(k + 1),
+        past_lengths: int32(new Int32Array(R).fill(k)),
       };
-      const fetches: Record<string, ort.Tensor | null> = { logits: null };
-      this.depthKv.bind(0, R, feeds, fetches);
+      const fetches = { logits: null, ...this.depthKv.bind(0, R, feeds) };
       let t0 = performance.now();
-      const logits = floats((await this.sessions.depthHead.run(feeds, fetches)).logits);
+      const result = await this.sessions.depthHead.run(feeds, fetches);
+      this.depthKv.append(0, result, new Array(R).fill({ past: k, count: 1 }));
+      const logits = floats(result.logits);
       let t1 = performance.now();
       timings.depth += t1 - t0;
       let r = 0;
