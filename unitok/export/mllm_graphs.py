@@ -23,7 +23,7 @@ import os
 from dataclasses import dataclass
 
 import numpy as np
-from onnx import TensorProto
+from onnx import TensorProto, numpy_helper
 
 from ..convert.mllm_checkpoint import mllm_specs
 from ..mllm_config import MLLMConfig
@@ -173,43 +173,56 @@ class _Emitter:
                 self.g.weight("sin_cache", np.sin(angles).astype(self.prec.io)))
 
     def attention_context(self, x: str, past_lengths: str, cache: str) -> "_AttentionContext":
-        """What every layer's attention shares, computed once: rotary positions and the two additive masks.
+        """What every layer's attention shares, computed once: rotary positions and the additive mask.
 
         Row b's cache input holds past_lengths[b] valid positions (the rest of its P slots are masked out); its S
-        new positions sit at past_lengths[b] .. past_lengths[b] + S - 1 and see each other causally.
+        new positions sit at past_lengths[b] .. past_lengths[b] + S - 1 and see each other causally. Scores are
+        laid out [B, Hkv, G * S, P + S] (query rows: G heads of a KV group by S positions; columns: the cache,
+        then the new positions), and so is the mask, [B, 1, G * S, P + S].
         """
         g, G = self.g, self.cfg.num_attention_heads // self.cfg.num_key_value_heads
-        i64 = lambda name, v: g.constant(f"/attn_context/{name}", np.array(v, np.int64))  # noqa: E731
+        c = "/attn_context"
+        i64 = lambda name, v: g.constant(f"{c}/{name}", np.array(v, np.int64))  # noqa: E731
         zero, one = i64("zero", 0), i64("one", 1)
-        s_1 = g.op("Shape", [x], name="/attn_context/ShapeS", start=1, end=2)  # [S]
-        p_1 = g.op("Shape", [cache], name="/attn_context/ShapeP", start=2, end=3)  # [P]
-        squeeze = lambda v, n: g.op("Squeeze", [v, i64(f"{n}_axes", [0])], name=f"/attn_context/Squeeze{n}")  # noqa
-        new_pos = g.op("Range", [zero, squeeze(s_1, "S"), one], name="/attn_context/RangeS")  # [S]
-        cache_pos = g.op("Range", [zero, squeeze(p_1, "P"), one], name="/attn_context/RangeP")  # [P]
-        past = g.op("Unsqueeze", [g.op("Cast", [past_lengths], name="/attn_context/Cast", to=TensorProto.INT64),
-                                  i64("axes_1", [1])], name="/attn_context/UnsqueezePast")  # [B, 1]
-        positions = g.op("Add", [past, new_pos], name="/attn_context/Positions")  # [B, S]
-        zeros = g.constant("/attn_context/zero_f", np.array(0, self.prec.io))
-        masked = g.constant("/attn_context/masked", np.array(np.finfo(self.prec.io).min, self.prec.io))
-        valid = g.op("Less", [cache_pos, past], name="/attn_context/CacheValid")  # [B, P]
-        cache_mask = g.op("Unsqueeze", [g.op("Where", [valid, zeros, masked], name="/attn_context/CacheWhere"),
-                                        i64("axes_12", [1, 2])], name="/attn_context/CacheMask")  # [B, 1, 1, P]
-        col = g.op("Unsqueeze", [new_pos, i64("axes_c", [1])], name="/attn_context/UnsqueezeS")  # [S, 1]
-        causal = g.op("GreaterOrEqual", [col, new_pos], name="/attn_context/Causal")  # query i sees new key j <= i
-        new_mask = g.op("Where", [causal, zeros, masked], name="/attn_context/NewWhere")  # [S, S]
-        if G > 1:  # query rows are (group member, position) pairs: [G * S, S]
-            new_mask = g.op("Tile", [new_mask, i64("tile", [G, 1])], name="/attn_context/NewTile")
-        split = g.op("Concat", [p_1, s_1], name="/attn_context/Split", axis=0)  # softmax columns: [P, S]
-        return _AttentionContext(positions, cache_mask, new_mask, split)
+        s_1 = g.op("Shape", [x], name=f"{c}/ShapeS", start=1, end=2)  # [S]
+        p_1 = g.op("Shape", [cache], name=f"{c}/ShapeP", start=2, end=3)  # [P]
+        scalar = lambda v, n: g.op("Squeeze", [v, i64(f"{n}_axes", [0])], name=f"{c}/Squeeze{n}")  # noqa: E731
+        new_pos = g.op("Range", [zero, scalar(s_1, "S"), one], name=f"{c}/RangeS")  # [S]
+        cache_pos = g.op("Range", [zero, scalar(p_1, "P"), one], name=f"{c}/RangeP")  # [P]
+        past = g.op("Unsqueeze", [g.op("Cast", [past_lengths], name=f"{c}/Cast", to=TensorProto.INT64),
+                                  i64("axes_1", [1])], name=f"{c}/UnsqueezePast")  # [B, 1]
+        positions = g.op("Add", [past, new_pos], name=f"{c}/Positions")  # [B, S]
+        zeros = g.constant(f"{c}/zero_f", np.array(0, self.prec.io))
+        masked = g.constant(f"{c}/masked", np.array(np.finfo(self.prec.io).min, self.prec.io))
+        valid = g.op("Less", [cache_pos, past], name=f"{c}/CacheValid")  # [B, P]
+        cache_mask = g.op("Unsqueeze", [g.op("Where", [valid, zeros, masked], name=f"{c}/CacheWhere"),
+                                        i64("axes_12", [1, 2])], name=f"{c}/CacheMask")  # [B, 1, 1, P]
+        col = g.op("Unsqueeze", [new_pos, i64("axes_c", [1])], name=f"{c}/UnsqueezeS")  # [S, 1]
+        causal = g.op("GreaterOrEqual", [col, new_pos], name=f"{c}/Causal")  # query i sees new key j <= i
+        new_mask = g.op("Where", [causal, zeros, masked], name=f"{c}/NewWhere")  # [S, S]
+        if G > 1:
+            new_mask = g.op("Tile", [new_mask, i64("tile", [G, 1])], name=f"{c}/NewTile")  # [G * S, S]
+        # Both parts broadcast to [B, 1, G * S, *] by adding zeros of the missing axes, then side by side.
+        gs = g.op("Mul", [s_1, i64("groups", [G])], name=f"{c}/GS")
+        rows = g.op("ConstantOfShape", [g.op("Concat", [gs, i64("one_1", [1])], name=f"{c}/RowsShape", axis=0)],
+                    name=f"{c}/Rows", value=helper_zero(self.prec.io))  # [G * S, 1]
+        batch = g.op("Shape", [past_lengths], name=f"{c}/ShapeB")
+        lead = g.op("ConstantOfShape", [g.op("Concat", [batch, i64("ones_3", [1, 1, 1])], name=f"{c}/LeadShape",
+                                             axis=0)], name=f"{c}/Lead", value=helper_zero(self.prec.io))  # [B,1,1,1]
+        mask = g.op("Concat", [g.op("Add", [cache_mask, rows], name=f"{c}/CacheRows"),
+                               g.op("Add", [new_mask, lead], name=f"{c}/NewLead")], name=f"{c}/Mask", axis=-1)
+        split = g.op("Concat", [p_1, s_1], name=f"{c}/Split", axis=0)  # softmax columns: [P, S]
+        return _AttentionContext(positions, mask, split)
 
     def self_attention(self, x, p, layer, ctx: "_AttentionContext", rotary, cache_len):
         """Packed QKV -> rotary -> attention over the cache input and the new positions -> o_proj.
 
         The cache is an input only; the graph returns just the new positions' keys (after rotary) and values, which
         the caller writes into its cache: onnxruntime-node copies every fetched output back into JavaScript, so a
-        present output the size of the cache cost a copy of the whole cache per run (docs/step-profile.md). With
-        G query heads per KV head, q is laid out [B, Hkv, G * S, hd] so each KV head is read once, by one GEMM
-        (FusedMatMul's transB reads the cache as it is stored).
+        present output the size of the cache cost a copy of the whole cache per run (docs/step-profile.md). Heads go
+        to BNSH once, right after the projection; with G query heads per KV head, q [B, H, S, hd] is read as
+        [B, Hkv, G * S, hd], so each KV head is read once, by one GEMM (FusedMatMul's transB reads the cache as it
+        is stored). Few nodes: on a small model each costs more than its arithmetic.
         Returns the output and the names of the new key/value outputs.
         """
         cfg, g = self.cfg, self.g
@@ -219,28 +232,26 @@ class _Emitter:
         w = np.concatenate([self.load(f"{p}.{n}_proj.weight") for n in "qkv"])  # packed [q | k | v]
         qkv = self.linear(x, f"{p}.qkv_proj", w)
         del w
-        q, k, v = g.op("Split", [qkv, shape("qkv_split", [H * hd, Hkv * hd, Hkv * hd])], name=f"{a}/SplitQKV",
-                       outputs=3, axis=-1)
-        q, k = (g.op("RotaryEmbedding", [t, ctx.positions, *rotary], name=f"{a}/Rotary{n}", domain=MS, interleaved=0)
-                for t, n in ((q, "Q"), (k, "K")))
+        qkv = g.op("Reshape", [qkv, shape("heads", [0, 0, H + 2 * Hkv, hd])], name=f"{a}/ReshapeHeads")
+        qkv = g.op("Transpose", [qkv], name=f"{a}/TransposeHeads", perm=[0, 2, 1, 3])  # [B, H + 2Hkv, S, hd]
         new = [f"new_key_values.{layer}.key", f"new_key_values.{layer}.value"]
-        for t, out, n in ((k, new[0], "K"), (v, new[1], "V")):  # [B, S, Hkv*hd] -> [B, Hkv, S, hd]
-            t = g.op("Reshape", [t, shape(f"heads{n}", [0, 0, Hkv, hd])], name=f"{a}/Reshape{n}")
-            g.op("Transpose", [t], name=f"{a}/Transpose{n}", outputs=[out], perm=[0, 2, 1, 3])
-        q = g.op("Reshape", [q, shape("q_groups", [0, 0, Hkv, G, hd])], name=f"{a}/ReshapeQ")
-        q = g.op("Transpose", [q], name=f"{a}/TransposeQ", perm=[0, 2, 3, 1, 4])  # [B, Hkv, G, S, hd]
-        q = g.op("Reshape", [q, shape("q_rows", [0, 0, -1, hd])], name=f"{a}/ReshapeQRows")  # [B, Hkv, G*S, hd]
+        qk = g.op("Split", [qkv, shape("split_v", [H + Hkv, Hkv])], name=f"{a}/SplitV", outputs=[f"{a}/qk", new[1]],
+                  axis=1)[0]
+        qk = g.op("RotaryEmbedding", [qk, ctx.positions, *rotary], name=f"{a}/Rotary", domain=MS, interleaved=0)
+        q = g.op("Split", [qk, shape("split_k", [H, Hkv])], name=f"{a}/SplitK", outputs=[f"{a}/q", new[0]], axis=1)[0]
+        if G > 1:
+            q = g.op("Reshape", [q, shape("q_rows", [0, Hkv, -1, hd])], name=f"{a}/ReshapeQRows")  # [B,Hkv,G*S,hd]
         past = [self.g.input(f"past_key_values.{layer}.{kv}", self.io, [B, Hkv, cache_len, hd]) for kv in ("key", "value")]
-        scores = []
-        for keys, mask, n in ((past[0], ctx.cache_mask, "Cache"), (new[0], ctx.new_mask, "New")):
-            s = g.op("FusedMatMul", [q, keys], name=f"{a}/Scores{n}", domain=MS, transB=1, alpha=float(hd ** -0.5))
-            scores.append(g.op("Add", [s, mask], name=f"{a}/Mask{n}"))
-        probs = g.op("Softmax", [g.op("Concat", scores, name=f"{a}/Concat", axis=-1)], name=f"{a}/Softmax", axis=-1)
+        scores = [g.op("FusedMatMul", [q, keys], name=f"{a}/Scores{n}", domain=MS, transB=1, alpha=float(hd ** -0.5))
+                  for keys, n in ((past[0], "Cache"), (new[0], "New"))]
+        scores = g.op("Add", [g.op("Concat", scores, name=f"{a}/Concat", axis=-1), ctx.mask], name=f"{a}/Mask")
+        probs = g.op("Softmax", [scores], name=f"{a}/Softmax", axis=-1)
         p_cache, p_new = g.op("Split", [probs, ctx.split], name=f"{a}/SplitProbs", outputs=2, axis=-1)
         o = g.op("Add", [g.op("MatMul", [p_cache, past[1]], name=f"{a}/ValuesCache"),
                          g.op("MatMul", [p_new, new[1]], name=f"{a}/ValuesNew")], name=f"{a}/AddValues")
-        o = g.op("Reshape", [o, shape("o_groups", [0, 0, G, -1, hd])], name=f"{a}/ReshapeO")  # [B, Hkv, G, S, hd]
-        o = g.op("Transpose", [o], name=f"{a}/TransposeO", perm=[0, 3, 1, 2, 4])  # [B, S, Hkv, G, hd]
+        if G > 1:
+            o = g.op("Reshape", [o, shape("o_heads", [0, H, -1, hd])], name=f"{a}/ReshapeOHeads")  # [B, H, S, hd]
+        o = g.op("Transpose", [o], name=f"{a}/TransposeO", perm=[0, 2, 1, 3])  # [B, S, H, hd]
         o = g.op("Reshape", [o, shape("o_flat", [0, 0, -1])], name=f"{a}/ReshapeOFlat")  # [B, S, H*hd]
         return self.linear_module(o, f"{p}.o_proj"), new
 
@@ -276,9 +287,13 @@ class _Emitter:
 @dataclass(frozen=True)
 class _AttentionContext:
     positions: str  # int64 [B, S]: rotary position of each new position
-    cache_mask: str  # [B, 1, 1, P]: 0 where a cache slot holds a valid position of the row, very negative elsewhere
-    new_mask: str  # [G * S, S]: causal among the new positions, per query row of a KV head's group
+    mask: str  # [B, 1, G * S, P + S]: 0 where a query may look (valid cache slots, causal new ones), very negative else
     split: str  # int64 [2]: [P, S], the softmax's columns from the cache and from the new positions
+
+
+def helper_zero(dtype):
+    """ConstantOfShape's `value`: a one-element zero tensor of `dtype`."""
+    return numpy_helper.from_array(np.zeros(1, dtype))
 
 
 # -- the six graphs ----------------------------------------------------------------------------------------------
