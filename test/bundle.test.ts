@@ -166,10 +166,9 @@ class Bundle {
   ) {
     const B = last.length;
     const rows = last.map((l) => (S === 1 ? { past: l, count: 1 } : { past: 0, count: l + 1 }));
-    const feeds: Record<string, ort.Tensor> = {
-      inputs_embeds: new ort.Tensor('float32', x, [B, S, this.D]),
-      past_lengths: i32(rows.map((r) => r.past)),
-    };
+    const feeds: Record<string, ort.Tensor> = { inputs_embeds: new ort.Tensor('float32', x, [B, S, this.D]) };
+    if (graph === 'llm') feeds.past_lengths = i32(rows.map((r) => r.past));
+    else [feeds.seqlens_k, feeds.total_sequence_length] = [i32(last), i32([Math.max(...last) + 1], [])];
     if (graph === 'llm') feeds.logits_index = i64(readAt ?? last.map(() => S - 1), [B]);
     const fetches = { ...(graph === 'llm' ? { hidden: null } : { logits: null }), ...kv.bind(0, B, feeds) };
     const out = await this.s[graph].run(feeds, fetches);

@@ -87,11 +87,15 @@ async function runCached(
   counts: number[],
   outputs: string[],
 ): Promise<ort.InferenceSession.OnnxValueMapType> {
-  const past = Array.from(feeds.past_lengths.data as Int32Array);
+  // llm: past_lengths; depth_head (in place): seqlens_k, the index of each row's last position after the run.
+  const S = feeds.inputs_embeds.dims[1];
+  const past = feeds.past_lengths
+    ? Array.from(feeds.past_lengths.data as Int32Array)
+    : Array.from(feeds.seqlens_k.data as Int32Array, (last) => last + 1 - S);
   const fetches = { ...Object.fromEntries(outputs.map((o) => [o, null])), ...kv.bind(0, past.length, feeds) };
   const out = await s.run(feeds, fetches);
   for (const name of Object.keys(fetches).filter((n) => n.startsWith('new_key_values.')))
-    assert.deepEqual(out[name].dims.slice(2), [feeds.inputs_embeds.dims[1], cfg.head_dim], name);
+    assert.deepEqual(out[name].dims.slice(2), [S, cfg.head_dim], name);
   kv.append(
     0,
     out,
@@ -154,6 +158,7 @@ for (const p of ['fp32', 'fp16', 'int4'] as Precision[]) {
       const layers = cfg.num_hidden_layers;
       const kv = new KvCache(s, 2, cache);
       assert.equal(kv.length, cache);
+      assert.ok(!kv.inPlace, 'llm returns new keys/values only');
       for (let step = 0; step <= steps; step++) {
         // step 0 prefills each row's prompt (right-padded to the longer one); later steps feed one token per row.
         const start = step === 0 ? [0, 0] : prefill.map((n) => n + step - 1);
@@ -236,16 +241,21 @@ for (const p of ['fp32', 'fp16', 'int4'] as Precision[]) {
       await s.release();
     });
 
-    test('depth_head: one position per call on the cache equals the released recompute-all', async () => {
+    test('depth_head: one position per call on an in-place cache equals the released recompute-all', async () => {
       const s = await session(p, 'depth_head');
       const kv = new KvCache(s, 2, K);
+      assert.ok(kv.inPlace, 'GroupQueryAttention present outputs: the depth cache is updated in place');
       const embeds = T['depth.embeds']; // [2, K, D]: LLM hidden, then the fed-back code embeddings
       for (let k = 0; k < K; k++) {
         const x = new Float32Array(2 * D);
         for (let b = 0; b < 2; b++) x.set(at(embeds, [b, k]), b * D);
         const out = await runCached(
           s,
-          { inputs_embeds: floatTensor(p, x, [2, 1, D]), past_lengths: int32([k, k]) },
+          {
+            inputs_embeds: floatTensor(p, x, [2, 1, D]),
+            seqlens_k: int32([k, k]),
+            total_sequence_length: int32([k + 1], []),
+          },
           kv,
           [1, 1],
           ['logits'],
@@ -265,7 +275,11 @@ test('fp32 depth_head fed by code_embed; the next visual token reuses the cache 
     (
       await runCached(
         head,
-        { inputs_embeds: new ort.Tensor('float32', x, [2, 1, D]), past_lengths: int32([k, k]) },
+        {
+          inputs_embeds: new ort.Tensor('float32', x, [2, 1, D]),
+          seqlens_k: int32([k, k]),
+          total_sequence_length: int32([k + 1], []),
+        },
         kv,
         [1, 1],
         ['logits'],

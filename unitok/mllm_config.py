@@ -67,8 +67,9 @@ class MLLMConfig:
             problems.append("num_attention_heads * head_dim must equal hidden_size")
         if self.num_attention_heads % self.num_key_value_heads:
             problems.append("num_attention_heads must be a multiple of num_key_value_heads")
-        if self.head_dim % 2:
-            problems.append("head_dim must be even (rotary turns pairs of dimensions)")
+        # The depth head's GroupQueryAttention with do_rotary needs head_dim % 16 == 0 (cos cache width % 8).
+        if self.head_dim % 16:
+            problems.append("head_dim must be a multiple of 16 (the depth head's GroupQueryAttention rotary)")
         if self.embedder_width <= self.vocab_width:
             problems.append("embedder_width must exceed vocab_width (the embedder's AttnProjection expands)")
         if self.embedder_width % self.embedder_heads:

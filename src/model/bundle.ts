@@ -93,7 +93,7 @@ export function readBundle(dir: string): Bundle {
 
   const older: Record<number, string> = {
     1: 'lm_head inside the llm graph',
-    2: 'decoder graphs with GroupQueryAttention present outputs',
+    2: 'an llm graph with GroupQueryAttention present outputs',
   };
   if (raw.format === 'unitok-bundle' && typeof raw.format_version === 'number' && older[raw.format_version]) {
     throw new BundleError(

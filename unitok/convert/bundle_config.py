@@ -11,7 +11,7 @@ from ..mllm_config import MLLMConfig
 from ..text_tokenizer import IMAGE_PLACEHOLDER
 
 FORMAT = "unitok-bundle"
-FORMAT_VERSION = 3  # 3: decoder graphs return only new keys/values (2: GQA present outputs; 1: lm_head inside llm)
+FORMAT_VERSION = 3  # 3: llm returns only new keys/values (2: GQA present outputs; 1: lm_head inside llm)
 
 VICUNA_V1 = {
     "name": "vicuna_v1",

@@ -8,9 +8,10 @@ Six graphs (IO contract: docs/graphs.md):
     depth_head     one depth position + KV cache -> logits [B,codebook_size]   (ar_head layers, norm, linear_head)
     code_embed     code_ids [B,S]                -> embeds [B,S,D]          (ar_head.codebooks, stacked)
 
-The decoder stacks use ORT's fused ops where they fit: packed QKV, com.microsoft RotaryEmbedding, attention as
-FusedMatMul/Softmax/MatMul over the KV cache as an input (the graphs output only the new positions' keys and values,
-which the caller writes into its cache), SimplifiedLayerNormalization for the first norm and
+The decoder stacks use ORT's fused ops where they fit: packed QKV; in `llm`, com.microsoft RotaryEmbedding and
+attention as FusedMatMul/Softmax/MatMul over the KV cache as an input (the graph outputs only the new positions' keys
+and values, which the caller writes into its cache); in `depth_head` (a cache of K positions), GroupQueryAttention
+with rotary inside and present outputs aliased to the cache; SimplifiedLayerNormalization for the first norm and
 SkipSimplifiedLayerNormalization for every residual add + norm after it, MatMulNBits for int4.
 
 `weights` is any mapping with keys() and [key] -> float32 ndarray, read lazily: each tensor is loaded, converted,
@@ -165,7 +166,7 @@ class _Emitter:
 
     # -- Llama decoder stack -----------------------------------------------------------------------------------
     def rotary_caches(self, rows: int) -> tuple[str, str]:
-        """cos/sin [rows, head_dim/2] for RotaryEmbedding (non-interleaved halves, as modules/llama.py)."""
+        """cos/sin [rows, head_dim/2] for RotaryEmbedding and GQA do_rotary (non-interleaved, as modules/llama.py)."""
         hd = self.cfg.head_dim
         inv_freq = 1.0 / (self.cfg.rope_theta ** (np.arange(0, hd, 2, dtype=np.float64) / hd))
         angles = np.outer(np.arange(rows, dtype=np.float64), inv_freq)
@@ -255,31 +256,50 @@ class _Emitter:
         o = g.op("Reshape", [o, shape("o_flat", [0, 0, -1])], name=f"{a}/ReshapeOFlat")  # [B, S, H*hd]
         return self.linear_module(o, f"{p}.o_proj"), new
 
+    def gqa_attention(self, x, p, layer, seqlens_k, total, rotary, cache_len):
+        """Packed QKV -> GroupQueryAttention (rotary, causal, KV cache in and present out) -> o_proj, for the depth
+        head: its cache is K positions, so returning present (aliased to the cache, which GQA then updates in place)
+        costs little, and one fused node beats the dozen of self_attention on a graph run K times per visual token.
+        Returns the output and the present names."""
+        cfg = self.cfg
+        w = np.concatenate([self.load(f"{p}.{n}_proj.weight") for n in "qkv"])  # GQA's packed layout [q | k | v]
+        qkv = self.linear(x, f"{p}.qkv_proj", w)
+        del w
+        past_shape = [B, cfg.num_key_value_heads, cache_len, cfg.head_dim]
+        past = [self.g.input(f"past_key_values.{layer}.{kv}", self.io, past_shape) for kv in ("key", "value")]
+        present = [f"present.{layer}.key", f"present.{layer}.value"]
+        attn, *_ = self.g.op("GroupQueryAttention", [qkv, "", "", *past, seqlens_k, total, *rotary],
+                             name=f"/{p}/GroupQueryAttention", outputs=[f"/{p}/GroupQueryAttention/output_0", *present],
+                             domain=MS, num_heads=cfg.num_attention_heads, kv_num_heads=cfg.num_key_value_heads,
+                             do_rotary=1, rotary_interleaved=0)
+        return self.linear_module(attn, f"{p}.o_proj"), present
+
     def mlp(self, x: str, p: str) -> str:
         gate = self.linear_module(x, f"{p}.gate_proj")
         silu = self.g.op("Mul", [gate, self.g.op("Sigmoid", [gate], name=f"/{p}/act/Sigmoid")], name=f"/{p}/act/Mul")
         up = self.linear_module(x, f"{p}.up_proj")
         return self.linear_module(self.g.op("Mul", [silu, up], name=f"/{p}/Mul"), f"{p}.down_proj")
 
-    def decoder(self, prefix: str, num_layers: int, x: str, past_lengths: str, rotary_rows: int,
-                cache_len: str) -> tuple[str, list]:
-        """Llama layers `prefix`layers.* and `prefix`norm over x [B,S,D] -> (post-norm hidden [B,S,D], new KV names)."""
+    def decoder(self, prefix: str, num_layers: int, x: str, rotary_rows: int, attend) -> tuple[str, list]:
+        """Llama layers `prefix`layers.* and `prefix`norm over x [B,S,D] -> (post-norm hidden [B,S,D], KV outputs).
+
+        attend(normed, module_prefix, layer, rotary) -> (attention output, names of the layer's KV outputs)."""
         rotary = self.rotary_caches(rotary_rows)
-        ctx = self.attention_context(x, past_lengths, "past_key_values.0.key")
-        residual, new_kv = x, []
+        residual, kv_outputs = x, []
         normed = self.rms_norm(x, f"{prefix}layers.0.input_layernorm")
         for i in range(num_layers):
             p = f"{prefix}layers.{i}"
             if i > 0:  # the previous layer's MLP output joins the residual stream here
                 normed, residual = self.skip_rms_norm(mlp_out, residual, f"{p}.input_layernorm")
-            attn, new = self.self_attention(normed, f"{p}.self_attn", i, ctx, rotary, cache_len)
-            new_kv += new
+            attn, names = attend(normed, f"{p}.self_attn", i, rotary)
+            kv_outputs += names
             normed, residual = self.skip_rms_norm(attn, residual, f"{p}.post_attention_layernorm")
             mlp_out = self.mlp(normed, f"{p}.mlp")
-        return self.skip_rms_norm(mlp_out, residual, f"{prefix}norm", keep_sum=False), new_kv
+        return self.skip_rms_norm(mlp_out, residual, f"{prefix}norm", keep_sum=False), kv_outputs
 
-    def new_kv_outputs(self, names: list) -> None:
-        shape = [B, self.cfg.num_key_value_heads, S, self.cfg.head_dim]
+    def kv_outputs(self, names: list, positions) -> None:
+        """The decoder's KV outputs, [B, Hkv, positions, hd]."""
+        shape = [B, self.cfg.num_key_value_heads, positions, self.cfg.head_dim]
         for name in names:
             self.g.output(name, name, self.io, shape)
 
@@ -372,14 +392,15 @@ def _llm(e: _Emitter) -> None:
     x = e.g.input("inputs_embeds", e.io, [B, S, cfg.hidden_size])
     past_lengths = e.g.input("past_lengths", TensorProto.INT32, [B])
     logits_index = e.g.input("logits_index", TensorProto.INT64, [B])
-    hidden, new_kv = e.decoder("model.", cfg.num_hidden_layers, x, past_lengths, cfg.max_position_embeddings,
-                               "cache_length")
+    ctx = e.attention_context(x, past_lengths, "past_key_values.0.key")
+    hidden, new_kv = e.decoder("model.", cfg.num_hidden_layers, x, cfg.max_position_embeddings,
+                               lambda h, p, i, rotary: e.self_attention(h, p, i, ctx, rotary, "cache_length"))
     # Read out one position per row (ragged prompts end at different places); lm_head then runs on B rows only.
     axes = e.g.constant("axes_1", np.array([1], np.int64))
     index = e.g.op("Unsqueeze", [logits_index, axes], name="/readout/Unsqueeze")
     last = e.g.op("GatherND", [hidden, index], name="/readout/GatherND", batch_dims=1)  # [B, D]
     e.g.output(last, "hidden", e.io, [B, cfg.hidden_size])
-    e.new_kv_outputs(new_kv)
+    e.kv_outputs(new_kv, S)
 
 
 def _lm_head(e: _Emitter) -> None:
@@ -394,12 +415,14 @@ def _lm_head(e: _Emitter) -> None:
 def _depth_head(e: _Emitter) -> None:
     cfg = e.cfg
     x = e.g.input("inputs_embeds", e.io, [B, 1, cfg.hidden_size])
-    past_lengths = e.g.input("past_lengths", TensorProto.INT32, [B])
-    hidden, new_kv = e.decoder("ar_head.", cfg.ar_head_layers, x, past_lengths, cfg.num_codebooks,
-                               "depth_cache_length")
+    seqlens_k = e.g.input("seqlens_k", TensorProto.INT32, [B])
+    total = e.g.input("total_sequence_length", TensorProto.INT32, [])
+    hidden, presents = e.decoder("ar_head.", cfg.ar_head_layers, x, cfg.num_codebooks,
+                                 lambda h, p, i, rotary: e.gqa_attention(h, p, i, seqlens_k, total, rotary,
+                                                                         "depth_cache_length"))
     h = e.g.op("Squeeze", [hidden, e.g.constant("axes_1", np.array([1], np.int64))], name="/ar_head/Squeeze")
     e.logits_output(e.linear_module(h, "ar_head.linear_head", bias=True), [B, cfg.codebook_size])
-    e.new_kv_outputs(new_kv)
+    e.kv_outputs(presents, "depth_cache_length")
 
 
 _BUILDERS = {"embed_tokens": _embed_tokens, "visual_embed": _visual_embed, "llm": _llm, "lm_head": _lm_head,

@@ -1,10 +1,13 @@
-// The decoder stacks' KV memory. One [slots, kv_heads, positions, head_dim] buffer per layer for key and for value.
-// A run reads them as its past_key_values inputs (row views, no copy: onnxruntime-node wraps an input's memory) and
-// returns only its new positions' keys and values (new_key_values.*, [B, kv_heads, S, head_dim]), which `append`
-// writes into place. Why not GroupQueryAttention's in-place present outputs: onnxruntime-node 1.30 hands every
-// fetched output back as a new JavaScript array, copied, so a present output aliased to the cache copied every
-// bound row's whole buffer on every run (bench/kv-copy.ts; docs/step-profile.md). Every slot reserves its whole
-// context up front, so the size is checked at load.
+// The decoder stacks' KV memory. One [slots, kv_heads, positions, head_dim] buffer per layer for key and for value,
+// fed to a run as its past_key_values inputs (row views, no copy: onnxruntime-node wraps an input's memory). Two
+// ways the run's new positions get in (docs/graphs.md), told apart by the graph's outputs:
+// - 'append' (llm): the graph returns only the new positions' keys and values (new_key_values.*, [B, kv_heads, S,
+//   head_dim]) and `append` writes them into place. onnxruntime-node 1.30 hands every fetched output back as a new
+//   JavaScript array, copied, so this is the way for a long cache: nothing its size comes back.
+// - 'in place' (depth_head): GroupQueryAttention's present outputs are fetched into the same tensors as the inputs,
+//   so it writes the new positions into the buffers itself; each run then pays a copy of the bound rows' buffers
+//   (bench/kv-copy.ts), which for the depth head's K positions is a few KiB, less than a dozen more graph nodes.
+// Every slot reserves its whole context up front, so the size is checked at load.
 //
 // The buffers are laid out for the positions in use, not the context: `active` positions per (slot, head), growing
 // in steps of 16 positions (an eighth of the layout once that is longer), re-laid out in place when a run needs
@@ -26,7 +29,7 @@ function kvLayout(session: ort.InferenceSession) {
   return { names, type: type as FloatType, heads: Number(shape[1]), headDim: Number(shape[3]) };
 }
 
-/** The KV buffers of one decoder stack: inputs of its runs, appended to from their new_key_values outputs. */
+/** The KV buffers of one decoder stack: inputs of its runs, updated from their new_key_values or present outputs. */
 export class KvCache {
   /** Bytes the buffers of `session` take for `rows` slots of `capacity` positions. */
   static bytes(session: ort.InferenceSession, rows: number, capacity: number): number {
@@ -43,6 +46,8 @@ export class KvCache {
   private readonly headDim: number;
   /** Positions per slot in the current layout (<= capacity). */
   private active: number;
+  /** The graph returns present outputs, which GroupQueryAttention writes into the bound buffers themselves. */
+  readonly inPlace: boolean;
 
   constructor(
     session: ort.InferenceSession,
@@ -52,9 +57,11 @@ export class KvCache {
     const { names, type, heads, headDim } = kvLayout(session);
     [this.type, this.heads, this.headDim] = [type, heads, headDim];
     this.active = Math.min(capacity, KvCache.GRANULE);
+    this.inPlace = session.outputNames.includes(names[0].replace('past_key_values.', 'present.'));
+    const output = this.inPlace ? 'present.' : 'new_key_values.';
     this.buffers = names.map((feed) => ({
       feed,
-      fetch: feed.replace('past_key_values.', 'new_key_values.'),
+      fetch: feed.replace('past_key_values.', output),
       data: newFloats(type, rows * heads * capacity * headDim),
     }));
   }
@@ -83,16 +90,20 @@ export class KvCache {
     this.active = next;
   }
 
-  /** Adds views of rows lo..hi-1 to a run's feeds; returns the fetches of the run's new keys and values. */
-  bind(lo: number, hi: number, feeds: Record<string, ort.Tensor>): Record<string, null> {
+  /**
+   * Adds views of rows lo..hi-1 to a run's feeds; returns the run's KV fetches: its new_key_values (for `append`),
+   * or, in place, the same views as its present outputs.
+   */
+  bind(lo: number, hi: number, feeds: Record<string, ort.Tensor>): Record<string, ort.Tensor | null> {
     if (lo < 0 || hi > this.rows || lo >= hi)
       throw new Error(`KV rows ${lo}..${hi - 1} outside 0..${this.rows - 1}`);
     const dims = [hi - lo, this.heads, this.active, this.headDim];
     const rowSize = this.heads * this.active * this.headDim;
-    const fetches: Record<string, null> = {};
+    const fetches: Record<string, ort.Tensor | null> = {};
     for (const b of this.buffers) {
-      feeds[b.feed] = new ort.Tensor(this.type, b.data.subarray(lo * rowSize, hi * rowSize), dims);
-      fetches[b.fetch] = null;
+      const view = new ort.Tensor(this.type, b.data.subarray(lo * rowSize, hi * rowSize), dims);
+      feeds[b.feed] = view;
+      fetches[b.fetch] = this.inPlace ? view : null;
     }
     return fetches;
   }
@@ -100,9 +111,10 @@ export class KvCache {
   /**
    * Writes a run's new keys and values (its `new_key_values.*` outputs, [B, heads, S, headDim] for slots lo ..
    * lo + B - 1) into place: row b's first `rows[b].count` new positions go to positions `rows[b].past` onwards
-   * (a hole or a row's right padding writes nothing).
+   * (a hole or a row's right padding writes nothing). Nothing to do in place.
    */
   append(lo: number, outputs: Record<string, ort.Tensor>, rows: { past: number; count: number }[]): void {
+    if (this.inPlace) return;
     const hd = this.headDim;
     for (const b of this.buffers) {
       const out = outputs[b.fetch];

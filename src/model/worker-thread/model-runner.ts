@@ -28,7 +28,16 @@ import { LogitsBuffer } from './logits.ts';
 import type { StepExecutor } from './runner-service.ts';
 import { type Sampled, type SampleRow, type SamplerHandlers, sampleRows } from './sampler.ts';
 import { sampleGuided } from './sampling.ts';
-import { type FloatData, type FloatType, floats, int32, int64, newFloats, tensorInfo } from './tensors.ts';
+import {
+  type FloatData,
+  type FloatType,
+  floats,
+  int32,
+  int64,
+  newFloats,
+  scalar,
+  tensorInfo,
+} from './tensors.ts';
 
 /** Each slot's post-norm hidden state at its last position, from this step's llm runs. */
 type Hidden = Map<number, FloatData>;
@@ -423,13 +432,12 @@ export class ModelRunner implements StepExecutor {
     for (let k = 0; k < K; k++) {
       const feeds: Record<string, ort.Tensor> = {
         inputs_embeds: new ort.Tensor(this.io, x, [R, 1, D]),
-        past_lengths: int32(new Int32Array(R).fill(k)),
+        seqlens_k: int32(new Int32Array(R).fill(k)),
+        total_sequence_length: scalar(k + 1),
       };
-      const fetches = { logits: null, ...this.depthKv.bind(0, R, feeds) };
+      const fetches = { logits: null, ...this.depthKv.bind(0, R, feeds) }; // in place (GroupQueryAttention)
       let t0 = performance.now();
-      const result = await this.sessions.depthHead.run(feeds, fetches);
-      this.depthKv.append(0, result, new Array(R).fill({ past: k, count: 1 }));
-      const logits = floats(result.logits);
+      const logits = floats((await this.sessions.depthHead.run(feeds, fetches)).logits);
       let t1 = performance.now();
       timings.depth += t1 - t0;
       let r = 0;
