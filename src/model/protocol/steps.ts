@@ -18,7 +18,7 @@ export type Segment = { ids: number[] } | { codes: Int32Array };
 
 /**
  * First-prompt LLM run over the consecutive KV slots firstSlot .. firstSlot + rows.length - 1. Every row
- * starts at position 0; rows are right-padded to the longest (GroupQueryAttention's seqlens_k masks the pad).
+ * starts at position 0; rows are right-padded to the longest (only a row's own positions are attended and stored).
  * Only fresh slots may be in the range, since a first-prompt run writes positions 0.. of every row.
  */
 export interface PrefillRun {

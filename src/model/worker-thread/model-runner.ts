@@ -319,8 +319,9 @@ export class ModelRunner implements StepExecutor {
 
   /**
    * One LLM session.run over slots first .. first + rows.length - 1. Row b holds `rows[b]` (null: a hole) and its
-   * last token lands at KV position `last[b]`. Equal lengths and last = length - 1 make a first-prompt run; one
-   * token per row makes a decode run. Records the hidden state of every non-hole row.
+   * last token lands at KV position `last[b]`, so its tokens follow its first last[b] + 1 - length cached
+   * positions (0 for a prompt, any for a decode token or an appended turn); only its own positions are stored.
+   * Records the hidden state of every non-hole row.
    */
   private async runLlm(
     first: number,
