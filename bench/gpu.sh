@@ -7,7 +7,7 @@
 #   carry [".device"], command:
 #   bash .device/prelude.sh && export PATH=/tmp/rt:$PATH && bash bench/gpu.sh 2>&1 | tee $OUT/log
 # Dry run on this CPU with the tiny preset (same steps, --device cpu, a few seconds per bundle):
-#   bash bench/gpu.sh --dry-run
+#   PYTHON=/usr/bin/python3 bash bench/gpu.sh --dry-run     (the Python with torch and onnx: Debian's here)
 #
 # Environment: GPU_BENCH_DIR (where bundles go, default /tmp/unitok-gpu-bench), PYTHON (default python3),
 # GPU_BENCH_TOKENS (tokens per stream, default 64), GPU_BENCH_ROUNDS (default 2).
