@@ -2,7 +2,7 @@
 // once and checked, as the typed view the engine and the model runner share. Nothing about the model is
 // hard-coded elsewhere: sizes, special ids, prompt templates and sampling defaults all come from here.
 import { readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 export type GraphRole =
   | 'embed_tokens'
@@ -96,9 +96,14 @@ export function readBundle(dir: string): Bundle {
     2: 'an llm graph with GroupQueryAttention present outputs',
   };
   if (raw.format === 'unitok-bundle' && typeof raw.format_version === 'number' && older[raw.format_version]) {
+    const regraph =
+      raw.format_version === 2
+        ? `, or rewrite its graphs in place: python3 -m unitok regraph ${dirname(path)}`
+        : '';
     throw new BundleError(
       `${path}: bundle format v${raw.format_version} (${older[raw.format_version]}) is no longer served; convert ` +
-        `the checkpoint again with this version (python3 -m unitok convert ...), which writes v${FORMAT_VERSION}`,
+        `the checkpoint again with this version (python3 -m unitok convert ...), which writes v${FORMAT_VERSION}` +
+        regraph,
     );
   }
   if (raw.format !== 'unitok-bundle' || raw.format_version !== FORMAT_VERSION) {

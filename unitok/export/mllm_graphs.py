@@ -64,8 +64,8 @@ class _Emitter:
     """Emits the layer-level pieces of the MLLM graphs into one GraphBuilder, at one precision."""
 
     def __init__(self, *, name: str, out_dir: str, weights, cfg: MLLMConfig, prec: Precision, shapes, progress,
-                 accuracy_level: int, block_size: int, lm_head_bits: int):
-        self.g = GraphBuilder(name, out_dir)
+                 accuracy_level: int, block_size: int, lm_head_bits: int, layout_only: bool = False):
+        self.g = GraphBuilder(name, out_dir, layout_only=layout_only)
         self.weights, self.cfg, self.prec, self.shapes = weights, cfg, prec, shapes
         self.progress, self.accuracy_level, self.block_size = progress, accuracy_level, block_size
         self.lm_head_bits = lm_head_bits
@@ -94,7 +94,11 @@ class _Emitter:
         if quantize is None:
             quantize = self.prec.int4
         if quantize:
-            packed, scales = quantize_int4(w, self.block_size)
+            if self.g.layout_only:  # only the shapes count (GraphBuilder writes nothing): skip the arithmetic
+                kb = -(-k // self.block_size)
+                packed, scales = np.zeros((n, kb, self.block_size // 2), np.uint8), np.zeros((n, kb), np.float32)
+            else:
+                packed, scales = quantize_int4(w, self.block_size)
             scales = scales.astype(self.prec.io)
             inputs = [x, self.g.weight(f"{name}.weight_q4", packed), self.g.weight(f"{name}.scales", scales)]
             if bias is not None:
@@ -431,7 +435,7 @@ _BUILDERS = {"embed_tokens": _embed_tokens, "visual_embed": _visual_embed, "llm"
 
 def build_mllm_graphs(weights, cfg: MLLMConfig, dtype: str, out_dir: str, progress=None, graphs=GRAPHS,
                       int4_accuracy_level: int = 4, int4_block_size: int = INT4_BLOCK_SIZE,
-                      lm_head_bits: int = 4) -> dict:
+                      lm_head_bits: int = 4, layout_only: bool = False) -> dict:
     """Write the MLLM graphs at one precision ('fp32' | 'fp16' | 'int4') into out_dir; returns the manifest.
 
     weights: mapping of released state-dict keys to float32 arrays (loaded lazily, one tensor at a time).
@@ -439,6 +443,7 @@ def build_mllm_graphs(weights, cfg: MLLMConfig, dtype: str, out_dir: str, progre
     int4_accuracy_level: MatMulNBits accuracy_level (4 = int8 activations, genai's CPU default; 0 = exact fp32).
     int4_block_size: weights per int4 scale (INT4_BLOCK_SIZES; 32 by default, 128 decodes faster on CPU).
     lm_head_bits: 4 (MatMulNBits, as every Linear) or 8 (int8 weights and activations, export/int8.py); int4 only.
+    layout_only: the graphs with their weights' places in the data files, but no weights (convert/regraph.py).
     Also writes `mllm_graphs.json` (config, precision, dtypes, files) next to the graphs.
     """
     if dtype not in PRECISIONS:
@@ -454,7 +459,8 @@ def build_mllm_graphs(weights, cfg: MLLMConfig, dtype: str, out_dir: str, progre
     files = {}
     for name in graphs:
         e = _Emitter(name=name, out_dir=out_dir, weights=weights, cfg=cfg, prec=prec, shapes=shapes, progress=progress,
-                     accuracy_level=int4_accuracy_level, block_size=int4_block_size, lm_head_bits=lm_head_bits)
+                     accuracy_level=int4_accuracy_level, block_size=int4_block_size, lm_head_bits=lm_head_bits,
+                     layout_only=layout_only)
         with e.g:
             _BUILDERS[name](e)
             files[name] = os.path.basename(e.g.save())

@@ -28,10 +28,15 @@ def onnx_type(dtype) -> int:
 
 
 class GraphBuilder:
-    """One ONNX graph under construction; `save()` writes `<out_dir>/<name>.onnx` next to its `.onnx.data`."""
+    """One ONNX graph under construction; `save()` writes `<out_dir>/<name>.onnx` next to its `.onnx.data`.
 
-    def __init__(self, name: str, out_dir: str):
+    layout_only: weights take their place in the data file (offsets, lengths) but are not written (a sparse file):
+    for rebuilding a graph whose weights already sit in a data file elsewhere (convert/regraph.py).
+    """
+
+    def __init__(self, name: str, out_dir: str, layout_only: bool = False):
         self.name = name
+        self.layout_only = layout_only
         self.path = os.path.join(out_dir, f"{name}.onnx")
         self.data_file = f"{name}.onnx.data"
         os.makedirs(out_dir, exist_ok=True)
@@ -63,14 +68,16 @@ class GraphBuilder:
             part = np.ascontiguousarray(part)
             if part.ndim == 0:
                 raise ValueError(f"{name}: scalars belong in constant(), not in external data")
-            raw = part.astype(part.dtype.newbyteorder("<"), copy=False).tobytes()
             if i == 0:
                 dtype, tail = part.dtype, part.shape[1:]
-                offset = self._align(len(raw))
+                offset = self._align(part.nbytes)
             elif (part.dtype, part.shape[1:]) != (dtype, tail):
                 raise ValueError(f"{name}: part {i} is {part.dtype}{part.shape}, expected {dtype}[*, {tail}]")
-            self._data.write(raw)
-            length, rows = length + len(raw), rows + part.shape[0]
+            if self.layout_only:
+                self._data.seek(part.nbytes, os.SEEK_CUR)
+            else:
+                self._data.write(part.astype(part.dtype.newbyteorder("<"), copy=False).tobytes())
+            length, rows = length + part.nbytes, rows + part.shape[0]
         t = TensorProto(name=name, data_type=onnx_type(dtype), dims=(rows, *tail))
         t.data_location = TensorProto.EXTERNAL
         for key, value in (("location", self.data_file), ("offset", str(offset)), ("length", str(length))):
@@ -82,7 +89,7 @@ class GraphBuilder:
     def _align(self, size: int) -> int:
         align = _ALIGN_LARGE if size >= _LARGE else _ALIGN
         offset = -(-self._data.tell() // align) * align
-        self._data.write(b"\0" * (offset - self._data.tell()))
+        self._data.seek(offset)  # the gap reads as zeros
         return offset
 
     def constant(self, name: str, array) -> str:
