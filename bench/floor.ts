@@ -1,8 +1,8 @@
 // The floor of bench/engine.ts, in a clean process of its own (no engine, no server beside it): the bundle's
 // graphs driven bare on this thread, with every shortcut the engine's runner takes and nothing else: the engine's
-// session settings (one intra-op thread for small graphs), in-place KV buffers as long as the positions used, the
-// embedding tables in memory (no embed_tokens or code_embed runs), logits written into one preallocated buffer
-// and their SIMD argmax, greedy. bench/engine.ts forks it and asks for measurements over IPC, between its own
+// session settings (one intra-op thread for small graphs), the runner's KV cache laid out for the positions used,
+// the embedding tables in memory (no embed_tokens or code_embed runs), greedy tokens from lm_head's argmax output
+// (or, for bundles without one, logits in one preallocated buffer and their SIMD argmax). bench/engine.ts forks it and asks for measurements over IPC, between its own
 // rounds, so that both see the same machine load.
 //
 //   message in:  { kind: 'text', batch } | { kind: 'image' } | { kind: 'exit' }
@@ -101,22 +101,28 @@ class Floor {
   private int64 = (values: number[], dims: number[]) =>
     new ort.Tensor('int64', BigInt64Array.from(values, BigInt), dims);
 
-  /** One llm run (and lm_head for 'logits'); `last` = each row's last position. Returns the wanted output. */
-  private async llm(run: ReturnType<Floor['kv']>, x: ort.Tensor, last: number[], out: 'logits' | 'hidden') {
+  /** One llm run; `last` = each row's last position. Returns its hidden states. */
+  private async llm(run: ReturnType<Floor['kv']>, x: ort.Tensor, last: number[]): Promise<ort.Tensor> {
     const S = x.dims[1];
     const feeds: Record<string, ort.Tensor> = {
       inputs_embeds: x,
       logits_index: this.int64(S === 1 ? last.map(() => 0) : last, [last.length]),
     };
     const past = last.map((l) => (S === 1 ? l : 0)); // a prefill starts at 0, a decode step follows its row
-    const { hidden } = await run(feeds, past, ['hidden']);
-    if (out === 'hidden') return hidden.data as Float32Array;
-    const logits = this.logits.data.subarray(0, last.length * bundle.vocabSize);
-    await this.s.head.run(
-      { hidden },
-      { logits: new ort.Tensor('float32', logits, [last.length, bundle.vocabSize]) },
-    );
-    return logits;
+    return (await run(feeds, past, ['hidden'])).hidden;
+  }
+
+  /** Each row's greedy token, as the runner takes it: lm_head's argmax output, or its logits' SIMD argmax. */
+  private async greedy(hidden: ort.Tensor): Promise<number[]> {
+    const [T, V] = [hidden.dims[0], bundle.vocabSize];
+    if (this.s.head.outputNames.includes('argmax'))
+      return Array.from(
+        (await this.s.head.run({ hidden }, { argmax: null })).argmax.data as BigInt64Array,
+        Number,
+      );
+    const logits = this.logits.data.subarray(0, T * V);
+    await this.s.head.run({ hidden }, { logits: new ort.Tensor('float32', logits, [T, V]) });
+    return Array.from({ length: T }, (_, b) => this.logits.argmax(logits.subarray(b * V, (b + 1) * V)));
   }
 
   /**
@@ -129,21 +135,12 @@ class Floor {
     // Only the positions this run fills: the 7B bundle's whole context would be 4 GiB of KV per row.
     const run = this.kv(this.s.llm, batch, Math.min(bundle.contextLength, P + TOKENS));
     const embed = (tokens: number[], S: number) => this.embed(tokens, batch, S);
-    const argmaxRows = (logits: Float32Array) =>
-      Array.from({ length: batch }, (_, b) =>
-        this.logits.argmax(logits.subarray(b * bundle.vocabSize, (b + 1) * bundle.vocabSize)),
-      );
-    let next = argmaxRows(
-      await this.llm(
-        run,
-        await embed(new Array(batch).fill(ids).flat(), P),
-        new Array(batch).fill(P - 1),
-        'logits',
-      ),
+    let next = await this.greedy(
+      await this.llm(run, await embed(new Array(batch).fill(ids).flat(), P), new Array(batch).fill(P - 1)),
     );
     const t0 = performance.now();
     for (let t = 0; t < TOKENS - 1; t++)
-      next = argmaxRows(await this.llm(run, await embed(next, 1), new Array(batch).fill(P + t), 'logits'));
+      next = await this.greedy(await this.llm(run, await embed(next, 1), new Array(batch).fill(P + t)));
     return (performance.now() - t0) / (TOKENS - 1);
   }
 
@@ -168,7 +165,7 @@ class Floor {
     // Only the positions the image fills, as the engine lays its buffers out (kv-cache.ts).
     const run = this.kv(this.s.llm, 2, Math.min(bundle.contextLength, S + N));
     const x = await this.embed(padded, 2, S);
-    let hidden = await this.llm(run, x, [S - 1, uncond.length - 1], 'hidden');
+    let hidden = (await this.llm(run, x, [S - 1, uncond.length - 1])).data as Float32Array;
     const grid = new Array<number>(K * N).fill(0);
     const D = hidden.length / 2;
     for (let n = 0; n < N; n++) {
@@ -196,7 +193,7 @@ class Floor {
       if (n === N - 1) break;
       const v = (await this.s.visual.run({ codes: this.int64([...codes, ...codes], [2, K, 1]) }))
         .inputs_embeds;
-      hidden = await this.llm(run, v, [S + n, uncond.length + n], 'hidden');
+      hidden = (await this.llm(run, v, [S + n, uncond.length + n])).data as Float32Array;
     }
     await this.s.decode.run({ codes: this.int64(grid, [1, K, N]) });
     return performance.now() - t0;

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { KvCache } from '../src/model/worker-thread/kv-cache.ts';
+import { argmax as argmaxOf } from '../src/model/worker-thread/sampling.ts';
 import { fromFloat16, toFloat16 } from './helpers/float16.ts';
 import { fixturesDir, type LoadedTensor, loadTensors, maxAbsDiff } from './helpers/tensors.ts';
 
@@ -177,10 +178,15 @@ for (const p of ['fp32', 'fp16', 'int4'] as Precision[]) {
         assert.ok(!s.outputNames.includes('logits'), 'llm has no logits output: lm_head is its own graph');
         assert.ok(!s.outputNames.some((n) => n.startsWith('present.')), 'no output the size of the cache');
         checkRef(p, `llm hidden step ${step}`, floats(out.hidden), 'llm.hidden', [step]);
-        const { logits } = await head.run({ hidden: out.hidden });
+        const { logits, argmax } = await head.run({ hidden: out.hidden });
         assert.deepEqual(logits.dims, [2, cfg.vocab_size]);
         assert.equal(logits.type, 'float32');
         checkRef(p, `lm_head logits step ${step}`, floats(logits), 'llm.logits', [step]);
+        // The argmax output: each row's best token, the lowest id on ties, as the engine's own argmax.
+        const best = [0, 1].map((b) =>
+          argmaxOf(floats(logits).subarray(b * cfg.vocab_size, (b + 1) * cfg.vocab_size)),
+        );
+        assert.deepEqual(Array.from(argmax.data as BigInt64Array, Number), best, `argmax step ${step}`);
       }
       // The cache now holds every row's keys/values: the valid slots match PyTorch's present (the fixture is zero
       // past each row), and the slots past a row were never written.
@@ -317,6 +323,12 @@ test('int8 lm_head (--lm-head-bits 8): exact integer arithmetic, each row indepe
     const got = logits.data as Float32Array;
     // export/int8.py's float32 steps, op for op: the same bits.
     assert.deepEqual(got, at(T['lm8.logits'], [step]), `step ${step}: differs from the int8 arithmetic`);
+    const best = [0, 1].map((b) => argmaxOf(got.subarray(b * V, (b + 1) * V)));
+    const { argmax } = await head.run(
+      { hidden: new ort.Tensor('float32', hidden.slice(), [2, D]) },
+      { argmax: null },
+    );
+    assert.deepEqual(Array.from(argmax.data as BigInt64Array, Number), best, `step ${step}: argmax output`);
     check('int4', `lm_head int8 logits step ${step}`, got, at(T['llm.logits'], [step]));
     for (let b = 0; b < 2; b++) {
       const alone = await head.run({

@@ -42,7 +42,7 @@ def test_regraph_gives_what_convert_writes(tmp_path):
     onnx.save(graph, os.path.join(bundle, "llm.onnx"))
     data_before = {n: read(os.path.join(bundle, n)) for n in os.listdir(bundle) if n.endswith(".data")}
     assert "rebuilt for bundle format" in regraph(bundle, keep=str(tmp_path / "old"))
-    for name in ("llm.onnx", "depth_head.onnx", "config.json"):  # byte for byte what convert wrote
+    for name in ("llm.onnx", "lm_head.onnx", "depth_head.onnx", "config.json"):  # byte for byte what convert wrote
         assert read(os.path.join(bundle, name)) == read(os.path.join(TINY, name)), name
     assert {n: read(os.path.join(bundle, n)) for n in data_before} == data_before  # weights untouched
     assert json.load(open(tmp_path / "old" / "config.json"))["format_version"] == 2

@@ -26,7 +26,9 @@ from ..mllm_config import MLLMConfig
 from .bundle_config import FORMAT_VERSION
 from .mllm_checkpoint import mllm_specs
 
-GRAPHS = ("llm", "depth_head")  # the graphs whose nodes changed since format 2 (depth_head: rebuilt alike)
+# The graphs whose nodes changed since format 2: llm (new keys/values only), lm_head (an argmax output);
+# depth_head is rebuilt alike.
+GRAPHS = ("llm", "lm_head", "depth_head")
 REGRAPHABLE = (2,)  # format 1 had no lm_head graph: its weights are laid out differently
 
 
@@ -103,7 +105,7 @@ def regraph(bundle: str, keep: str | None = None) -> str:
             json.dump(config, f, indent=2)
             f.write("\n")  # as convert writes it
         os.replace(tmp, config_path)  # last: until here the server refuses the bundle as format 2
-    return f"{bundle}: {' and '.join(GRAPHS)} rebuilt for bundle format {FORMAT_VERSION}; weights unchanged"
+    return f"{bundle}: {', '.join(GRAPHS)} rebuilt for bundle format {FORMAT_VERSION}; weights unchanged"
 
 
 def main(argv: list[str]) -> int:

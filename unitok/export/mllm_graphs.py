@@ -414,6 +414,11 @@ def _lm_head(e: _Emitter) -> None:
     x = e.g.input("hidden", e.io, [B, e.cfg.hidden_size])
     y = e.linear_int8(x, "lm_head", e.load("lm_head.weight")) if e.lm_head_bits == 8 else e.linear_module(x, "lm_head")
     e.logits_output(y, [B, e.cfg.vocab_size])
+    # Greedy rows need only each row's best token: fetching `argmax` alone leaves the logits inside ORT
+    # (onnxruntime-node copies every fetched output into a new JavaScript array: [B, V] floats per step).
+    # select_last_index 0: the lowest id on ties, as the engine's argmax and the reference loop.
+    e.g.op("ArgMax", ["logits"], name="/argmax/ArgMax", outputs=["argmax"], axis=-1, keepdims=0, select_last_index=0)
+    e.g.output("argmax", "argmax", TensorProto.INT64, [B])
 
 
 def _depth_head(e: _Emitter) -> None:

@@ -1,7 +1,8 @@
 // Text logits in WebAssembly memory: the runner hands views of it to session.run as the preallocated `logits`
-// fetch (ORT writes them in place: no output allocation per step), and greedy decoding takes their argmax with
-// 128-bit SIMD, about 4x faster than a scalar loop over a 32000-token vocabulary (the biggest cost of a step
-// outside session.run on a small model). Exact: the same index as sampling.ts's argmax, lowest id on ties.
+// fetch, so ORT writes them where the samplers read them (onnxruntime-node still returns a copy too, which is
+// dropped), and greedy rows of a step that also samples take their argmax with 128-bit SIMD, about 4x faster than
+// a scalar loop over a 32000-token vocabulary. (All-greedy steps fetch lm_head's argmax output instead, and no
+// logits.) Exact: the same index as sampling.ts's argmax, lowest id on ties.
 import { argmax } from './sampling.ts';
 
 // The parts of the WebAssembly global used here (this project's libs, ES2023 and node's types, leave it out).

@@ -50,6 +50,8 @@ export class ModelRunner implements StepExecutor {
   private codeTable: EmbeddingTable | null = null;
   /** embed_tokens' rows in memory (no run for a step's text tokens), unless too big. */
   private tokenTable: EmbeddingTable | null = null;
+  /** lm_head has an `argmax` output (bundles converted since it was added): all-greedy steps fetch only that. */
+  private readonly graphArgmax: boolean;
   /** The thread that samples half of a step's drawing text rows (sampler.ts); null on one core, or once failed. */
   private sampler: WorkerClient<SamplerHandlers> | null = null;
 
@@ -64,6 +66,7 @@ export class ModelRunner implements StepExecutor {
     readonly info: RunnerInfo,
   ) {
     this.logits = new LogitsBuffer(kv.rows * info.vocabSize);
+    this.graphArgmax = sessions.lmHead.outputNames.includes('argmax');
   }
 
   static async load(opts: RunnerOptions): Promise<ModelRunner> {
@@ -178,14 +181,13 @@ export class ModelRunner implements StepExecutor {
     plannedHeads: Head[],
     timings: StepTimings,
   ): Promise<HeadResult[]> {
-    const rows = new Map<number, FloatData>();
-    // Decode first: its holes write position 0 of the slots that the prefill runs then overwrite.
+    const hidden: Hidden = new Map();
     if (decode) {
       const inputs = decode.rows.map((r, slot) =>
         r.input ? [r.input === 'sampled' ? this.sampledBy(slot) : r.input] : null,
       );
       const positions = decode.rows.map((r) => (r.input ? r.position : 0));
-      await this.runLlm(0, inputs, positions, rows, timings);
+      await this.runLlm(0, inputs, positions, hidden, timings);
     }
     for (const run of prefill) {
       const lengths = run.rows.map((segments) => this.rowLength(segments));
@@ -193,7 +195,7 @@ export class ModelRunner implements StepExecutor {
         run.firstSlot,
         run.rows,
         lengths.map((n) => n - 1),
-        rows,
+        hidden,
         timings,
       );
     }
@@ -201,26 +203,28 @@ export class ModelRunner implements StepExecutor {
     const heads: HeadResult[] = new Array(plannedHeads.length);
     const textHeads = plannedHeads.flatMap((h, i) => (h.kind === 'text' ? [{ h, i }] : []));
     if (textHeads.length > 0) {
-      const logits = await this.lmHead(
-        textHeads.map(({ h }) => h.slot),
-        rows,
-        timings,
-      );
-      const t0 = performance.now();
-      const drawn = await this.sampleText(
-        textHeads.map(({ h }) => ({ sampling: h.sampling, rng: h.rng })),
-        logits,
-      );
+      const slots = textHeads.map(({ h }) => h.slot);
+      const rows = textHeads.map(({ h }) => ({ sampling: h.sampling, rng: h.rng }));
+      let drawn: Sampled[];
+      if (this.graphArgmax && rows.every((r) => r.sampling.temperature <= 0)) {
+        // All greedy: the best tokens alone come back; greedy consumes no draw, so each generator stays.
+        const best = await this.lmHeadArgmax(slots, hidden, timings);
+        drawn = rows.map((r, j) => ({ token: best[j], rng: r.rng }));
+      } else {
+        const logits = await this.lmHead(slots, hidden, timings);
+        const t0 = performance.now();
+        drawn = await this.sampleText(rows, logits);
+        timings.sample += performance.now() - t0;
+      }
       textHeads.forEach(({ i }, j) => {
         heads[i] = { kind: 'text', token: drawn[j].token, rng: drawn[j].rng };
       });
-      timings.sample += performance.now() - t0;
     }
     const imageHeads = plannedHeads.flatMap((h, i) => (h.kind === 'image' ? [{ h, i }] : []));
     if (imageHeads.length > 0) {
       const results = await this.depth(
         imageHeads.map((x) => x.h),
-        rows,
+        hidden,
         timings,
       );
       imageHeads.forEach(({ i }, j) => {
@@ -245,19 +249,35 @@ export class ModelRunner implements StepExecutor {
     return hidden;
   }
 
-  /** Logits [T, V] of the text heads' slots, in that order: one lm_head run into the preallocated buffer. */
-  private async lmHead(slots: number[], rows: Hidden, timings: StepTimings): Promise<Float32Array> {
+  /** The best token of each text head's slot, in that order: one lm_head run fetching only its argmax output. */
+  private async lmHeadArgmax(slots: number[], rows: Hidden, timings: StepTimings): Promise<number[]> {
+    const t0 = performance.now();
+    const { argmax } = await this.sessions.lmHead.run(
+      { hidden: this.headInput(slots, rows) },
+      { argmax: null },
+    );
+    timings.llm += performance.now() - t0;
+    return Array.from(argmax.data as BigInt64Array, Number);
+  }
+
+  /** lm_head's input [T, D]: the hidden states of `slots`, in that order. */
+  private headInput(slots: number[], rows: Hidden): ort.Tensor {
     const D = this.info.hiddenSize;
-    const V = this.info.vocabSize;
-    const T = slots.length;
-    const x = newFloats(this.io, T * D);
+    const x = newFloats(this.io, slots.length * D);
     slots.forEach((slot, j) => {
       x.set(this.hiddenOf(rows, slot, 'text'), j * D);
     });
+    return new ort.Tensor(this.io, x, [slots.length, D]);
+  }
+
+  /** Logits [T, V] of the text heads' slots, in that order: one lm_head run into the preallocated buffer. */
+  private async lmHead(slots: number[], rows: Hidden, timings: StepTimings): Promise<Float32Array> {
+    const V = this.info.vocabSize;
+    const T = slots.length;
     const logits = this.logits.data.subarray(0, T * V);
     const t0 = performance.now();
     await this.sessions.lmHead.run(
-      { hidden: new ort.Tensor(this.io, x, [T, D]) },
+      { hidden: this.headInput(slots, rows) },
       { logits: new ort.Tensor('float32', logits, [T, V]) },
     );
     timings.llm += performance.now() - t0;
