@@ -1,7 +1,9 @@
 // Parity of the MLLM ONNX graphs (unitok/export/mllm_graphs.py) with the PyTorch modules, through onnxruntime-node.
 // Fixtures: unitok/export/mllm_fixtures.py (tiny config, seeded weights, graphs in fp32 / fp16 / int4).
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { KvCache } from '../src/model/worker-thread/kv-cache.ts';
@@ -273,6 +275,20 @@ for (const p of ['fp32', 'fp16', 'int4'] as Precision[]) {
     });
   });
 }
+
+test('on the CPU, ORT fuses each Transpose of the keys into its MatMul: the cache is read where it lies', async () => {
+  // The llm graph writes q·Kᵀ as Transpose + MatMul (portable); a Transpose left alone would copy the whole cache
+  // per layer and run. ORT's optimizer turns each pair into one FusedMatMul with transB (2 per layer).
+  const out = join(mkdtempSync(join(tmpdir(), 'llm-opt-')), 'llm.onnx');
+  const s = await ort.InferenceSession.create(join(dir, 'fp32', 'llm.onnx'), {
+    graphOptimizationLevel: 'all',
+    optimizedModelFilePath: out,
+  });
+  await s.release();
+  const count = (text: string) => readFileSync(out).toString('latin1').split(text).length - 1;
+  assert.equal(count('FusedMatMul'), 2 * cfg.num_hidden_layers);
+  rmSync(dirname(out), { recursive: true });
+});
 
 test('fp32 depth_head fed by code_embed; the next visual token reuses the cache without clearing it', async () => {
   const [head, table] = await Promise.all([session('fp32', 'depth_head'), session('fp32', 'code_embed')]);

@@ -9,7 +9,7 @@ Six graphs (IO contract: docs/graphs.md):
     code_embed     code_ids [B,S]                -> embeds [B,S,D]          (ar_head.codebooks, stacked)
 
 The decoder stacks use ORT's fused ops where they fit: packed QKV; in `llm`, com.microsoft RotaryEmbedding and
-attention as FusedMatMul/Softmax/MatMul over the KV cache as an input (the graph outputs only the new positions' keys
+attention as MatMul/Softmax/MatMul over the KV cache as an input (the graph outputs only the new positions' keys
 and values, which the caller writes into its cache); in `depth_head` (a cache of K positions), GroupQueryAttention
 with rotary inside and present outputs aliased to the cache; SimplifiedLayerNormalization for the first norm and
 SkipSimplifiedLayerNormalization for every residual add + norm after it, MatMulNBits for int4.
@@ -226,8 +226,8 @@ class _Emitter:
         the caller writes into its cache: onnxruntime-node copies every fetched output back into JavaScript, so a
         present output the size of the cache cost a copy of the whole cache per run (docs/step-profile.md). Heads go
         to BNSH once, right after the projection; with G query heads per KV head, q [B, H, S, hd] is read as
-        [B, Hkv, G * S, hd], so each KV head is read once, by one GEMM (FusedMatMul's transB reads the cache as it
-        is stored). Few nodes: on a small model each costs more than its arithmetic.
+        [B, Hkv, G * S, hd], so each KV head is read once, by one GEMM (on the CPU, ORT fuses the Transpose of the
+        keys into that GEMM: the cache is read as it is stored). Few nodes: on a small model each costs more than its arithmetic.
         Returns the output and the names of the new key/value outputs.
         """
         cfg, g = self.cfg, self.g
@@ -247,8 +247,11 @@ class _Emitter:
         if G > 1:
             q = g.op("Reshape", [q, shape("q_rows", [0, Hkv, -1, hd])], name=f"{a}/ReshapeQRows")  # [B,Hkv,G*S,hd]
         past = [self.g.input(f"past_key_values.{layer}.{kv}", self.io, [B, Hkv, cache_len, hd]) for kv in ("key", "value")]
-        scores = [g.op("FusedMatMul", [q, keys], name=f"{a}/Scores{n}", domain=MS, transB=1, alpha=float(hd ** -0.5))
-                  for keys, n in ((past[0], "Cache"), (new[0], "New"))]
+        # q·Kᵀ as Transpose + MatMul: ORT's CPU EP fuses them into FusedMatMul (transB: the cache read as it is
+        # stored, no copy), and EPs without FusedMatMul (WebGPU) run the two standard ops.
+        q = g.op("Mul", [q, g.constant(f"{a}/scale", np.array(hd ** -0.5, self.prec.io))], name=f"{a}/Scale")
+        scores = [g.op("MatMul", [q, g.op("Transpose", [keys], name=f"{a}/Transpose{n}", perm=[0, 1, 3, 2])],
+                       name=f"{a}/Scores{n}") for keys, n in ((past[0], "Cache"), (new[0], "New"))]
         scores = g.op("Add", [g.op("Concat", scores, name=f"{a}/Concat", axis=-1), ctx.mask], name=f"{a}/Mask")
         probs = g.op("Softmax", [scores], name=f"{a}/Softmax", axis=-1)
         p_cache, p_new = g.op("Split", [probs, ctx.split], name=f"{a}/SplitProbs", outputs=2, axis=-1)
