@@ -11,7 +11,7 @@
 // empty: none. --url: measure running servers instead of starting one, `URL` or `NAME=URL`, comma-separated (e.g.
 // another commit's server beside this one's; bench/gpu.sh: --multi-step '' --no-floor). --baseline-root DIR: also
 // start the server of the checkout at DIR (client 'http:baseline'), e.g. `git worktree add /tmp/base main`. Every client and the floor take turns within each
-// round, so that each row of the table saw the same machine load.
+// round (each round starting with the next client), so that each row of the table saw the same machine load.
 //
 // Metrics follow vLLM's benchmark_serving definitions, measured at the client:
 //   TTFT  send -> first streamed text;  ITL  gaps between consecutive text chunks (all streams pooled);
@@ -54,6 +54,8 @@ const CONCURRENCY = (values.streams as string).split(',').map(Number);
 const TEMPERATURES = (values.temperatures as string).split(',').map(Number);
 const bundle = readBundle(MODEL);
 
+/** xs from index `by` (mod its length) round to the start. */
+const rotate = <T>(xs: T[], by: number): T[] => xs.map((_, i) => xs[(i + by) % xs.length]);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
 const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
 const p99 = (xs: number[]) =>
@@ -155,7 +157,9 @@ async function main() {
     );
     for (let r = 0; r < ROUNDS; r++) {
       if (floor) floors.push(await floor.text(c));
-      for (const run of runs) {
+      // Each round starts with the next client, so that none always runs right after the same one (the
+      // in-process engine's threads, still winding down, slowed whichever HTTP server came after them).
+      for (const run of rotate(runs, (r * runs.length) / clients.length)) {
         const before = run.client.work();
         const t0 = performance.now();
         run.traces.push(
@@ -181,8 +185,11 @@ async function main() {
   const images = clients.map(() => imageNs.map(() => [] as { first: number; total: number }[]));
   const floorImages: number[] = [];
   for (let r = 0; r < ROUNDS + 1; r++) {
-    for (const [i, client] of clients.entries())
-      for (const [j, n] of imageNs.entries()) images[i][j].push(await client.image(n));
+    for (const i of rotate(
+      clients.map((_, i) => i),
+      r,
+    ))
+      for (const [j, n] of imageNs.entries()) images[i][j].push(await clients[i].image(n));
     if (floor) floorImages.push(await floor.image());
   }
   for (const lists of images) for (const list of lists) list.shift(); // warm-up
