@@ -3,7 +3,7 @@
 // back after each row's past positions (or, for a graph with GroupQueryAttention's present outputs, the depth head,
 // written in place by the run), as the engine does. A right-padded row's padding is written too, past its length,
 // where nothing reads it (the next run at that row's length overwrites it).
-import * as ort from 'onnxruntime-node';
+import type * as ort from 'onnxruntime-node';
 import { KvCache } from '../src/model/worker-thread/kv-cache.ts';
 
 /** A KV cache for `session` and `run(feeds, past, outputs)`, which adds the row lengths and the cache to the feeds. */
@@ -15,20 +15,11 @@ export function decoderKv(session: ort.InferenceSession, batch: number, length: 
     past: number[],
     outputs: string[],
   ): Promise<ort.InferenceSession.OnnxValueMapType> => {
-    const S = feeds.inputs_embeds.dims[1];
-    const int32 = (values: number[], dims = [batch]) =>
-      new ort.Tensor('int32', Int32Array.from(values), dims);
-    if (kv.inPlace) {
-      feeds.seqlens_k = int32(past.map((p) => p + S - 1));
-      feeds.total_sequence_length = int32([Math.max(...past) + S], []);
-    } else feeds.past_lengths = int32(past);
+    const rows = past.map((p) => ({ past: p, count: feeds.inputs_embeds.dims[1] }));
+    kv.lengths(feeds, rows);
     const fetches = { ...Object.fromEntries(outputs.map((o) => [o, null])), ...kv.bind(0, batch, feeds) };
     const out = await session.run(feeds, fetches);
-    kv.append(
-      0,
-      out,
-      past.map((p) => ({ past: p, count: S })),
-    );
+    kv.append(0, out, rows);
     return out;
   };
   return { kv, run };

@@ -109,8 +109,6 @@ interface BundleConfig {
 
 const i64 = (values: number[], dims: number[]) =>
   new ort.Tensor('int64', BigInt64Array.from(values.map(BigInt)), dims);
-const i32 = (values: number[], dims = [values.length]) =>
-  new ort.Tensor('int32', Int32Array.from(values), dims);
 const f32 = (t: ort.Tensor) => t.data as Float32Array;
 
 /** The six MLLM graphs of one bundle, driven the way docs/bundle.md describes. Activations are float32 (fp32/int4). */
@@ -167,8 +165,7 @@ class Bundle {
     const B = last.length;
     const rows = last.map((l) => (S === 1 ? { past: l, count: 1 } : { past: 0, count: l + 1 }));
     const feeds: Record<string, ort.Tensor> = { inputs_embeds: new ort.Tensor('float32', x, [B, S, this.D]) };
-    if (graph === 'llm') feeds.past_lengths = i32(rows.map((r) => r.past));
-    else [feeds.seqlens_k, feeds.total_sequence_length] = [i32(last), i32([Math.max(...last) + 1], [])];
+    kv.lengths(feeds, rows);
     if (graph === 'llm') feeds.logits_index = i64(readAt ?? last.map(() => S - 1), [B]);
     const fetches = { ...(graph === 'llm' ? { hidden: null } : { logits: null }), ...kv.bind(0, B, feeds) };
     const out = await this.s[graph].run(feeds, fetches);

@@ -78,9 +78,9 @@ def regraph(bundle: str, keep: str | None = None) -> str:
     with open(os.path.join(bundle, config.get("mllm_graphs", "mllm_graphs.json"))) as f:
         manifest = json.load(f)
     int4 = manifest.get("int4") or {}
+    cfg = MLLMConfig.from_dict(manifest["config"])
     with tempfile.TemporaryDirectory(prefix=".regraph-", dir=bundle) as scratch:
-        build_mllm_graphs(_StandIns(MLLMConfig.from_dict(manifest["config"])), MLLMConfig.from_dict(manifest["config"]),
-                          manifest["precision"], scratch, graphs=GRAPHS,
+        build_mllm_graphs(_StandIns(cfg), cfg, manifest["precision"], scratch, graphs=GRAPHS,
                           int4_accuracy_level=int4.get("accuracy_level", 4),
                           int4_block_size=int4.get("block_size", INT4_BLOCK_SIZE),
                           lm_head_bits=int4.get("lm_head_bits", 4), layout_only=True)

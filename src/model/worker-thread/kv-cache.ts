@@ -16,7 +16,13 @@
 // slots still live.
 import { totalmem } from 'node:os';
 import * as ort from 'onnxruntime-node';
-import { type FloatData, type FloatType, newFloats, tensorInfo } from './tensors.ts';
+import { type FloatData, type FloatType, int32, newFloats, scalar, tensorInfo } from './tensors.ts';
+
+/** A row of a run: `count` new positions after its `past` cached ones (0 new: a hole). */
+export interface KvRow {
+  past: number;
+  count: number;
+}
 
 /** The most of the machine's memory the LLM's KV cache may reserve. */
 export const KV_MEMORY_SHARE = 0.5;
@@ -109,11 +115,30 @@ export class KvCache {
   }
 
   /**
+   * Adds a run's row lengths to its feeds, in the graph's terms: `past_lengths` (positions already cached), or, in
+   * place, GroupQueryAttention's `seqlens_k` (each row's last position after the run) and `total_sequence_length`.
+   * `rows` as for `append`: row b's `count` new positions follow its `past` ones.
+   */
+  lengths(feeds: Record<string, ort.Tensor>, rows: KvRow[]): void {
+    if (!this.inPlace) {
+      feeds.past_lengths = new ort.Tensor(
+        'int32',
+        Int32Array.from(rows, (r) => r.past),
+        [rows.length],
+      );
+      return;
+    }
+    const last = Int32Array.from(rows, (r) => r.past + Math.max(r.count, 1) - 1);
+    feeds.seqlens_k = int32(last);
+    feeds.total_sequence_length = scalar(Math.max(...last) + 1);
+  }
+
+  /**
    * Writes a run's new keys and values (its `new_key_values.*` outputs, [B, heads, S, headDim] for slots lo ..
    * lo + B - 1) into place: row b's first `rows[b].count` new positions go to positions `rows[b].past` onwards
    * (a hole or a row's right padding writes nothing). Nothing to do in place.
    */
-  append(lo: number, outputs: Record<string, ort.Tensor>, rows: { past: number; count: number }[]): void {
+  append(lo: number, outputs: Record<string, ort.Tensor>, rows: KvRow[]): void {
     if (this.inPlace) return;
     const hd = this.headDim;
     for (const b of this.buffers) {

@@ -28,16 +28,7 @@ import { LogitsBuffer } from './logits.ts';
 import type { StepExecutor } from './runner-service.ts';
 import { type Sampled, type SampleRow, type SamplerHandlers, sampleRows } from './sampler.ts';
 import { sampleGuided } from './sampling.ts';
-import {
-  type FloatData,
-  type FloatType,
-  floats,
-  int32,
-  int64,
-  newFloats,
-  scalar,
-  tensorInfo,
-} from './tensors.ts';
+import { type FloatData, type FloatType, floats, int64, newFloats, tensorInfo } from './tensors.ts';
 
 /** Each slot's post-norm hidden state at its last position, from this step's llm runs. */
 type Hidden = Map<number, FloatData>;
@@ -364,12 +355,12 @@ export class ModelRunner implements StepExecutor {
     });
     const feeds: Record<string, ort.Tensor> = {
       inputs_embeds: new ort.Tensor(this.io, x, [B, S, D]),
-      past_lengths: int32(Int32Array.from(kvRows, (r) => r.past)),
       logits_index: int64(
         kvRows.map((r) => Math.max(r.count - 1, 0)),
         [B],
       ),
     };
+    this.kv.lengths(feeds, kvRows);
     this.kv.reserve(Math.max(...last) + 1);
     const fetches = { hidden: null, ...this.kv.bind(first, first + B, feeds) };
     const result = await this.sessions.llm.run(feeds, fetches);
@@ -451,11 +442,8 @@ export class ModelRunner implements StepExecutor {
     const rngs = heads.map((h) => new Mulberry32(h.rng));
     const codes: number[][] = heads.map(() => []);
     for (let k = 0; k < K; k++) {
-      const feeds: Record<string, ort.Tensor> = {
-        inputs_embeds: new ort.Tensor(this.io, x, [R, 1, D]),
-        seqlens_k: int32(new Int32Array(R).fill(k)),
-        total_sequence_length: scalar(k + 1),
-      };
+      const feeds: Record<string, ort.Tensor> = { inputs_embeds: new ort.Tensor(this.io, x, [R, 1, D]) };
+      this.depthKv.lengths(feeds, new Array(R).fill({ past: k, count: 1 }));
       const fetches = { logits: null, ...this.depthKv.bind(0, R, feeds) }; // in place (GroupQueryAttention)
       let t0 = performance.now();
       const logits = floats((await this.sessions.depthHead.run(feeds, fetches)).logits);
