@@ -39,10 +39,16 @@ export type Client = {
   close(): Promise<void>;
 };
 
+/** The engine's knobs a bench compares: EngineTuning's multiStep and samplerThread, EngineOptions.runners. */
+export interface EngineKnobs {
+  multiStep: number;
+  samplerThread?: boolean;
+  runners?: number;
+}
+
 export async function engineClient(
   { model, tokens, ignoreEos = true }: BenchTarget,
-  multiStep: number,
-  samplerThread?: boolean,
+  { multiStep, samplerThread, runners }: EngineKnobs,
 ): Promise<Client> {
   const engine = await startEngine({
     model,
@@ -51,12 +57,13 @@ export async function engineClient(
     maxBatch: 8,
     multiStep,
     samplerThread,
+    runners,
   });
   await engine.loaded;
   if (engine.info().status !== 'ready') throw new Error(engine.info().statusMessage);
   const signal = new AbortController().signal;
   return {
-    label: `${multiStep}${samplerThread === false ? ', no sampler thread' : ''}`,
+    label: `${multiStep}${samplerThread === false ? ', no sampler thread' : ''}${runners ? `, ${runners} runner${runners > 1 ? 's' : ''}` : ''}`,
     async chat(i, temperature) {
       const start = performance.now();
       const stream = await engine.submitChat({
@@ -202,11 +209,14 @@ export async function floorProcess({ model, tokens }: BenchTarget): Promise<{
   };
 }
 
-/** `npm start` on the same model in a child process, on a free loopback port; resolves once it is ready. */
-/** `npm start` of this checkout, or of another one at `root` (e.g. a `git worktree` of an earlier commit). */
+/**
+ * `npm start` on the same model in a child process, on a free loopback port, of this checkout or of another one at
+ * `root` (e.g. a `git worktree` of an earlier commit), with `args` added; resolves once it is ready.
+ */
 export async function serverProcess(
   { model }: BenchTarget,
   root = fileURLToPath(new URL('..', import.meta.url)),
+  args: string[] = [],
 ): Promise<{ url: string; close(): void }> {
   const port = await new Promise<number>((resolve) => {
     const probe = createServer().listen(0, '127.0.0.1', () => {
@@ -228,6 +238,7 @@ export async function serverProcess(
       'warn',
       '--max-queue',
       '64',
+      ...args,
     ],
     {
       cwd: root,

@@ -4,11 +4,12 @@
 //
 //   node --import tsx bench/engine.ts [--model models/demo] [--tokens 64] [--rounds 2] [--multi-step 1,8]
 //        [--temperatures 0,1] [--streams 1,4,8] [--images 1,4 | ''] [--url http://127.0.0.1:8000 | --no-http] [--no-floor]
-//        [--keep-eos] [--compare-sampler]
+//        [--keep-eos] [--compare-sampler] [--runners 1,2]
 //
 // --multi-step: one in-process engine per value of EngineTuning.multiStep (most decode steps per runner call),
 // and with --compare-sampler a second one without the runner's sampler thread (EngineTuning.samplerThread);
-// empty: none. --url: measure running servers instead of starting one, `URL` or `NAME=URL`, comma-separated (e.g.
+// empty: none. --runners: one HTTP server and one in-process engine (per --multi-step value) per value of
+// EngineOptions.runners (default: the server's own choice). --url: measure running servers instead of starting one, `URL` or `NAME=URL`, comma-separated (e.g.
 // another commit's server beside this one's; bench/gpu.sh: --multi-step '' --no-floor). --baseline-root DIR: also
 // start the server of the checkout at DIR (client 'http:baseline'), e.g. `git worktree add /tmp/base main`. Every client and the floor take turns within each
 // round (each round starting with the next client), so that each row of the table saw the same machine load.
@@ -45,6 +46,7 @@ const { values } = parseArgs({
     'no-floor': { type: 'boolean', default: false },
     'keep-eos': { type: 'boolean', default: false },
     'compare-sampler': { type: 'boolean', default: false },
+    runners: { type: 'string', default: '' },
   },
 });
 const MODEL = values.model as string;
@@ -52,6 +54,10 @@ const TOKENS = Number(values.tokens);
 const ROUNDS = Number(values.rounds);
 const CONCURRENCY = (values.streams as string).split(',').map(Number);
 const TEMPERATURES = (values.temperatures as string).split(',').map(Number);
+/** EngineOptions.runners to compare; undefined: the server's default. */
+const RUNNERS: (number | undefined)[] = values.runners
+  ? (values.runners as string).split(',').map(Number)
+  : [undefined];
 const bundle = readBundle(MODEL);
 
 /** xs from index `by` (mod its length) round to the start. */
@@ -115,7 +121,16 @@ function printTable(table: string[][]): void {
 
 async function main() {
   const floor = values['no-floor'] ? null : await floorProcess(target);
-  const server = values.url || values['no-http'] ? null : await serverProcess(target);
+  // --runners: one server (and one in-process engine per --multi-step value) per runner count.
+  const servers =
+    values.url || values['no-http']
+      ? []
+      : await Promise.all(
+          RUNNERS.map(async (n) => ({
+            name: n === undefined ? '' : `runners=${n}`,
+            ...(await serverProcess(target, undefined, n === undefined ? [] : ['--runners', String(n)])),
+          })),
+        );
   const baseline = values['baseline-root']
     ? await serverProcess(target, values['baseline-root'] as string)
     : null;
@@ -123,20 +138,22 @@ async function main() {
     ? (values.url as string)
         .split(',')
         .map((u) => (u.includes('=') ? (u.split('=', 2) as [string, string]) : ['', u]))
-    : server
-      ? [['', server.url]]
-      : [];
+    : servers.map((s) => [s.name, s.url]);
   const url = urls.length > 0 || values['baseline-root'] !== undefined;
   const clients = [
     ...(await Promise.all(
       (values['multi-step'] as string)
         .split(',')
         .filter(Boolean)
-        .flatMap((m) => [
-          engineClient(target, Number(m)),
-          // --compare-sampler: the same engine without the runner's sampler thread, beside it.
-          ...(values['compare-sampler'] ? [engineClient(target, Number(m), false)] : []),
-        ]),
+        .flatMap((m) =>
+          RUNNERS.flatMap((runners) => [
+            engineClient(target, { multiStep: Number(m), runners }),
+            // --compare-sampler: the same engine without the runner's sampler thread, beside it.
+            ...(values['compare-sampler']
+              ? [engineClient(target, { multiStep: Number(m), runners, samplerThread: false })]
+              : []),
+          ]),
+        ),
     )),
     ...(await Promise.all(urls.map(([name, u]) => httpClient(target, u, name)))),
     ...(baseline ? [await httpClient(target, baseline.url, 'baseline')] : []),
@@ -196,7 +213,7 @@ async function main() {
   floorImages.shift();
   for (const client of clients) await client.close();
   floor?.close();
-  server?.close();
+  for (const s of servers) s.close();
   baseline?.close();
 
   console.log(

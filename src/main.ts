@@ -22,6 +22,9 @@ runMain(async () => {
     await engine.close();
     return 1;
   }
-  app.log.info({ id: info.id, contextLength: info.contextLength }, 'model ready');
+  app.log.info(
+    { id: info.id, contextLength: info.contextLength, ...(engine as UniTokEngine).layout },
+    'model ready',
+  );
   return -1; // keep serving
 });

@@ -24,7 +24,7 @@ test('ping answers while the workers live; a dead runner worker fails it, and re
   await engine.loaded;
   await engine.ping(5000);
   // Stop the runner thread behind the engine's back, as a crash would.
-  await (engine as unknown as { model: { runner: RunnerClient } }).model.runner.close();
+  await (engine as unknown as { model: { runners: RunnerClient[] } }).model.runners[0].close();
   await assert.rejects(engine.ping(5000), /model-runner worker was stopped/);
   const stream = await engine.submitChat(chat('after'));
   await assert.rejects(async () => {

@@ -182,9 +182,11 @@ for (const variant of ['tiny', 'fp32']) {
           assert.deepEqual(grid, ints(T[`t2i.${name}.codes`]), `t2i.${name}`);
           assert.equal(events.at(-1)?.type, 'image', `t2i.${name}: ends with the rendered image`);
         }
-        // Four images of N tokens each took about N steps, not 4N: they advanced together.
+        // Four images of N tokens each took about N steps per runner (stats add the runners' steps), not 4N:
+        // they advanced together.
+        const runners = engine.layout?.runners ?? 1;
         assert.ok(
-          (engine.stats().steps ?? 0) - stepsBefore <= N + 1,
+          (engine.stats().steps ?? 0) - stepsBefore <= (N + 1) * runners,
           `took ${(engine.stats().steps ?? 0) - stepsBefore} steps`,
         );
       });

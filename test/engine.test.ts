@@ -339,7 +339,7 @@ describe('engine lifecycle', () => {
     );
     await collect(await engine.submitChat(chat({ maxTokens: 4 })));
     await engine.close();
-    const huge = await tinyEngine({ maxBatch: 1_000_000 });
+    const huge = await tinyEngine({ maxBatch: 1_000_000, runners: 1 });
     await huge.loaded;
     assert.equal(huge.info().status, 'failed');
     assert.match(
@@ -347,12 +347,21 @@ describe('engine lifecycle', () => {
       /KV cache would take .* GiB \(1000000 slots x 512 positions\)/,
     );
     await huge.close();
+    // Each runner holds its share of the slots; the check counts every runner's cache.
+    const split = await tinyEngine({ maxBatch: 1_000_000, runners: 2 });
+    await split.loaded;
+    assert.equal(split.info().status, 'failed');
+    assert.match(
+      split.info().statusMessage ?? '',
+      /KV cache would take .* GiB \(2 runners x 500000 slots x 512 positions\)/,
+    );
+    await split.close();
   });
 
   test('when the model runner thread dies, its requests fail and the engine reports failed', async () => {
     const engine = await tinyEngine();
     await engine.loaded;
-    await (engine as unknown as { model: { runner: RunnerClient } }).model.runner.close(); // white box: stop the worker
+    await (engine as unknown as { model: { runners: RunnerClient[] } }).model.runners[0].close(); // white box: stop a worker
     const stream = await engine.submitChat(chat());
     await assert.rejects(collect(stream), /model-runner worker was stopped/);
     assert.equal(engine.info().status, 'failed');

@@ -25,6 +25,8 @@ describe('parseCli', { timeout: 30_000 }, () => {
         '3',
         '--max-batch',
         '2',
+        '--runners',
+        '2',
         '--host',
         '0.0.0.0',
         '--port',
@@ -74,7 +76,13 @@ describe('parseCli', { timeout: 30_000 }, () => {
       ],
       {},
     );
-    assert.deepEqual(cli.engine, { model: '/models/unitok', device: 'cuda', maxQueue: 3, maxBatch: 2 });
+    assert.deepEqual(cli.engine, {
+      model: '/models/unitok',
+      device: 'cuda',
+      maxQueue: 3,
+      maxBatch: 2,
+      runners: 2,
+    });
     assert.equal(cli.engineModule, 'x/engine.ts');
     assert.deepEqual(cli.server, {
       host: '0.0.0.0',
@@ -130,6 +138,7 @@ describe('parseCli', { timeout: 30_000 }, () => {
       [[], { PORT: '70000' }, /PORT: expected an integer/],
       [['--device', 'tpu'], {}, /--device: expected one of cpu, webgpu, cuda, got 'tpu'/],
       [['--max-batch', '0'], {}, /--max-batch: expected an integer in 1\.\./],
+      [[], { UNITOK_RUNNERS: '0' }, /UNITOK_RUNNERS: expected an integer in 1\.\./],
       [['--body-limit-mb', 'lots'], {}, /--body-limit-mb: expected a number/],
       [['--log-level', 'loud'], {}, /--log-level/],
       [['--nope'], {}, /Unknown option '--nope'; see --help/],
@@ -153,6 +162,7 @@ describe('parseCli', { timeout: 30_000 }, () => {
       ['--api-key', 'UNITOK_API_KEY'],
       ['--max-queue', 'UNITOK_MAX_QUEUE'],
       ['--max-batch', 'UNITOK_MAX_BATCH'],
+      ['--runners', 'UNITOK_RUNNERS'],
       ['--allowed-image-hosts', 'UNITOK_ALLOWED_IMAGE_HOSTS'],
       ['--preview-every', 'UNITOK_PREVIEW_EVERY'],
     ]) {

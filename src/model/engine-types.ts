@@ -242,8 +242,14 @@ export interface EngineOptions {
   device: 'cpu' | 'webgpu' | 'cuda';
   /** Waiting work beyond which submit rejects with QueueFullError, in requests that fill the context (admission.ts). */
   maxQueue: number;
-  /** Sequences decoded together (slots). */
+  /** Sequences decoded together (slots), over all runners. */
   maxBatch: number;
+  /**
+   * Model runners (worker threads, each with its own copy of the weights and its share of the slots), stepping
+   * their batches at the same time. Default: one per 4 slots, at most one per core, when the model's graphs are
+   * small enough to run on one thread each (CPU); otherwise one.
+   */
+  runners?: number;
   /** Limits every input image is checked against while decoding (InvalidImageError); default DEFAULT_IMAGE_LIMITS. */
   imageLimits?: { maxBytes: number; maxPixels: number };
 }

@@ -139,7 +139,16 @@ const OPTIONS: OptionSpec[] = [
     flag: 'max-batch',
     env: 'UNITOK_MAX_BATCH',
     arg: 'N',
-    help: `sequences decoded together (default ${de.maxBatch})`,
+    help: `sequences decoded together, over all runners (default ${de.maxBatch})`,
+  }),
+  engine(
+    'runners',
+    int(1),
+  )({
+    flag: 'runners',
+    env: 'UNITOK_RUNNERS',
+    arg: 'N',
+    help: 'model runner threads stepping their share of the batch at once, each with its own copy of the weights (default: one per 4 of --max-batch, at most one per core, when each graph runs on one thread: a small model on the CPU; else 1)',
   }),
   {
     flag: 'engine-module',

@@ -1,13 +1,16 @@
 // The engine behind src/model/engine-types.ts: admission, outputs, and the threads that do the work.
 //
 //   main-thread/    Engine (this file): templates, tokenization, image checks, the request's settings
-//                   (settings.ts), event streams (chat-output.ts, image-output.ts), and the Scheduler
-//                   (scheduler.ts): queue, KV slots, continuous batching. Never runs a model.
-//   worker-thread/  model runner (runner-worker.ts -> model-runner.ts, kv-cache.ts): the MLLM graphs and the KV
-//                   cache; one message per step (protocol/steps.ts).
+//                   (settings.ts), event streams (chat-output.ts, image-output.ts), and one Scheduler
+//                   (scheduler.ts: queue, KV slots, continuous batching) per model runner, behind DataParallel
+//                   (data-parallel.ts), which gives each sequence to the least loaded. Never runs a model.
+//   worker-thread/  model runners (runner-worker.ts -> model-runner.ts, kv-cache.ts), one or more
+//                   (EngineOptions.runners): the MLLM graphs and a KV cache each; one message per step
+//                   (protocol/steps.ts).
 //   worker-thread/  image codec (codec-worker.ts): the UniTok tokenizer graphs, encoding input images and
 //                   rendering outputs and previews, so a render never delays the other requests' steps; and the
 //                   CLIP graphs behind embeddings and zero-shot classification (understanding.ts).
+import { availableParallelism } from 'node:os';
 import { DEFAULT_IMAGE_LIMITS, type ImageLimits } from '../../tokenizer/image-io.ts';
 import { UniTokTokenizer } from '../../tokenizer/unitok.ts';
 import { type Bundle, readBundle } from '../bundle.ts';
@@ -28,8 +31,10 @@ import {
   InvalidRequestError,
   NotReadyError,
 } from '../engine-types.ts';
+import { defaultThreads } from '../threads.ts';
 import { EventChannel } from './channel.ts';
 import { ChoiceText } from './chat-output.ts';
+import { DataParallel } from './data-parallel.ts';
 import { ImageChoice } from './image-output.ts';
 import { encodeImages } from './input-images.ts';
 import { LiveRequests } from './live-requests.ts';
@@ -81,9 +86,10 @@ export const createEngine: EngineFactory = startEngine;
 interface LoadedModel {
   bundle: Bundle;
   tokenizer: LlamaTokenizer;
-  runner: RunnerClient;
+  /** One per data-parallel rank (EngineOptions.runners), each behind its own scheduler. */
+  runners: RunnerClient[];
   codec: CodecClient;
-  scheduler: Scheduler;
+  scheduler: DataParallel;
   /** The longest sequence served: the KV slots' size. */
   contextLength: number;
   /** expand2square's fill colour for input images (the tokenizer config's pad_color). */
@@ -114,7 +120,7 @@ export class UniTokEngine implements Engine {
 
   private async load(): Promise<void> {
     const { model: dir, device } = this.options;
-    let runner: RunnerClient | null = null;
+    const runners: RunnerClient[] = [];
     let codec: CodecClient | null = null;
     try {
       const bundle = readBundle(dir);
@@ -122,46 +128,59 @@ export class UniTokEngine implements Engine {
       this.statusMessage = `loading ${bundle.name} on ${device}`;
       const tokenizer = LlamaTokenizer.load(dir);
       const padColor = UniTokTokenizer.readManifest(dir).config.pad_color;
-      // A CFG image decodes two rows, so the pool always has room for one.
-      const slots = Math.max(this.options.maxBatch, CFG_ROWS);
-      const [r, c] = await Promise.allSettled([
+      // Data-parallel ranks (data-parallel.ts), sharing --max-batch.
+      const count =
+        this.options.runners ??
+        runnerCount(this.options.maxBatch, this.options.threads ?? defaultThreads(bundle.graphs.llm, device));
+      const slots = Math.max(Math.ceil(this.options.maxBatch / count), CFG_ROWS);
+      const startRunner = () =>
         RunnerClient.start(
           {
             bundleDir: dir,
             device,
             slots,
+            runners: count,
             intraOpThreads: this.options.threads,
             contextLength: this.options.contextLength,
             samplerThread: this.options.samplerThread,
           },
           this.options.runnerWorker,
-        ),
+        ).then((r) => {
+          runners.push(r);
+          return r;
+        });
+      // Started together: a missing device or a broken graph fails each the same way, and the first error is shown.
+      const started = await Promise.allSettled([
+        ...Array.from({ length: count }, startRunner),
         CodecClient.start(dir, device),
       ]);
-      if (r.status === 'fulfilled') runner = r.value;
-      if (c.status === 'fulfilled') codec = c.value;
-      if (r.status === 'rejected') throw r.reason;
-      if (c.status === 'rejected') throw c.reason;
-      if (!runner || !codec) throw new Error('unreachable: both workers started');
-      const info = runner.info;
+      const last = started[started.length - 1];
+      if (last.status === 'fulfilled') codec = last.value as CodecClient;
+      const failure = started.find((s) => s.status === 'rejected');
+      if (failure) throw failure.reason;
+      if (!codec) throw new Error('unreachable: every worker started');
+      const info = runners[0].info;
       if (info.vocabSize !== tokenizer.vocabSize) {
         throw new Error(
           `the graphs have ${info.vocabSize} text tokens, the tokenizer ${tokenizer.vocabSize}`,
         );
       }
-      const scheduler = new Scheduler(runner, {
-        slots,
-        maxQueue: this.options.maxQueue,
-        requestWork: info.contextLength,
-        onFailure: (request, err) => this.failed(request, err),
-        multiStep: this.options.multiStep ?? MULTI_STEP,
-      });
+      const ranks = runners.map(
+        (runner) =>
+          new Scheduler(runner, {
+            slots,
+            maxQueue: Math.ceil(this.options.maxQueue / count),
+            requestWork: info.contextLength,
+            onFailure: (request, err) => this.failed(request, err),
+            multiStep: this.options.multiStep ?? MULTI_STEP,
+          }),
+      );
       this.model = {
         bundle,
         tokenizer,
-        runner,
+        runners,
         codec,
-        scheduler,
+        scheduler: new DataParallel(ranks),
         contextLength: info.contextLength,
         padColor,
         understanding: Understanding.load(dir, { codec, limits: this.imageLimits }),
@@ -171,7 +190,7 @@ export class UniTokEngine implements Engine {
     } catch (err) {
       this.status = 'failed';
       this.statusMessage = (err as Error).message;
-      await Promise.all([runner?.close(), codec?.close()]);
+      await Promise.all([...runners.map((r) => r.close()), codec?.close()]);
     }
   }
 
@@ -194,6 +213,14 @@ export class UniTokEngine implements Engine {
       },
       defaults,
     };
+  }
+
+  /** Model runners (data-parallel ranks) and the KV slots of each, once loaded. */
+  get layout(): { runners: number; slotsPerRunner: number } | null {
+    const m = this.model;
+    return m
+      ? { runners: m.runners.length, slotsPerRunner: m.scheduler.stats().slots / m.runners.length }
+      : null;
   }
 
   stats(): UniTokEngineStats {
@@ -313,7 +340,7 @@ export class UniTokEngine implements Engine {
     this.statusMessage = 'closed';
     this.live.endAll(new CancelledError('the engine was closed'));
     await model?.scheduler.close();
-    await Promise.all([model?.runner.close(), model?.codec.close()]);
+    await Promise.all([...(model?.runners ?? []).map((r) => r.close()), model?.codec.close()]);
   }
 
   // The understanding side (understanding.ts), once the model is ready.
@@ -355,9 +382,19 @@ export class UniTokEngine implements Engine {
   /** A step or a render failed under `req`. If a worker died with it, the engine can serve no more. */
   private failed(req: GenerationRequest, err: Error): void {
     this.live.end(req, err);
-    const lost = this.model?.runner.lost ?? this.model?.codec.lost;
+    const lost = this.model?.runners.find((r) => r.lost)?.lost ?? this.model?.codec.lost;
     if (lost && this.status === 'ready') [this.status, this.statusMessage] = ['failed', lost.message];
   }
+}
+
+/**
+ * How many runners when the operator did not say: one per 4 slots, at most one per core, when the llm runs on one
+ * intra-op thread (a small graph on the CPU: threads.ts). One that spreads each op over every core, or a GPU
+ * (threads undefined), gains nothing from a second copy of the weights.
+ */
+export function runnerCount(maxBatch: number, llmThreads: number | undefined): number {
+  if (llmThreads !== 1) return 1;
+  return Math.max(1, Math.min(Math.floor(maxBatch / 4), availableParallelism()));
 }
 
 /** info().defaults before a bundle could be read. */

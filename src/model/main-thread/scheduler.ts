@@ -126,14 +126,17 @@ export class Scheduler {
     this.loop = this.run();
   }
 
-  /** Queues every sequence of `request`; refuses it when the admission policy says the queue is full. */
-  submit(request: GenerationRequest): void {
+  /**
+   * Queues `sequences` (default: every sequence of `request`; DataParallel gives each rank its share); refuses the
+   * request when the admission policy says the queue is full.
+   */
+  submit(request: GenerationRequest, sequences: readonly Sequence[] = request.sequences): void {
     if (this.closing) throw new CancelledError('the engine is shutting down');
-    for (const seq of request.sequences) {
+    for (const seq of sequences) {
       if (seq.rows > this.pool.size)
         throw new Error(`a sequence needs ${seq.rows} KV slots; the pool has ${this.pool.size}`);
     }
-    this.queue.push(...request.sequences);
+    this.queue.push(...sequences);
     this.place();
     if (this.admission.refuses(this.queue, request)) {
       this.removeQueued(request);
@@ -154,13 +157,27 @@ export class Scheduler {
     this.wake?.();
   }
 
+  /** KV rows placed and queued: the load DataParallel balances. */
+  get rows(): number {
+    let n = 0;
+    for (const seq of this.active) n += seq.rows;
+    for (const seq of this.queue) n += seq.rows;
+    return n;
+  }
+
+  /** Requests with a sequence in a slot, and queued requests none of whose sequences has one yet. */
+  requests(): { running: Set<GenerationRequest>; waiting: Set<GenerationRequest> } {
+    return {
+      running: new Set(this.active.map((s) => s.request)),
+      waiting: new Set(this.queue.map((s) => s.request).filter((r) => !r.started)),
+    };
+  }
+
   stats(): SchedulerStats {
-    const requests = new Set<GenerationRequest>();
-    for (const s of this.active) requests.add(s.request);
-    const waiting = new Set(this.queue.map((s) => s.request).filter((r) => !r.started));
+    const { running, waiting } = this.requests();
     return {
       waiting: waiting.size,
-      running: requests.size,
+      running: running.size,
       slotsUsed: this.pool.used,
       slots: this.pool.size,
       steps: this.steps,

@@ -27,12 +27,12 @@ async function ping(worker: WorkerClient<Handlers>, timeoutMs: number): Promise<
   }
 }
 
-/** Liveness: a round trip through both workers of a loaded engine (none while loading); rejects when one is gone. */
+/** Liveness: a round trip through every worker of a loaded engine (none while loading); rejects when one is gone. */
 export async function pingWorkers(
-  model: { runner: RunnerClient; codec: CodecClient } | null,
+  model: { runners: RunnerClient[]; codec: CodecClient } | null,
   timeoutMs: number,
 ): Promise<void> {
-  if (model) await Promise.all([model.runner.ping(timeoutMs), model.codec.ping(timeoutMs)]);
+  if (model) await Promise.all([...model.runners.map((r) => r.ping(timeoutMs)), model.codec.ping(timeoutMs)]);
 }
 
 async function stop<H extends Handlers & { close: () => Promise<void> }>(

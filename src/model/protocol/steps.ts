@@ -108,6 +108,8 @@ export interface RunnerOptions {
   device: Device;
   /** KV slots (rows of the shared cache buffers). */
   slots: number;
+  /** Runners the engine starts alike (EngineOptions.runners), each with its own KV cache: the memory check counts them all. */
+  runners?: number;
   /** Positions per slot; default and maximum: the bundle's context length. */
   contextLength?: number;
   intraOpThreads?: number;

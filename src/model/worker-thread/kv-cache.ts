@@ -161,12 +161,18 @@ export class KvCache {
 }
 
 /** Refuses a cache that would take more than KV_MEMORY_SHARE of the machine's memory, naming the knobs. */
-export function checkKvMemory(session: ort.InferenceSession, slots: number, context: number): void {
-  const bytes = KvCache.bytes(session, slots, context);
+export function checkKvMemory(
+  session: ort.InferenceSession,
+  slots: number,
+  context: number,
+  runners = 1,
+): void {
+  const bytes = runners * KvCache.bytes(session, slots, context);
   if (bytes <= KV_MEMORY_SHARE * totalmem()) return;
   const gib = (n: number) => (n / 2 ** 30).toFixed(1);
+  const layout = `${runners > 1 ? `${runners} runners x ` : ''}${slots} slots x ${context} positions`;
   throw new Error(
-    `the KV cache would take ${gib(bytes)} GiB (${slots} slots x ${context} positions), more than ` +
+    `the KV cache would take ${gib(bytes)} GiB (${layout}), more than ` +
       `${KV_MEMORY_SHARE * 100}% of this machine's ${gib(totalmem())} GiB: lower --max-batch or the context length`,
   );
 }

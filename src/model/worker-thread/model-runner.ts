@@ -21,7 +21,8 @@ import {
   type StepTimings,
 } from '../protocol/steps.ts';
 import { WorkerClient } from '../protocol/worker-rpc.ts';
-import { defaultThreads, openSession } from './devices.ts';
+import { defaultThreads } from '../threads.ts';
+import { openSession } from './devices.ts';
 import { EmbeddingTable } from './embedding-table.ts';
 import { checkKvMemory, KvCache } from './kv-cache.ts';
 import { LogitsBuffer } from './logits.ts';
@@ -85,7 +86,7 @@ export class ModelRunner implements StepExecutor {
       codebookSize: bundle.image.codebookSize,
       contextLength: context,
     };
-    checkKvMemory(llm, opts.slots, context);
+    checkKvMemory(llm, opts.slots, context, opts.runners);
     const kv = new KvCache(llm, opts.slots, context);
     const depthKv = new KvCache(sessions.depthHead, opts.slots, info.codesPerToken);
     const runner = new ModelRunner(sessions, kv, depthKv, embeds.type as FloatType, info);
