@@ -173,20 +173,23 @@ export async function httpClient(
 
 // ------------------------------------------------------------------------------------------------ the floor
 
-/** bench/floor.ts in a child process of its own, asked for one measurement at a time. */
-export async function floorProcess({ model, tokens }: BenchTarget): Promise<{
+/**
+ * bench/floor.ts in a child process of its own, asked for one measurement at a time: this checkout's, or that of
+ * the checkout at `root` (bench/floor-compare.ts).
+ */
+export async function floorProcess(
+  { model, tokens }: BenchTarget,
+  root = fileURLToPath(new URL('..', import.meta.url)),
+): Promise<{
   text(batch: number): Promise<number>;
   image(): Promise<number>;
   close(): void;
 }> {
-  const child = fork(
-    fileURLToPath(new URL('./floor.ts', import.meta.url)),
-    ['--model', model, '--tokens', String(tokens)],
-    {
-      execArgv: ['--import', 'tsx'],
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    },
-  );
+  const child = fork(`${root}/bench/floor.ts`, ['--model', model, '--tokens', String(tokens)], {
+    cwd: root,
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const next = () =>
     new Promise<{ ms?: number; ready?: boolean }>((resolve, reject) => {
       const exited = (code: number | null) => reject(new Error(`bench/floor.ts exited with ${code}`));

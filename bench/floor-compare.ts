@@ -7,9 +7,9 @@
 //
 // Each side is ROOT:MODEL (MODEL relative to ROOT unless absolute); ROOT's own bench/floor.ts measures it, in a
 // fresh process per round. Prints ms per batched greedy step and output tokens/s, medians over rounds.
-import { fork } from 'node:child_process';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { floorProcess } from './clients.ts';
 
 const { values } = parseArgs({
   options: {
@@ -27,38 +27,10 @@ const sides = [values.a, values.b].map((spec) => {
 });
 const BATCHES = (values.batches as string).split(',').map(Number);
 
-function floor(root: string, model: string) {
-  const child = fork(`${root}/bench/floor.ts`, ['--model', model, '--tokens', values.tokens as string], {
-    cwd: root,
-    execArgv: ['--import', 'tsx'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  const next = () =>
-    new Promise<{ ms?: number }>((ok, fail) => {
-      const exited = (code: number | null) => fail(new Error(`${root}/bench/floor.ts exited with ${code}`));
-      child.once('exit', exited);
-      child.once('message', (m) => {
-        child.off('exit', exited);
-        ok(m as { ms?: number });
-      });
-    });
-  const ready = next();
-  return {
-    ready,
-    async text(batch: number) {
-      const reply = next();
-      child.send({ kind: 'text', batch });
-      return (await reply).ms as number;
-    },
-    close: () => child.kill(),
-  };
-}
-
 const ms = sides.map(() => BATCHES.map(() => [] as number[]));
 for (let r = 0; r < Number(values.rounds); r++)
   for (const [i, side] of sides.entries()) {
-    const f = floor(side.root, side.model);
-    await f.ready;
+    const f = await floorProcess({ model: side.model, tokens: Number(values.tokens) }, side.root);
     for (const [j, batch] of BATCHES.entries()) ms[i][j].push(await f.text(batch));
     f.close();
   }

@@ -4,9 +4,9 @@
 //
 //   node --import tsx bench/floor-parallel.ts [--model models/demo] [--batches 1,2,4,8] [--runners 1,2]
 //        [--tokens 64] [--rounds 5]
-import { fork } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
+import { floorProcess } from './clients.ts';
 
 const { values } = parseArgs({
   options: {
@@ -20,39 +20,9 @@ const { values } = parseArgs({
 const BATCHES = (values.batches as string).split(',').map(Number);
 const RUNNERS = (values.runners as string).split(',').map(Number);
 
-function floor() {
-  const child = fork(
-    'bench/floor.ts',
-    ['--model', values.model as string, '--tokens', values.tokens as string],
-    {
-      execArgv: ['--import', 'tsx'],
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    },
-  );
-  const next = () =>
-    new Promise<{ ms?: number }>((ok, fail) => {
-      const exited = (code: number | null) => fail(new Error(`bench/floor.ts exited with ${code}`));
-      child.once('exit', exited);
-      child.once('message', (m) => {
-        child.off('exit', exited);
-        ok(m as { ms?: number });
-      });
-    });
-  const ready = next();
-  return {
-    ready,
-    async text(batch: number) {
-      const reply = next();
-      child.send({ kind: 'text', batch });
-      return (await reply).ms as number;
-    },
-    close: () => child.kill(),
-  };
-}
-
 const most = Math.max(...RUNNERS);
-const floors = Array.from({ length: most }, floor);
-await Promise.all(floors.map((f) => f.ready));
+const target = { model: values.model as string, tokens: Number(values.tokens) };
+const floors = await Promise.all(Array.from({ length: most }, () => floorProcess(target)));
 // tok/s of each (batch, runners) layout, per round: R processes each decode batch / R rows at once.
 const layouts = BATCHES.flatMap((batch) =>
   RUNNERS.filter((r) => batch % r === 0).map((runners) => ({ batch, runners })),
