@@ -1,6 +1,6 @@
-// Data-parallel ranks (main-thread/data-parallel.ts) over scripted runners: each sequence goes to the rank with the
-// fewest rows, a request's n sequences spread over the ranks, a refusal on one rank takes back what the others
-// queued, cancellation reaches every rank, and the stats add up without counting a split request twice.
+// Data-parallel ranks (main-thread/data-parallel.ts) over scripted runners: each sequence goes to the fullest rank
+// with room for it (packing), a request's n sequences may land on several ranks, a refusal on one rank takes back
+// what the others queued, cancellation reaches every rank, and the stats add up without counting a request twice.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { QueueFullError } from '../src/model/engine-types.ts';
@@ -26,49 +26,49 @@ const prefilled = (runners: ScriptedRunner[]) =>
   runners.map((r) => r.plans[0]?.prefill.flatMap((p) => p.rows.map((_, b) => p.firstSlot + b)) ?? []);
 
 describe('DataParallel', () => {
-  test('requests alternate between the ranks by rows, and a CFG image counts its two', async () => {
+  test('a rank fills before the next one is used, and a CFG image counts its two rows', async () => {
     const { runners, schedulers, dp } = ranks(2, 4);
     const a = textRequest('a', 3, 2);
     const img = imageRequest('img', [3, 2], 2); // two rows: the conditional and the unconditional prompt
     const b = textRequest('b', 3, 2);
     const c = textRequest('c', 3, 2);
-    dp.submit(a.req); // rank 0: 1 row
-    dp.submit(img.req); // rank 1: 2 rows
-    dp.submit(b.req); // rank 0: 2 rows
-    dp.submit(c.req); // ranks tie at 2 rows: the first one
+    const img2 = imageRequest('img2', [3, 2], 2);
+    for (const r of [a, img, b, c, img2]) dp.submit(r.req);
     await Promise.all(runners.map((r) => r.computing()));
+    // Rank 0 takes a, img and b (its 4 slots); c and img2 go to rank 1.
     assert.deepEqual(
       schedulers.map((s) => s.rows),
-      [3, 2],
+      [4, 3],
     );
     assert.deepEqual(prefilled(runners), [
+      [0, 1, 2, 3],
       [0, 1, 2],
-      [0, 1],
-    ]); // the image: slots 0 and 1 (cond, uncond)
+    ]);
     for (const r of runners) await r.run();
     assert.equal(await a.done, 'length');
     await img.done;
     assert.equal(await b.done, 'length');
     assert.equal(await c.done, 'length');
+    await img2.done;
     await dp.close();
   });
 
-  test("a request's n sequences are spread over the ranks, and it counts once in the stats", async () => {
+  test("a request's n sequences fill one rank and go on to the next; it counts once in the stats", async () => {
     const { runners, dp } = ranks(2, 4);
-    const four = textRequest('four', 2, 3, 4);
-    dp.submit(four.req);
+    const six = textRequest('six', 2, 3, 6);
+    dp.submit(six.req);
     await Promise.all(runners.map((r) => r.computing()));
     assert.deepEqual(prefilled(runners), [
-      [0, 1],
+      [0, 1, 2, 3],
       [0, 1],
     ]);
     const stats = dp.stats();
     assert.equal(stats.running, 1);
     assert.equal(stats.waiting, 0);
-    assert.equal(stats.slotsUsed, 4);
+    assert.equal(stats.slotsUsed, 6);
     assert.equal(stats.slots, 8);
     for (const r of runners) await r.run();
-    assert.equal(await four.done, 'length');
+    assert.equal(await six.done, 'length');
     assert.equal(
       dp.stats().steps,
       runners.reduce((n, r) => n + r.plans.length, 0),
@@ -82,7 +82,7 @@ describe('DataParallel', () => {
     dp.submit(fill.req);
     await Promise.all(runners.map((r) => r.computing()));
     const w = textRequest('w', 2, 50);
-    dp.submit(w.req); // waits on rank 0 (ranks tie at 2 rows)
+    dp.submit(w.req); // no room anywhere: waits on the least loaded rank (a tie: rank 0)
     assert.deepEqual(
       schedulers.map((s) => s.rows),
       [3, 2],
@@ -103,10 +103,10 @@ describe('DataParallel', () => {
 
   test('cancel reaches the sequences on every rank', async () => {
     const { runners, schedulers, dp } = ranks(2, 4);
-    const two = textRequest('two', 2, 50, 2);
-    dp.submit(two.req);
+    const six = textRequest('six', 2, 50, 6); // 4 on rank 0, 2 on rank 1
+    dp.submit(six.req);
     await Promise.all(runners.map((r) => r.computing()));
-    dp.cancel(two.req);
+    dp.cancel(six.req);
     for (const r of runners) await r.run();
     assert.deepEqual(
       schedulers.map((s) => s.rows),
@@ -122,10 +122,10 @@ describe('DataParallel', () => {
     dp.submit(fill.req);
     await Promise.all(runners.map((r) => r.computing()));
     const w0 = textRequest('w0', 2, 50);
-    dp.submit(w0.req); // waits on rank 0
+    dp.submit(w0.req); // no room: waits on rank 0 (a tie)
     assert.equal(dp.saturated(), false); // rank 1's queue is empty
     const w1 = textRequest('w1', 2, 50);
-    dp.submit(w1.req); // waits on rank 1
+    dp.submit(w1.req); // waits on rank 1, the less loaded
     assert.equal(dp.saturated(), true);
     assert.match(dp.queueFull().message, /server is busy/);
     for (const req of [fill.req, w0.req, w1.req]) dp.cancel(req);

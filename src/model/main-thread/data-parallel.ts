@@ -1,10 +1,12 @@
 // Data parallelism on one machine (vLLM's data-parallel ranks, inside one process): R model runners, each a worker
 // thread with its own sessions, weights and KV slots, each driven by a Scheduler of its own. A small model's step is
-// made of many short ops that one intra-op thread runs best (devices.ts), so a second core helps only by stepping a
-// second batch at the same time: at 8 streams two runners of 4 rows beat one of 8 (bench/floor-parallel.ts,
-// docs/step-profile.md). Each sequence of a request goes to the rank with the fewest rows placed and queued, so
-// the n images of one request are drawn on every rank.
-
+// made of many short ops that one intra-op thread runs best (threads.ts), so a second core helps only by stepping a
+// second batch at the same time.
+//
+// Sequences are packed, not spread: each goes to the fullest runner that still has room for it, and only when none
+// has room to the least loaded one, to wait there. A batch of 4 on one runner outruns two batches of 2 on two (the
+// per-step cost grows slowly with rows), while 8 rows run faster as 4 + 4 than as 8 on one
+// (bench/floor-parallel.ts, docs/step-profile.md). The n outputs of one request may land on several runners.
 import type { QueueFullError } from '../engine-types.ts';
 import type { GenerationRequest } from './request.ts';
 import type { Scheduler, SchedulerStats } from './scheduler.ts';
@@ -19,15 +21,22 @@ export class DataParallel {
   }
 
   /**
-   * Queues every sequence of `request`, each on the least loaded rank. A rank that refuses (its queue is full)
+   * Queues every sequence of `request`: on the fullest rank with room for it, else on the least loaded one (it
+   * waits there for a slot). A rank that refuses (its queue is full)
    * refuses the whole request: the sequences already queued elsewhere are dropped again before the refusal.
    */
   submit(request: GenerationRequest): void {
     const shares = new Map<Scheduler, typeof request.sequences>();
     const rows = this.ranks.map((r) => r.rows);
+    const room = (i: number) => this.ranks[i].slots - rows[i];
     for (const seq of request.sequences) {
-      let best = 0;
-      for (let i = 1; i < rows.length; i++) if (rows[i] < rows[best]) best = i;
+      let best = -1;
+      for (let i = 0; i < rows.length; i++)
+        if (room(i) >= seq.rows && (best < 0 || room(i) < room(best))) best = i;
+      if (best < 0) {
+        best = 0;
+        for (let i = 1; i < rows.length; i++) if (rows[i] < rows[best]) best = i;
+      }
       rows[best] += seq.rows;
       const share = shares.get(this.ranks[best]) ?? [];
       share.push(seq);
@@ -54,9 +63,9 @@ export class DataParallel {
     for (const rank of this.ranks) rank.cancel(request);
   }
 
-  /** The refusal of the rank a new request would go to. */
+  /** The refusal of the rank a new request would wait on. */
   queueFull(): QueueFullError {
-    return this.leastLoaded().queueFull();
+    return this.ranks.reduce((best, r) => (r.rows < best.rows ? r : best)).queueFull();
   }
 
   /** The ranks' figures added up; a request with sequences on two ranks counts once. */
@@ -88,9 +97,5 @@ export class DataParallel {
 
   async close(): Promise<void> {
     await Promise.all(this.ranks.map((r) => r.close()));
-  }
-
-  private leastLoaded(): Scheduler {
-    return this.ranks.reduce((best, r) => (r.rows < best.rows ? r : best));
   }
 }

@@ -157,7 +157,12 @@ export class Scheduler {
     this.wake?.();
   }
 
-  /** KV rows placed and queued: the load DataParallel balances. */
+  /** KV slots of this scheduler's runner. */
+  get slots(): number {
+    return this.pool.size;
+  }
+
+  /** KV rows placed and queued: the load DataParallel places by. */
   get rows(): number {
     let n = 0;
     for (const seq of this.active) n += seq.rows;
