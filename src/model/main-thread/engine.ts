@@ -3,7 +3,7 @@
 //   main-thread/    Engine (this file): templates, tokenization, image checks, the request's settings
 //                   (settings.ts), event streams (chat-output.ts, image-output.ts), and one Scheduler
 //                   (scheduler.ts: queue, KV slots, continuous batching) per model runner, behind DataParallel
-//                   (data-parallel.ts), which gives each sequence to the least loaded. Never runs a model.
+//                   (data-parallel.ts), which packs the sequences onto them. Never runs a model.
 //   worker-thread/  model runners (runner-worker.ts -> model-runner.ts, kv-cache.ts), one or more
 //                   (EngineOptions.runners): the MLLM graphs and a KV cache each; one message per step
 //                   (protocol/steps.ts).
