@@ -23,14 +23,14 @@ TWO_TURNS = 0.15  # share of chat branches that are the second turn of a convers
 
 @dataclasses.dataclass(frozen=True)
 class Mix:
-    """What a batch is made of (each may change on resume). The defaults are models/demo's recipe (run 10,
+    """What a batch is made of (each may change on resume). The defaults are models/demo's recipe (run 16,
     docs/demo-training.md)."""
 
-    t2i_share: float = 0.55  # text -> image rows; the rest are chats
+    t2i_share: float = 0.45  # text -> image rows; the rest are chats
     questions: int = 12  # question branches per chat row
     single_share: float = 0.6  # text -> image rows drawn from one-shape scenes (the prompts the demo is judged on)
     chat_multi_share: float = 0.8  # chat rows drawn from scenes of two or three shapes (else from the whole pool)
-    depth_background: float = 0.3  # share of the background tokens outside shape_band the depth head trains on
+    depth_background: float = 1.0  # share of the background tokens outside shape_band the depth head trains on
     text_share: float = 0.08  # text-only chats (greetings, "what can you do?", out-of-world requests, describe ...)
 
 
