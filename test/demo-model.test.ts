@@ -173,7 +173,7 @@ describe('tokenizer graphs', () => {
 
   // Issue 5 sets no target here: run and reported, not gating.
   test('zero-shot shape from the CLIP side', {
-    todo: 'run 12's tokenizer (run 16): 27% (chance 33%); neither the pooled image embedding nor the text tower carries shape (docs/demo-training.md)',
+    todo: 'the tokenizer of run 12 (run 16): 27% (chance 33%); neither the pooled image embedding nor the text tower carries shape (docs/demo-training.md)',
   }, async () => {
     const accuracy = await zeroShot('shape');
     assert.ok(accuracy >= 0.6, `zero-shot shape accuracy ${accuracy}`);
