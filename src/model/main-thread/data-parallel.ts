@@ -16,14 +16,10 @@ export class DataParallel {
     if (ranks.length === 0) throw new Error('DataParallel needs at least one scheduler');
   }
 
-  get size(): number {
-    return this.ranks.length;
-  }
-
   /**
    * Queues every sequence of `request`: on the fullest rank with room for it, else on the least loaded one (it
-   * waits there for a slot). A rank that refuses (its queue is full)
-   * refuses the whole request: the sequences already queued elsewhere are dropped again before the refusal.
+   * waits there for a slot). A rank that refuses (its queue is full) refuses the whole request: the sequences
+   * already queued on other ranks are dropped again before the refusal.
    */
   submit(request: GenerationRequest): void {
     const shares = new Map<Scheduler, typeof request.sequences>();
