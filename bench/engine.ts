@@ -9,8 +9,9 @@
 // --multi-step: one in-process engine per value of EngineTuning.multiStep (most decode steps per runner call),
 // and with --compare-sampler a second one without the runner's sampler thread (EngineTuning.samplerThread);
 // empty: none. --runners: one HTTP server and one in-process engine (per --multi-step value) per value of
-// EngineOptions.runners (default: the server's own choice). --url: measure running servers instead of starting one, `URL` or `NAME=URL`, comma-separated (e.g.
-// another commit's server beside this one's; bench/gpu.sh: --multi-step '' --no-floor). --baseline-root DIR: also
+// EngineOptions.runners (default: the server's own choice). --url: measure running servers instead of starting
+// one, `URL` or `NAME=URL`, comma-separated (e.g. another commit's server beside this one's; bench/gpu.sh:
+// --multi-step '' --no-floor). --baseline-root DIR: also
 // start the server of the checkout at DIR (client 'http:baseline'), e.g. `git worktree add /tmp/base main`. Every client and the floor take turns within each
 // round (each round starting with the next client), so that each row of the table saw the same machine load.
 //
