@@ -39,16 +39,15 @@ export type Client = {
   close(): Promise<void>;
 };
 
-/** The engine's knobs a bench compares: EngineTuning's multiStep and samplerThread, EngineOptions.runners. */
+/** The engine's knobs a bench compares: EngineTuning's multiStep, EngineOptions.runners. */
 export interface EngineKnobs {
   multiStep: number;
-  samplerThread?: boolean;
   runners?: number;
 }
 
 export async function engineClient(
   { model, tokens, ignoreEos = true }: BenchTarget,
-  { multiStep, samplerThread, runners }: EngineKnobs,
+  { multiStep, runners }: EngineKnobs,
 ): Promise<Client> {
   const engine = await startEngine({
     model,
@@ -56,14 +55,13 @@ export async function engineClient(
     maxQueue: 64,
     maxBatch: 8,
     multiStep,
-    samplerThread,
     runners,
   });
   await engine.loaded;
   if (engine.info().status !== 'ready') throw new Error(engine.info().statusMessage);
   const signal = new AbortController().signal;
   return {
-    label: `${multiStep}${samplerThread === false ? ', no sampler thread' : ''}${runners ? `, ${runners} runner${runners > 1 ? 's' : ''}` : ''}`,
+    label: `${multiStep}${runners ? `, ${runners} runner${runners > 1 ? 's' : ''}` : ''}`,
     async chat(i, temperature) {
       const start = performance.now();
       const stream = await engine.submitChat({

@@ -4,10 +4,9 @@
 //
 //   node --import tsx bench/engine.ts [--model models/demo] [--tokens 64] [--rounds 2] [--multi-step 1,8]
 //        [--temperatures 0,1] [--streams 1,4,8] [--images 1,4 | ''] [--url http://127.0.0.1:8000 | --no-http] [--no-floor]
-//        [--keep-eos] [--compare-sampler] [--runners 1,2]
+//        [--keep-eos] [--runners 1,2]
 //
-// --multi-step: one in-process engine per value of EngineTuning.multiStep (most decode steps per runner call),
-// and with --compare-sampler a second one without the runner's sampler thread (EngineTuning.samplerThread);
+// --multi-step: one in-process engine per value of EngineTuning.multiStep (most decode steps per runner call);
 // empty: none. --runners: one HTTP server and one in-process engine (per --multi-step value) per value of
 // EngineOptions.runners (default: the server's own choice). --url: measure running servers instead of starting
 // one, `URL` or `NAME=URL`, comma-separated (e.g. another commit's server beside this one's; bench/gpu.sh:
@@ -46,7 +45,6 @@ const { values } = parseArgs({
     'no-http': { type: 'boolean', default: false },
     'no-floor': { type: 'boolean', default: false },
     'keep-eos': { type: 'boolean', default: false },
-    'compare-sampler': { type: 'boolean', default: false },
     runners: { type: 'string', default: '' },
   },
 });
@@ -146,15 +144,7 @@ async function main() {
       (values['multi-step'] as string)
         .split(',')
         .filter(Boolean)
-        .flatMap((m) =>
-          RUNNERS.flatMap((runners) => [
-            engineClient(target, { multiStep: Number(m), runners }),
-            // --compare-sampler: the same engine without the runner's sampler thread, beside it.
-            ...(values['compare-sampler']
-              ? [engineClient(target, { multiStep: Number(m), runners, samplerThread: false })]
-              : []),
-          ]),
-        ),
+        .flatMap((m) => RUNNERS.map((runners) => engineClient(target, { multiStep: Number(m), runners }))),
     )),
     ...(await Promise.all(urls.map(([name, u]) => httpClient(target, u, name)))),
     ...(baseline ? [await httpClient(target, baseline.url, 'baseline')] : []),

@@ -61,75 +61,71 @@ for (const variant of ['tiny', 'fp32']) {
       assert.deepEqual(uncond, ints(T['t2i.uncond_ids']));
     });
 
-    // With and without the sampler thread (sampler.ts), which samples half of the drawing rows of a step.
-    for (const samplerThread of [false, true])
-      describe(`VQA tokens (scheduler + runner worker, from the fixture codes), sampler thread ${samplerThread ? 'on' : 'off'}`, () => {
-        let runner: RunnerClient;
-        let scheduler: Scheduler;
-        before(async () => {
-          runner = await RunnerClient.start({ bundleDir, device: 'cpu', slots: 4, samplerThread });
-          scheduler = new Scheduler(runner, {
-            slots: 4,
-            maxQueue: 8,
-            onFailure: (_, err) => assert.fail(err),
-          });
-        });
-        after(async () => {
-          await scheduler.close();
-          await runner.close();
-        });
-
-        test('greedy and seeded runs, decoded together in one batch', async () => {
-          const ids = ints(T['vqa.input_ids']);
-          const cut = ids.indexOf(IMAGE_TOKEN_INDEX);
-          const codes = Int32Array.from(ints(T['vqa.codes']));
-          const parts = [
-            { type: 'text' as const, ids: ids.slice(0, cut) },
-            { type: 'image' as const },
-            { type: 'text' as const, ids: ids.slice(cut + 1) },
-          ];
-          const prompt = withImages(parts, [codes]);
-          const promptLength = ids.length - 1 + codes.length / bundle.image.codesPerToken;
-          const runs = meta.text_runs as Record<string, RunParams>;
-          const results = await Promise.all(
-            Object.entries(runs).map(
-              ([name, p]) =>
-                new Promise<{ name: string; tokens: number[]; reason: FinishReason }>((resolve) => {
-                  const tokens: number[] = [];
-                  const req = new GenerationRequest(name);
-                  const sampling = { temperature: p.temperature, topK: p.top_k ?? 0, topP: p.top_p ?? 1 };
-                  const output = {
-                    token: (id: number) => tokens.push(id) < 0,
-                    finish: (reason: FinishReason) => resolve({ name, tokens, reason }),
-                  };
-                  const max = meta.max_new_tokens as number;
-                  new TextSequence({
-                    request: req,
-                    prompt,
-                    promptLength,
-                    sampling,
-                    seed: p.seed ?? 0,
-                    eos: bundle.special.eos,
-                    maxTokens: max,
-                    output,
-                  });
-                  scheduler.submit(req);
-                }),
-            ),
-          );
-          for (const { name, tokens, reason } of results) {
-            assert.deepEqual(tokens, ints(T[`vqa.${name}.tokens`]), `vqa.${name}`);
-            assert.equal(
-              reason,
-              (meta.finish_reason as Record<string, string>)[name],
-              `vqa.${name} finish reason`,
-            );
-          }
-          assert.ok(scheduler.stats().lastBatch >= 2, 'the runs were not batched together');
-          const drawing = Object.values(runs).filter((p) => p.temperature > 0).length;
-          assert.ok(drawing >= 2, `${drawing} drawing runs: the sampler thread would get none`);
+    describe('VQA tokens (scheduler + runner worker, from the fixture codes)', () => {
+      let runner: RunnerClient;
+      let scheduler: Scheduler;
+      before(async () => {
+        runner = await RunnerClient.start({ bundleDir, device: 'cpu', slots: 4 });
+        scheduler = new Scheduler(runner, {
+          slots: 4,
+          maxQueue: 8,
+          onFailure: (_, err) => assert.fail(err),
         });
       });
+      after(async () => {
+        await scheduler.close();
+        await runner.close();
+      });
+
+      test('greedy and seeded runs, decoded together in one batch', async () => {
+        const ids = ints(T['vqa.input_ids']);
+        const cut = ids.indexOf(IMAGE_TOKEN_INDEX);
+        const codes = Int32Array.from(ints(T['vqa.codes']));
+        const parts = [
+          { type: 'text' as const, ids: ids.slice(0, cut) },
+          { type: 'image' as const },
+          { type: 'text' as const, ids: ids.slice(cut + 1) },
+        ];
+        const prompt = withImages(parts, [codes]);
+        const promptLength = ids.length - 1 + codes.length / bundle.image.codesPerToken;
+        const runs = meta.text_runs as Record<string, RunParams>;
+        const results = await Promise.all(
+          Object.entries(runs).map(
+            ([name, p]) =>
+              new Promise<{ name: string; tokens: number[]; reason: FinishReason }>((resolve) => {
+                const tokens: number[] = [];
+                const req = new GenerationRequest(name);
+                const sampling = { temperature: p.temperature, topK: p.top_k ?? 0, topP: p.top_p ?? 1 };
+                const output = {
+                  token: (id: number) => tokens.push(id) < 0,
+                  finish: (reason: FinishReason) => resolve({ name, tokens, reason }),
+                };
+                const max = meta.max_new_tokens as number;
+                new TextSequence({
+                  request: req,
+                  prompt,
+                  promptLength,
+                  sampling,
+                  seed: p.seed ?? 0,
+                  eos: bundle.special.eos,
+                  maxTokens: max,
+                  output,
+                });
+                scheduler.submit(req);
+              }),
+          ),
+        );
+        for (const { name, tokens, reason } of results) {
+          assert.deepEqual(tokens, ints(T[`vqa.${name}.tokens`]), `vqa.${name}`);
+          assert.equal(
+            reason,
+            (meta.finish_reason as Record<string, string>)[name],
+            `vqa.${name} finish reason`,
+          );
+        }
+        assert.ok(scheduler.stats().lastBatch >= 2, 'the runs were not batched together');
+      });
+    });
 
     describe('image codes (the whole engine)', () => {
       let engine: UniTokEngine;

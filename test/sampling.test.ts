@@ -3,12 +3,14 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Mulberry32, type SamplingSpec, skipDraws } from '../src/model/protocol/rng.ts';
+import { LogitsBuffer } from '../src/model/worker-thread/logits.ts';
 import { sampleRows } from '../src/model/worker-thread/sampler.ts';
 import {
   argmax,
   type Candidates,
   cfg,
   draw,
+  kept,
   locate,
   sample,
   topP,
@@ -79,11 +81,16 @@ describe('sample() reproduces the reference draws', () => {
 });
 
 describe('steps', () => {
-  /** The candidates' ids in ranked order (z descending, lower id on ties), by a plain comparator sort. */
-  const ranked = (c: Candidates) =>
-    Array.from({ length: c.n }, (_, i) => i)
-      .sort((a, b) => (c.z[b] > c.z[a] ? 1 : c.z[b] < c.z[a] ? -1 : c.ids[a] - c.ids[b]))
-      .map((i) => c.ids[i]);
+  /** The kept ids in ranked order (z descending, lower id on ties), by a plain comparator sort. */
+  const ranked = (c: Candidates) => {
+    const z = (i: number) => c.logits[i] / c.temperature;
+    return kept(c).ids.sort((a, b) => (z(b) > z(a) ? 1 : z(b) < z(a) ? -1 : a - b));
+  };
+  /** Each kept token's weight. */
+  const weights = (c: Candidates) => {
+    const { ids, w } = kept(c);
+    return new Map(ids.map((id, j) => [id, w[j]]));
+  };
 
   test('integer weights: the reference bits, and 2^S * 2^(-gap) to 1e-9', () => {
     const units = Array.from(T['weights.units'].data as BigInt64Array, Number);
@@ -102,16 +109,18 @@ describe('steps', () => {
     assert.equal(gapWeight(38 * 65536, 37), 0);
     assert.equal(gapWeight(Number.NaN, 37), 0);
     assert.ok(Math.abs(exp2Taylor(-1) - 0.5) < 1e-9);
-    assert.equal(weightUnit(32000), 2 ** 37);
-    assert.equal(weightUnit(4096), 2 ** 40);
-    assert.equal(weightUnit(4097), 2 ** 39);
+    // S = min(24, 52 - ceil(log2 V)).
+    assert.equal(weightUnit(32000), 2 ** 24);
+    assert.equal(weightUnit(4096), 2 ** 24);
+    assert.equal(weightUnit(2 ** 28), 2 ** 24);
+    assert.equal(weightUnit(2 ** 28 + 1), 2 ** 23);
   });
 
   test('weigh keeps the tokens that weigh something, the best one at 2^S, NaNs left out', () => {
     const logits = Float32Array.of(1, 3, 3, -100, 2, Number.NaN, -1e30);
     const c = weigh(logits, 0.5);
     const unit = weightUnit(7);
-    const got = new Map(Array.from({ length: c.n }, (_, i) => [c.ids[i], c.w[i]]));
+    const got = weights(c);
     assert.deepEqual([...got.keys()], [0, 1, 2, 4]);
     assert.equal(got.get(1), unit);
     assert.equal(got.get(2), unit);
@@ -121,7 +130,7 @@ describe('steps', () => {
       [...got.values()].reduce((a, b) => a + b),
     );
     const allNaN = weigh(Float32Array.of(Number.NaN, Number.NaN), 1);
-    assert.deepEqual([allNaN.n, allNaN.ids[0]], [1, 0]);
+    assert.deepEqual(kept(allNaN), { ids: [0], w: [weightUnit(2)] });
   });
 
   test('locate finds the token where the ranked running weight crosses x', () => {
@@ -132,7 +141,7 @@ describe('steps', () => {
       const logits = Float64Array.from({ length: n }, () => pool[g.nextUint32() % pool.length]);
       const c = weigh(logits, 1);
       const order = ranked(c);
-      const weightOf = new Map(Array.from({ length: c.n }, (_, i) => [c.ids[i], c.w[i]]));
+      const weightOf = weights(c);
       const all = total(c);
       for (const x of [0, 0.5, all / 3, all / 2 + 0.25, all - 1, all - 0.5]) {
         if (x >= all) continue;
@@ -140,7 +149,7 @@ describe('steps', () => {
         let before = 0;
         let r = 0;
         while (before + (weightOf.get(order[r]) ?? 0) <= x) before += weightOf.get(order[r++]) ?? 0;
-        assert.equal(c.ids[at], order[r], `n=${n} x=${x}`);
+        assert.equal(at, order[r], `n=${n} x=${x}`);
       }
     }
   });
@@ -153,9 +162,9 @@ describe('steps', () => {
       const full = ranked(weigh(logits, 1));
       for (const k of [1, 2, 3, 40, n - 1, n, n + 5]) {
         if (k < 1) continue;
-        const c = weigh(logits, 1, k);
-        assert.equal(c.n, Math.min(k, n));
-        assert.deepEqual(new Set(c.ids.subarray(0, c.n)), new Set(full.slice(0, k)), `n=${n} k=${k}`);
+        const { ids } = kept(weigh(logits, 1, k));
+        assert.equal(ids.length, Math.min(k, n));
+        assert.deepEqual(new Set(ids), new Set(full.slice(0, k)), `n=${n} k=${k}`);
       }
     }
   });
@@ -200,17 +209,17 @@ describe('steps', () => {
     // Weights ~4:2:1:1 (z = log w): the weight before each token is 0, ~4, ~6, ~7 eighths of the total.
     const logits = Float64Array.from([1, 2, 4, 1].map(Math.log));
     const c = weigh(logits, 1);
-    const w = new Map(Array.from({ length: c.n }, (_, i) => [c.ids[i], c.w[i]]));
+    const w = weights(c);
     const [w0, w1, w2, w3] = [0, 1, 2, 3].map((id) => w.get(id) ?? 0);
     const all = w0 + w1 + w2 + w3;
-    const kept = (p: number) => topP(weigh(logits, 1), p).n;
-    assert.equal(kept(w2 / all), 2); // the limit equals the weight before token 1: it stays
-    assert.equal(kept(w2 / all - 1e-6), 1);
-    assert.equal(kept((w2 + w1) / all), 3);
-    assert.equal(kept(0.99), 4);
-    assert.equal(kept(1), 4);
+    const count = (p: number) => kept(topP(weigh(logits, 1), p)).ids.length;
+    assert.equal(count(w2 / all), 2); // the limit equals the weight before token 1: it stays
+    assert.equal(count(w2 / all - 1e-6), 1);
+    assert.equal(count((w2 + w1) / all), 3);
+    assert.equal(count(0.99), 4);
+    assert.equal(count(1), 4);
     const nucleus = topP(weigh(logits, 1), w2 / all);
-    assert.deepEqual(new Set(nucleus.ids.subarray(0, nucleus.n)), new Set([2, 1]));
+    assert.deepEqual(new Set(kept(nucleus).ids), new Set([2, 1]));
     assert.equal(total(nucleus), w2 + w1);
   });
 
@@ -263,7 +272,63 @@ function literalDraw({ order, w }: { order: number[]; w: number[] }, rng: Mulber
   throw new Error('target beyond the total');
 }
 
-describe('sampleRows (what the sampler thread runs)', () => {
+describe("LogitsBuffer's SIMD scans", () => {
+  const buffer = new LogitsBuffer(40000);
+  const g = new Mulberry32(21);
+
+  test('above() returns the blocks of 4 holding a value >= the floor, in order, and the last partial one', () => {
+    for (let t = 0; t < 400; t++) {
+      const n = 8 + (g.nextUint32() % 3000);
+      const offset = g.nextUint32() % (40000 - n);
+      const v = buffer.data.subarray(offset, offset + n);
+      for (let i = 0; i < n; i++) v[i] = (g.uniform() - 0.5) * 40;
+      if (t % 3 === 0) v[g.nextUint32() % n] = Number.NaN;
+      const floor = t % 2 ? Math.fround((g.uniform() - 0.3) * 40) : (g.uniform() - 0.3) * 40;
+      v.fill(-1e30, 0, Math.min(n, 64)); // blocks that stay out, and one that holds the floor exactly
+      if (t % 2) v[g.nextUint32() % Math.min(n, 64)] = floor;
+      const got = buffer.above(v, floor);
+      assert.ok(got);
+      const want: number[] = [];
+      for (let j = 0; j * 4 < n; j++) {
+        const block = Array.from(v.subarray(j * 4, Math.min(j * 4 + 4, n)));
+        if (block.length < 4 || block.some((x) => x >= Math.fround(floor) && x >= floor - 1e-5)) want.push(j);
+      }
+      const blocks = Array.from(got.blocks.subarray(0, got.count));
+      // Exact for float32 floors; otherwise the kernel may admit a block whose best lies one float32 step below.
+      if (t % 2) assert.deepEqual(blocks, want, `case ${t}`);
+      else for (const j of want) assert.ok(blocks.includes(j), `case ${t}: block ${j}`);
+    }
+    assert.equal(buffer.above(new Float32Array(16), 0), null, 'not a view of its memory');
+  });
+
+  test('sample() with the scans draws what the scalar steps draw', () => {
+    const specs: SamplingSpec[] = [
+      { temperature: 1, topK: 0, topP: 1 },
+      { temperature: 0.7, topK: 0, topP: 0.9 },
+      { temperature: 1.3, topK: 40, topP: 0.95 },
+      { temperature: 1e-30, topK: 0, topP: 1 }, // outside the raw-logit fast path
+      { temperature: 0, topK: 0, topP: 1 },
+    ];
+    for (let t = 0; t < 240; t++) {
+      const n = [4000, 32000, 4097, 13][t % 4];
+      const v = buffer.data.subarray(0, n);
+      const spread = [1, 8, 40, 400][(t >> 2) % 4];
+      for (let i = 0; i < n; i++) v[i] = Math.round((g.uniform() + g.uniform() - 1) * spread * 8) / 8; // ties
+      if (t % 5 === 0) v[g.nextUint32() % n] = Number.NaN;
+      if (t % 7 === 0) v[0] = Number.NaN;
+      if (t % 11 === 0) v[g.nextUint32() % n] = Number.POSITIVE_INFINITY;
+      if (t % 13 === 0) v.fill(Number.NEGATIVE_INFINITY, 0, n >> 1);
+      const copy = Array.from(v); // a plain array: the scalar path throughout
+      for (const spec of specs) {
+        const [a, b] = [new Mulberry32(t), new Mulberry32(t)];
+        for (let i = 0; i < 4; i++)
+          assert.equal(sample(v, spec, a, buffer), sample(copy, spec, b), `case ${t} ${JSON.stringify(spec)}`);
+      }
+    }
+  });
+});
+
+describe('sampleRows (a step\'s text rows)', () => {
   test('each row: the token and generator state of sampling it alone', () => {
     const V = 500;
     const g = new Mulberry32(9);

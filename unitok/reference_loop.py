@@ -16,12 +16,14 @@ Seeded sampling (docs/bundle.md repeats this; the TypeScript engine implements t
    1. temperature <= 0 (greedy): the index of the largest logit, the lowest index on ties. No draw.
    2. z_i = float64(logit_i) / temperature; order: indices by z descending, ties by lower index first.
    3. top_k > 0: keep the first min(top_k, V) of order.
-   4. Integer weights. S = 52 - ceil(log2 V). The gap of token i below the first of order, in units of 2^-16
+   4. Integer weights. S = min(24, 52 - ceil(log2 V)). The gap of token i below the first of order, in units of 2^-16
       octave: g_i = floor((z_max - z_i) * 94548.4621996991) (that constant is 65536 * 1.4426950408889634, exact).
       w_i = floor(HI[(g_i >> 8) & 255] * LO[g_i & 255] * 2^(S - (g_i >> 16))) while g_i < (S + 1) * 65536, else 0
       (NaN gaps too), with HI[a] = exp2(-a / 256), LO[b] = exp2(-b / 65536) and exp2 the degree-10 Taylor series
       of e^(f ln 2) by Horner's rule (EXP2_TAYLOR). The first token of order has g = 0 and weighs 2^S. Drop the
-      tokens that weigh 0. Any sum of the weights is below 2^53: exact in float64 in any order.
+      tokens that weigh 0: they are less likely than 2^-S of the first (2^-24, float32's precision, on the text
+      vocabulary), and on a trained model that is most of the vocabulary, so an implementation may skip them with
+      one comparison. Any sum of the weights is below 2^53: exact in float64 in any order.
    5. W = the sum of the kept weights; before_r = the sum of the weights ranked before position r.
    6. top_p < 1: keep position r while before_r <= top_p * W (a float64 product; the first token always stays);
       recompute W. (The released nucleus filter: drop a token once the mass before it exceeds top_p.)
@@ -93,9 +95,13 @@ _HI = np.array([exp2_taylor(-a / 256) for a in range(256)])
 _LO = np.array([exp2_taylor(-b / 65536) for b in range(256)])
 
 
+MAX_WEIGHT_EXPONENT = 24
+
+
 def weight_exponent(vocab: int) -> int:
-    """S = 52 - ceil(log2 vocab): vocab weights of at most 2^S sum below 2^53."""
-    return 52 - (max(vocab, 1) - 1).bit_length()
+    """S = min(24, 52 - ceil(log2 vocab)): vocab weights of at most 2^S sum below 2^53, and a token less likely
+    than 2^-24 of the best one's weighs nothing."""
+    return min(MAX_WEIGHT_EXPONENT, 52 - (max(vocab, 1) - 1).bit_length())
 
 
 def weights(gaps: np.ndarray, S: int) -> np.ndarray:

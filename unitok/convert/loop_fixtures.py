@@ -138,10 +138,11 @@ def sampler_tensors() -> tuple[dict, dict]:
             rng = Mulberry32(100 + c)
             draws[row, c] = [sample(logits[row], rng=rng, **params) for _ in range(8)]
     # The integer weights (bit for bit) of gaps (units + 0.5) / GAP_UNITS_PER_NAT nats around the tables' and the
-    # octaves' boundaries, for S = 37 and 46.
-    units = np.concatenate([np.arange(0, 70000, 97), [255, 256, 65535, 65536, 65537, 38 * 65536 - 1, 38 * 65536]])
-    weight_table = np.stack([weights((units + 0.5) / GAP_UNITS_PER_NAT, S) for S in (37, 46)])
-    meta = {"seeds": seeds, "cases": cases, "case_seeds": [100 + c for c in range(len(cases))], "weight_exponents": [37, 46]}
+    # octaves' boundaries, for S = 24 (the cap), 37 and 46.
+    units = np.concatenate([np.arange(0, 70000, 97), [255, 256, 65535, 65536, 65537, 25 * 65536 - 1, 25 * 65536,
+                                                      38 * 65536 - 1, 38 * 65536]])
+    weight_table = np.stack([weights((units + 0.5) / GAP_UNITS_PER_NAT, S) for S in (24, 37, 46)])
+    meta = {"seeds": seeds, "cases": cases, "case_seeds": [100 + c for c in range(len(cases))], "weight_exponents": [24, 37, 46]}
     return {"rng.uint32": np.array(streams, np.int64), "logits": logits, "draws": draws, "weights.units": units.astype(np.int64),
             "weights.values": weight_table}, meta
 

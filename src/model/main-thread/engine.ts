@@ -63,8 +63,6 @@ export interface EngineTuning {
   contextLength?: number;
   /** Most decode steps per runner call (SchedulerOptions.multiStep); 1 = one round trip per step. */
   multiStep?: number;
-  /** The runner's sampler thread (RunnerOptions.samplerThread; default: with more than one core). */
-  samplerThread?: boolean;
   /** The model runner's worker entry (default worker-thread/runner-worker.ts): tests swap in a test double. */
   runnerWorker?: URL;
 }
@@ -142,7 +140,6 @@ export class UniTokEngine implements Engine {
             runners: count,
             intraOpThreads: this.options.threads,
             contextLength: this.options.contextLength,
-            samplerThread: this.options.samplerThread,
           },
           this.options.runnerWorker,
         ).then((r) => {

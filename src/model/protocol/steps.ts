@@ -113,8 +113,6 @@ export interface RunnerOptions {
   /** Positions per slot; default and maximum: the bundle's context length. */
   contextLength?: number;
   intraOpThreads?: number;
-  /** Sample half of a step's drawing text rows on a thread of their own (default: with more than one core). */
-  samplerThread?: boolean;
 }
 
 /** What the loaded graphs say about the model (checked against the bundle by the engine). */

@@ -2,7 +2,6 @@
 // time (protocol/steps.ts). It runs inside the runner worker and holds no request state; see docs/graphs.md for
 // the IO of each graph. The depth head gets its own small KV buffers of K positions, refilled from position 0 for
 // every visual token.
-import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { readBundle } from '../bundle.ts';
 import { Mulberry32 } from '../protocol/rng.ts';
@@ -20,14 +19,13 @@ import {
   type StepResult,
   type StepTimings,
 } from '../protocol/steps.ts';
-import { WorkerClient } from '../protocol/worker-rpc.ts';
 import { defaultThreads } from '../threads.ts';
 import { openSession } from './devices.ts';
 import { EmbeddingTable } from './embedding-table.ts';
 import { checkKvMemory, KvCache } from './kv-cache.ts';
 import { LogitsBuffer } from './logits.ts';
 import type { StepExecutor } from './runner-service.ts';
-import { type Sampled, type SampleRow, type SamplerHandlers, sampleRows } from './sampler.ts';
+import { type Sampled, type SampleRow, sampleRows } from './sampler.ts';
 import { sampleGuided } from './sampling.ts';
 import { type FloatData, type FloatType, floats, int64, newFloats, tensorInfo } from './tensors.ts';
 
@@ -44,8 +42,6 @@ export class ModelRunner implements StepExecutor {
   private tokenTable: EmbeddingTable | null = null;
   /** lm_head has an `argmax` output (bundles converted since it was added): all-greedy steps fetch only that. */
   private readonly graphArgmax: boolean;
-  /** The thread that samples half of a step's drawing text rows (sampler.ts); null on one core, or once failed. */
-  private sampler: WorkerClient<SamplerHandlers> | null = null;
 
   private constructor(
     private readonly sessions: Record<
@@ -101,21 +97,10 @@ export class ModelRunner implements StepExecutor {
       info.vocabSize,
       info.hiddenSize,
     );
-    if (opts.samplerThread ?? availableParallelism() > 1) {
-      const sampler = WorkerClient.spawn<SamplerHandlers>(
-        new URL('./sampler-worker.ts', import.meta.url),
-        'sampler',
-      );
-      // An empty job: a sampler that cannot start fails the load here, not a user's first step.
-      await sampler.call('sample', { vocab: info.vocabSize, logits: new Float32Array(0), rows: [] });
-      runner.sampler = sampler;
-    }
     return runner;
   }
 
   async release(): Promise<void> {
-    await this.sampler?.terminate();
-    this.sampler = null;
     for (const session of Object.values(this.sessions)) await session.release();
   }
 
@@ -205,7 +190,7 @@ export class ModelRunner implements StepExecutor {
       } else {
         const logits = await this.lmHead(slots, hidden, timings);
         const t0 = performance.now();
-        drawn = await this.sampleText(rows, logits);
+        drawn = this.sampleText(rows, logits);
         timings.sample += performance.now() - t0;
       }
       textHeads.forEach(({ i }, j) => {
@@ -277,46 +262,11 @@ export class ModelRunner implements StepExecutor {
   }
 
   /**
-   * One token per row of `logits` [rows.length, V]. Greedy rows take the SIMD argmax here; when two or more rows
-   * draw (temperature > 0), the second half of those goes to the sampler thread while this thread samples the
-   * rest (sampler.ts): the same tokens and generator states as sampling them in turn.
+   * One token per row of `logits` [rows.length, V], on this thread: with the buffer's SIMD scans (logits.ts) a
+   * drawing row costs ~0.04 ms, less than handing rows to another thread (a sampler thread did until then).
    */
-  private async sampleText(rows: SampleRow[], logits: Float32Array): Promise<Sampled[]> {
-    const V = this.info.vocabSize;
-    const drawing = rows.flatMap((r, j) => (r.sampling.temperature > 0 ? [j] : []));
-    const sampler = this.sampler;
-    const here = (j: number) =>
-      sampleRows(
-        { vocab: V, logits: logits.subarray(j * V, (j + 1) * V), rows: [rows[j]] },
-        this.logits.argmax,
-      )[0];
-    if (!sampler || drawing.length < 2) return rows.map((_, j) => here(j));
-    const away = drawing.slice(Math.ceil(drawing.length / 2));
-    const copy = new Float32Array(away.length * V);
-    away.forEach((j, k) => {
-      copy.set(logits.subarray(j * V, (j + 1) * V), k * V);
-    });
-    const remote = sampler.call('sample', { vocab: V, logits: copy, rows: away.map((j) => rows[j]) }, [
-      copy.buffer,
-    ]);
-    const out: Sampled[] = new Array(rows.length);
-    const sent = new Set(away);
-    rows.forEach((_, j) => {
-      if (!sent.has(j)) out[j] = here(j);
-    });
-    try {
-      (await remote).forEach((s, k) => {
-        out[away[k]] = s;
-      });
-    } catch (err) {
-      // This step fails with the reason; later steps sample every row on this thread.
-      if (sampler.failure) {
-        this.sampler = null;
-        console.error(`unitok: ${(err as Error).message}; sampling continues on the runner thread alone`);
-      }
-      throw err;
-    }
-    return out;
+  private sampleText(rows: SampleRow[], logits: Float32Array): Sampled[] {
+    return sampleRows({ vocab: this.info.vocabSize, logits, rows }, this.logits);
   }
 
   /** The previous step's sampled token (or visual token) of `slot`: the pipeline register behind 'sampled'. */
