@@ -55,8 +55,14 @@ const distributions: [string, () => Float32Array[]][] = [
         return row;
       }),
   ],
-  ['bell, std 1', () => Array.from({ length: ROWS }, () => Float32Array.from({ length: V }, () => bell() * 1.73))],
-  ['bell, std 6', () => Array.from({ length: ROWS }, () => Float32Array.from({ length: V }, () => bell() * 10.4))],
+  [
+    'bell, std 1',
+    () => Array.from({ length: ROWS }, () => Float32Array.from({ length: V }, () => bell() * 1.73)),
+  ],
+  [
+    'bell, std 6',
+    () => Array.from({ length: ROWS }, () => Float32Array.from({ length: V }, () => bell() * 10.4)),
+  ],
 ];
 if (values.logits) {
   const bytes = readFileSync(values.logits as string);

@@ -322,13 +322,17 @@ describe("LogitsBuffer's SIMD scans", () => {
       for (const spec of specs) {
         const [a, b] = [new Mulberry32(t), new Mulberry32(t)];
         for (let i = 0; i < 4; i++)
-          assert.equal(sample(v, spec, a, buffer), sample(copy, spec, b), `case ${t} ${JSON.stringify(spec)}`);
+          assert.equal(
+            sample(v, spec, a, buffer),
+            sample(copy, spec, b),
+            `case ${t} ${JSON.stringify(spec)}`,
+          );
       }
     }
   });
 });
 
-describe('sampleRows (a step\'s text rows)', () => {
+describe("sampleRows (a step's text rows)", () => {
   test('each row: the token and generator state of sampling it alone', () => {
     const V = 500;
     const g = new Mulberry32(9);
