@@ -34,14 +34,22 @@ function image(id: string): ImageRequest {
   };
 }
 
-/** Every event but PNG bytes, in order per output (outputs interleave differently with bursts). */
+/**
+ * Every event but PNG bytes, in order per output (outputs interleave differently with bursts), consecutive text
+ * events of an output merged: a burst's tokens leave as one event (chat-output.ts), one step's as one each.
+ */
 async function outputs<E extends ChatEvent | ImageEvent>(stream: AsyncIterable<E>): Promise<string[][]> {
-  const per: string[][] = [];
+  const per: (ChatEvent | ImageEvent)[][] = [];
   for await (const e of stream) {
     const key = 'index' in e && e.type !== 'codes' ? e.index : 'image' in e ? e.image : 0;
-    per[key] = [...(per[key] ?? []), JSON.stringify(e, (k, v) => (k === 'png' ? undefined : v))];
+    const list = per[key] ?? [];
+    per[key] = list;
+    const last = list.at(-1);
+    if (e.type === 'text' && last?.type === 'text')
+      list[list.length - 1] = { ...last, text: last.text + e.text, tokens: last.tokens + e.tokens };
+    else list.push(e);
   }
-  return per;
+  return per.map((list) => list.map((e) => JSON.stringify(e, (k, v) => (k === 'png' ? undefined : v))));
 }
 
 describe('multi-step decoding', () => {

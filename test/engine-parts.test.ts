@@ -59,18 +59,26 @@ function pieces(list: string[]): StreamDecoder {
   return { push: (id: number) => list[id], end: () => '' } as unknown as StreamDecoder;
 }
 
-function run(list: string[], stop: string[]): { events: ChatEvent[]; stoppedAt: number } {
+/** The tokens of `list` in turn, each in a task of its own unless `together` (one runner call's tokens). */
+async function run(
+  list: string[],
+  stop: string[],
+  together = false,
+): Promise<{ events: ChatEvent[]; stoppedAt: number }> {
   const events: ChatEvent[] = [];
   const out = new ChoiceText(0, pieces(list), stop, (e) => events.push(e));
   let stoppedAt = -1;
-  for (let id = 0; id < list.length && stoppedAt < 0; id++) if (out.token(id)) stoppedAt = id;
+  for (let id = 0; id < list.length && stoppedAt < 0; id++) {
+    if (out.token(id)) stoppedAt = id;
+    if (!together) await new Promise((resolve) => setImmediate(resolve));
+  }
   out.finish(stoppedAt >= 0 ? 'stop' : 'length', stoppedAt >= 0 ? stoppedAt + 1 : list.length);
   return { events, stoppedAt };
 }
 
 describe('stop strings', () => {
-  test('a stop string split over tokens ends the text right before it', () => {
-    const { events, stoppedAt } = run(['Hel', 'lo, W', 'orld', '!'], ['o, Wor']);
+  test('a stop string split over tokens ends the text right before it', async () => {
+    const { events, stoppedAt } = await run(['Hel', 'lo, W', 'orld', '!'], ['o, Wor']);
     assert.equal(stoppedAt, 2);
     assert.deepEqual(events, [
       { type: 'text', index: 0, text: 'Hel', tokens: 1 },
@@ -79,12 +87,22 @@ describe('stop strings', () => {
     ]);
   });
 
-  test('held-back text is released when the stop string does not complete, and at the end', () => {
-    const { events } = run(['abE', 'Nx', 'yE'], ['END']);
+  test('held-back text is released when the stop string does not complete, and at the end', async () => {
+    const { events } = await run(['abE', 'Nx', 'yE'], ['END']);
     assert.deepEqual(
       events.map((e) => (e.type === 'text' ? [e.text, e.tokens] : e.reason)),
       [['ab', 1], ['ENx', 1], ['y', 1], ['E', 0], 'length'], // the last E covers no token of its own
     );
+  });
+
+  test("one task's tokens leave as one text event, before the finish", async () => {
+    const { events } = await run(['Hel', 'lo', ' wor', 'ld'], [], true);
+    assert.deepEqual(events, [
+      { type: 'text', index: 0, text: 'Hello world', tokens: 4 },
+      { type: 'finish', index: 0, reason: 'length', completionTokens: 4 },
+    ]);
+    const stopped = await run(['Hel', 'lo, W', 'orld', '!'], ['o, Wor'], true);
+    assert.deepEqual(stopped.events[0], { type: 'text', index: 0, text: 'Hell', tokens: 3 });
   });
 
   test('heldBack is the longest end of the text that starts a stop string', () => {

@@ -1,6 +1,9 @@
 // One chat choice's text: generated ids -> UTF-8-safe text deltas (StreamDecoder), with stop strings applied.
 // Text that could be the start of a stop string is held back until it is known not to be one; generation
-// ends before the stop string, which is never sent.
+// ends before the stop string, which is never sent. The tokens of one runner call (up to multi-step's 8 per
+// stream) arrive in one task, so their text leaves as one event at the end of it (vLLM's stream interval): the
+// client gets it at the same moment, in one SSE chunk instead of one per token, and the server and the client
+// each parse and write an eighth as many JSON objects.
 import type { ChatEvent, FinishReason } from '../engine-types.ts';
 import type { TextOutput } from './request.ts';
 import type { StreamDecoder } from './text-tokenizer.ts';
@@ -9,6 +12,9 @@ export class ChoiceText implements TextOutput {
   private held = '';
   /** Tokens generated since the last text event (what that event covers). */
   private pendingTokens = 0;
+  /** Text decided since the last text event, sent at the end of this task. */
+  private pendingText = '';
+  private flushQueued = false;
   private stopped = false;
 
   constructor(
@@ -36,11 +42,23 @@ export class ChoiceText implements TextOutput {
   finish(reason: FinishReason, completionTokens: number): void {
     if (!this.stopped) this.send(this.held + this.decoder.end());
     this.held = '';
+    this.flush();
     this.emit({ type: 'finish', index: this.index, reason, completionTokens });
   }
 
   private send(text: string): void {
     if (text === '') return;
+    this.pendingText += text;
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    queueMicrotask(() => this.flush());
+  }
+
+  private flush(): void {
+    this.flushQueued = false;
+    if (this.pendingText === '') return;
+    const text = this.pendingText;
+    this.pendingText = '';
     this.emit({ type: 'text', index: this.index, text, tokens: this.pendingTokens });
     this.pendingTokens = 0;
   }
