@@ -34,6 +34,8 @@ export type Client = {
   chat(i: number, temperature: number): Promise<Trace>;
   /** One request for n images: ms to the first visual token's codes (in-process) and to the end. */
   image(n: number): Promise<{ first: number; total: number }>;
+  /** Called before the clock starts on `streams` chats (curl: starts its processes, which then wait for a body). */
+  prepare?(streams: number): Promise<void>;
   /** Steps run and the runner's busy ms so far (in-process engine only). */
   work(): { steps: number; busyMs: number } | null;
   close(): Promise<void>;
@@ -163,6 +165,79 @@ export async function httpClient(
         void event;
       }
       return { first, total: performance.now() - start };
+    },
+    work: () => null,
+    close: async () => {},
+  };
+}
+
+/**
+ * The same requests through curl, one process per stream, parsed only once it exits: a client that takes next to
+ * no CPU, so that on a machine of a few cores the server keeps the cores a node client (JSON per chunk) would use.
+ * The processes start before the clock (`prepare`) and wait for their request body on stdin, so no row pays for
+ * starting them. Throughput only: no per-chunk times (TTFT and ITL come out empty); images time the request.
+ */
+export async function curlClient(
+  { tokens, ignoreEos = true }: BenchTarget,
+  url: string,
+  name = '',
+): Promise<Client> {
+  const served = ((await (await fetch(`${url}/v1/models`)).json()) as { data: { id: string }[] }).data[0].id;
+  type Waiting = { send(body: object): Promise<string> };
+  const start = (path: string): Waiting => {
+    const curl = spawn('curl', [
+      '-sS',
+      '-N',
+      '-H',
+      'content-type: application/json',
+      '--data-binary',
+      '@-',
+      `${url}${path}`,
+    ]);
+    const out: Buffer[] = [];
+    curl.stdout.on('data', (b: Buffer) => out.push(b));
+    const done = new Promise<string>((resolve, reject) => {
+      curl.on('error', reject);
+      curl.on('close', (code) =>
+        code === 0
+          ? resolve(Buffer.concat(out).toString('utf8'))
+          : reject(new Error(`curl ${path}: exit ${code}`)),
+      );
+    });
+    return {
+      send(body) {
+        curl.stdin.end(JSON.stringify({ model: served, stream: true, ...body }));
+        return done;
+      },
+    };
+  };
+  let ready: Waiting[] = [];
+  return {
+    label: name ? `http-curl:${name}` : 'http-curl',
+    async prepare(streams) {
+      ready = Array.from({ length: streams }, () => start('/v1/chat/completions'));
+      await new Promise((resolve) => setTimeout(resolve, 150)); // curl has started and waits on stdin
+    },
+    async chat(i, temperature) {
+      const trace: Trace = { start: performance.now(), chunks: [], outputTokens: 0 };
+      const text = await (ready.pop() ?? start('/v1/chat/completions')).send({
+        messages: [{ role: 'user', content: prompt(i) }],
+        max_tokens: tokens,
+        ...(ignoreEos ? { ignore_eos: true } : {}),
+        temperature,
+        seed: i,
+        stream_options: { include_usage: true },
+      });
+      const usage = text.lastIndexOf('"completion_tokens":');
+      if (usage < 0) throw new Error(`curl chat: no usage in the stream: ${text.slice(-300)}`);
+      trace.outputTokens = Number.parseInt(text.slice(usage + 20), 10);
+      return trace;
+    },
+    async image(n) {
+      const waiting = start('/v1/images/generations');
+      const t0 = performance.now();
+      await waiting.send({ prompt: 'a red cube on a wooden table', n, seed: 1 });
+      return { first: Number.NaN, total: performance.now() - t0 };
     },
     work: () => null,
     close: async () => {},

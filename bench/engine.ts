@@ -4,8 +4,10 @@
 //
 //   node --import tsx bench/engine.ts [--model models/demo] [--tokens 64] [--rounds 2] [--multi-step 1,8]
 //        [--temperatures 0,1] [--streams 1,4,8] [--images 1,4 | ''] [--url http://127.0.0.1:8000 | --no-http] [--no-floor]
-//        [--keep-eos] [--runners 1,2]
+//        [--keep-eos] [--runners 1,2] [--curl]
 //
+// --curl: each server through curl too ('http-curl' rows): one process per stream that parses nothing until the
+// end, where the node client parses every chunk's JSON on the cores the server would use (throughput only).
 // --multi-step: one in-process engine per value of EngineTuning.multiStep (most decode steps per runner call);
 // empty: none. --runners: one HTTP server and one in-process engine (per --multi-step value) per value of
 // EngineOptions.runners (default: the server's own choice). --url: measure running servers instead of starting
@@ -29,7 +31,15 @@ import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { readBundle } from '../src/model/bundle.ts';
 import { MULTI_STEP } from '../src/model/main-thread/engine.ts';
-import { type Client, engineClient, floorProcess, httpClient, serverProcess, type Trace } from './clients.ts';
+import {
+  type Client,
+  curlClient,
+  engineClient,
+  floorProcess,
+  httpClient,
+  serverProcess,
+  type Trace,
+} from './clients.ts';
 
 const { values } = parseArgs({
   options: {
@@ -46,6 +56,7 @@ const { values } = parseArgs({
     'no-floor': { type: 'boolean', default: false },
     'keep-eos': { type: 'boolean', default: false },
     runners: { type: 'string', default: '' },
+    curl: { type: 'boolean', default: false },
   },
 });
 const MODEL = values.model as string;
@@ -64,7 +75,7 @@ const rotate = <T>(xs: T[], by: number): T[] => xs.map((_, i) => xs[(i + by) % x
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
 const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
 const p99 = (xs: number[]) =>
-  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * 0.99))];
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * 0.99))] ?? Number.NaN;
 // Every stream generates TOKENS tokens (ignore_eos) unless --keep-eos, for servers that predate ignore_eos.
 const target = { model: MODEL, tokens: TOKENS, ignoreEos: !values['keep-eos'] };
 
@@ -148,6 +159,13 @@ async function main() {
     )),
     ...(await Promise.all(urls.map(([name, u]) => httpClient(target, u, name)))),
     ...(baseline ? [await httpClient(target, baseline.url, 'baseline')] : []),
+    // --curl: the same servers through curl as well (a client that leaves the server the machine's cores).
+    ...(values.curl
+      ? await Promise.all([
+          ...urls.map(([name, u]) => curlClient(target, u, name)),
+          ...(baseline ? [curlClient(target, baseline.url, 'baseline')] : []),
+        ])
+      : []),
   ];
   for (const client of clients) for (const t of TEMPERATURES) await client.chat(0, t); // warm-ups
   const rows: Row[] = [];
@@ -169,6 +187,7 @@ async function main() {
       // in-process engine's threads, still winding down, slowed whichever HTTP server came after them).
       for (const run of rotate(runs, (r * runs.length) / clients.length)) {
         const before = run.client.work();
+        await run.client.prepare?.(c);
         const t0 = performance.now();
         run.traces.push(
           ...(await Promise.all(
