@@ -80,13 +80,39 @@ def quantize_train(model: UniTok, z: torch.Tensor, quantize: bool = True) -> tup
     return torch.cat(outs, -1), torch.stack(codes, 1), (loss if quantize else 0 * loss) / len(outs), torch.stack(chunks)
 
 
-def foreground_weights(imgs: np.ndarray, scenes_bg: list[str]) -> torch.Tensor:
+def foreground_weights(imgs: np.ndarray, scenes_bg: list[str], edge_weight: float = 0.0) -> torch.Tensor:
     """Per-pixel loss weights [B,1,H,W]: FG_WEIGHT on pixels that differ from the scene's background colour, 1
     elsewhere. Shapes are a few percent of the pixels; unweighted, the tokenizer first learns backgrounds only
-    and its codebooks collapse onto them."""
+    and its codebooks collapse onto them. edge_weight > 0 adds that weight on a band of EDGE_BAND pixels either
+    side of every colour edge (a shape's outline, and where shapes meet): corners and points are a handful of
+    pixels, which the weighted mean otherwise lets the decoder round off."""
     bg = np.asarray([world.BACKGROUNDS[b] for b in scenes_bg], np.int16)[:, None, None, :]
     fg = (np.abs(imgs.astype(np.int16) - bg).max(-1) > 8).astype(np.float32)
-    return torch.from_numpy(1.0 + (FG_WEIGHT - 1.0) * fg)[:, None]
+    weight = 1.0 + (FG_WEIGHT - 1.0) * fg
+    if edge_weight > 0:
+        weight = weight + edge_weight * edge_band(imgs)
+    return torch.from_numpy(weight.astype(np.float32))[:, None]
+
+
+EDGE_BAND = 2
+
+
+def edge_band(imgs: np.ndarray) -> np.ndarray:
+    """[B,H,W] 1.0 within EDGE_BAND pixels (Chebyshev distance) of a pixel whose right or lower neighbour has
+    another colour, else 0."""
+    x = imgs.astype(np.int16)
+    edge = np.zeros(x.shape[:3], bool)
+    edge[:, :, :-1] |= np.abs(x[:, :, 1:] - x[:, :, :-1]).max(-1) > 8
+    edge[:, :-1, :] |= np.abs(x[:, 1:] - x[:, :-1]).max(-1) > 8
+    band = edge.copy()
+    for _ in range(EDGE_BAND):  # dilate by one pixel in the 8 directions
+        grown = band.copy()
+        grown[:, 1:] |= band[:, :-1]
+        grown[:, :-1] |= band[:, 1:]
+        grown[:, :, 1:] |= grown[:, :, :-1]
+        grown[:, :, :-1] |= grown[:, :, 1:]
+        band = grown
+    return band.astype(np.float32)
 
 
 def image_embedding(model: UniTok, feats: torch.Tensor) -> torch.Tensor:
@@ -246,7 +272,7 @@ def train(out: str, steps: int, batch: int, lr: float, minutes: float | None, re
 
 
 def finetune_decoder(out: str, steps: int, batch: int, lr: float, minutes: float | None, save_every: int,
-                     threads: int | None, eval_images: int) -> dict:
+                     threads: int | None, eval_images: int, edge_weight: float = 0.0) -> dict:
     """Continue training the decoder alone on a finished tokenizer. The encoder, quant_proj, codebooks and the
     CLIP side are frozen, so every image keeps its codes: an MLLM trained on them stays valid (this can run while
     the MLLM trains). Writes decoder_train.pt while running and updates unitok_tokenizer.pth at the end."""
@@ -279,7 +305,7 @@ def finetune_decoder(out: str, steps: int, batch: int, lr: float, minutes: float
         with torch.no_grad():
             feats = model.post_quant_proj(model.quantizer.idx_to_f(model.img_to_idx(x)))
         rec = model.decoder(feats)
-        weight = foreground_weights(imgs, [s.background for s in scenes]).to(device)
+        weight = foreground_weights(imgs, [s.background for s in scenes], edge_weight).to(device)
         loss = ((rec - x).pow(2) * weight).mean() + ((rec - x).abs() * weight).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -295,7 +321,8 @@ def finetune_decoder(out: str, steps: int, batch: int, lr: float, minutes: float
     model.eval()
     save_released_tokenizer(model.cpu(), released)
     metrics = _load_json(os.path.join(out, "tokenizer_metrics.json"))
-    metrics["decoder_finetune"] = {"steps": step, "batch": batch, "train_minutes": (time.monotonic() - t_start) / 60}
+    metrics["decoder_finetune"] = {"steps": step, "batch": batch, "edge_weight": edge_weight,
+                                   "train_minutes": (time.monotonic() - t_start) / 60}
     metrics["heldout"] = heldout_psnr(model, eval_images, torch.device("cpu"))
     with open(os.path.join(out, "tokenizer_metrics.json"), "w") as f:
         json.dump(metrics, f, indent=2)
@@ -382,6 +409,8 @@ def main(argv: list[str]) -> int:
                     help="weight of the zero-shot label loss (one-shape scenes: shape and colour among the templates)")
     ap.add_argument("--decoder-only", action="store_true",
                     help="fine-tune only the decoder of the finished run (codes unchanged; see finetune_decoder)")
+    ap.add_argument("--edge-weight", type=float, default=0.0,
+                    help="--decoder-only: extra loss weight on pixels near colour edges (foreground_weights)")
     ap.add_argument("--clip-only", action="store_true",
                     help="fine-tune only the CLIP side (text tower, fc_norm, projection) of the finished run (codes, "
                          "decoder and everything the MLLM uses unchanged; see finetune_clip)")
@@ -392,7 +421,7 @@ def main(argv: list[str]) -> int:
         return 0
     if args.decoder_only:
         finetune_decoder(args.out, args.steps, args.batch, args.lr, args.minutes, args.save_every, args.threads,
-                         args.eval_images)
+                         args.eval_images, args.edge_weight)
         return 0
     train(args.out, args.steps, args.batch, args.lr, args.minutes, args.restart_every, args.save_every,
           args.threads, args.eval_images, args.vq_start, args.clip_weight, args.label_weight)

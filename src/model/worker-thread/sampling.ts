@@ -9,7 +9,10 @@
 // order of addition. That is what makes this O(vocab) per token without ranking the vocabulary (a full sort of
 // 32000 tokens cost ~3 ms per stream per token): the nucleus cut and the draw each look for the ranked position
 // where a running sum crosses a value, and a weight's quantised gap below the best token (weights.ts) orders the
-// tokens into buckets already, so only the one bucket where the sum crosses needs ranking.
+// tokens into buckets already, so only the one bucket where the sum crosses needs ranking. And since a token
+// less likely than 2^-S of the best one weighs nothing (S <= 24), a raw-logit floor found from the best token
+// leaves most of a trained model's vocabulary out with one comparison each, which the runner's logits buffer
+// makes with SIMD (LogitsScan): ~0.02 ms a row of 32000 on the demo model's logits (bench/sampling.ts).
 //
 // Greedy (temperature <= 0) is argmax with the lowest id on ties and consumes no draw.
 // Everything here is pure: the generator state belongs to the request and travels with each step.
