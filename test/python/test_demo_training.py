@@ -326,3 +326,31 @@ def test_clip_only_fine_tune_changes_the_clip_side_only(tokenizer_model, tmp_pat
     assert changed == {"text_encoder", "fc_norm", "projection", "logit_scale"}
     metrics = json.loads((tmp_path / "tokenizer_metrics.json").read_text())
     assert set(metrics["clip_finetune"]["zero_shot"]) == {"images", "shape_accuracy", "color_accuracy"}
+
+
+def test_edge_band_marks_pixels_near_colour_edges():
+    """foreground_weights' edge term: EDGE_BAND pixels either side of every colour change, nothing in flat areas."""
+    img = np.zeros((1, 16, 16, 3), np.uint8)
+    img[0, 4:12, 4:12] = 200  # an 8 x 8 square
+    band = train_tokenizer.edge_band(img)[0]
+    b = train_tokenizer.EDGE_BAND
+    assert band[8, 8] == 0 and band[0, 0] == 0 and band[15, 15] == 0  # inside, and far outside
+    assert band[4, 8] == 1 and band[3, 8] == 1 and band[8, 11] == 1 and band[8, 12] == 1  # both sides of the edges
+    # The first pixel of each differing pair is the edge (row 3 above the square, row 11 its last): the band
+    # reaches EDGE_BAND pixels from it.
+    assert band[3 - b, 8] == 1 and band[3 - b - 1, 8] == 0 and band[11 + b, 8] == 1 and band[11 + b + 1, 8] == 0
+    weights = train_tokenizer.foreground_weights(img, ["black"], edge_weight=10.0)[0, 0]
+    plain = train_tokenizer.foreground_weights(img, ["black"])[0, 0]
+    assert torch.allclose(weights - plain, torch.from_numpy(band * 10.0))
+
+
+def test_decoder_only_fine_tune_with_edge_weight_changes_the_decoder_only(tokenizer_model, tmp_path):
+    from unitok.export.tokenizer_onnx import load_released_tokenizer, save_released_tokenizer
+
+    save_released_tokenizer(tokenizer_model, str(tmp_path / train_tokenizer.RELEASED_FILE))
+    before = {k: v.clone() for k, v in tokenizer_model.state_dict().items()}
+    train_tokenizer.finetune_decoder(str(tmp_path), steps=2, batch=4, lr=1e-3, minutes=None, save_every=10,
+                                     threads=1, eval_images=4, edge_weight=16.0)
+    after = load_released_tokenizer(str(tmp_path / train_tokenizer.RELEASED_FILE), "demo")[0].state_dict()
+    assert {k.split(".")[0] for k in before if not torch.equal(before[k], after[k])} == {"decoder"}
+    assert json.loads((tmp_path / "tokenizer_metrics.json").read_text())["decoder_finetune"]["edge_weight"] == 16.0

@@ -99,7 +99,7 @@ EDGE_BAND = 2
 
 def edge_band(imgs: np.ndarray) -> np.ndarray:
     """[B,H,W] 1.0 within EDGE_BAND pixels (Chebyshev distance) of a pixel whose right or lower neighbour has
-    another colour, else 0."""
+    another colour (the first pixel of each differing pair), else 0."""
     x = imgs.astype(np.int16)
     edge = np.zeros(x.shape[:3], bool)
     edge[:, :, :-1] |= np.abs(x[:, :, 1:] - x[:, :, :-1]).max(-1) > 8
