@@ -354,3 +354,12 @@ def test_decoder_only_fine_tune_with_edge_weight_changes_the_decoder_only(tokeni
     after = load_released_tokenizer(str(tmp_path / train_tokenizer.RELEASED_FILE), "demo")[0].state_dict()
     assert {k.split(".")[0] for k in before if not torch.equal(before[k], after[k])} == {"decoder"}
     assert json.loads((tmp_path / "tokenizer_metrics.json").read_text())["decoder_finetune"]["edge_weight"] == 16.0
+
+
+def test_reconstruction_oracle_reports_what_each_shape_reads_as(tokenizer_model):
+    from unitok.demo.evaluate import reconstruction_oracle
+
+    report = reconstruction_oracle(tokenizer_model.eval(), 6)
+    assert report["images"] == 6 and 0 <= report["shape_accuracy"] <= 1
+    assert sum(report["read_as"].values()) == 6
+    assert all(k.split("->")[0] in world.SHAPES for k in report["read_as"])
