@@ -121,8 +121,8 @@ export function weigh(logits: ArrayLike<number>, temperature: number, k = 0, sca
   c.best = best;
   c.zMax = zMax;
   // The tokens worth a look: below `floor`, a token weighs nothing.
-  const floor = weightless(c);
-  const look = scan?.above(logits, floor) ?? everyBlock(V);
+  let floor = weightless(c);
+  let look = scan?.above(logits, floor) ?? everyBlock(V);
   // With top-k, the k-th largest z and how many of its ties (the lowest ids) are among the k first.
   let kth = Number.NEGATIVE_INFINITY;
   let tiesLeft = V;
@@ -130,6 +130,11 @@ export function weigh(logits: ArrayLike<number>, temperature: number, k = 0, sca
     const top = kthLargest(c, k, floor, look);
     kth = top.kth;
     tiesLeft = top.ties;
+    if (top.raw > floor) {
+      // Below the k-th largest raw logit a token is out as well: one comparison (or the scan) leaves it.
+      floor = top.raw;
+      look = scan?.above(logits, floor) ?? look;
+    }
   }
   c.buckets = weighTokens(c, floor, kth, tiesLeft, look);
   return c;
@@ -437,9 +442,15 @@ function swap(a: Int32Array, i: number, j: number): void {
  * The k-th largest scaled logit z = logits[i] / temperature (0 < k < V) and how many values equal to it belong
  * to the k first (the lowest ids), found among the tokens at or above `floor` (the top of the ranking: the k
  * first are among them when there are k of them). Fewer than k: every token that weighs something is among the
- * k first, and every token counts (NaNs rank last, as in numpy's argsort, and weigh nothing).
+ * k first, and every token counts (NaNs rank last, as in numpy's argsort, and weigh nothing). `raw`: the k-th
+ * largest raw logit where z orders as the raw logits do (ordersAsRaw), below which no token is among the k first.
  */
-function kthLargest(c: Candidates, k: number, floor: number, look: Blocks): { kth: number; ties: number } {
+function kthLargest(
+  c: Candidates,
+  k: number,
+  floor: number,
+  look: Blocks,
+): { kth: number; ties: number; raw: number } {
   const { logits, temperature } = c;
   const V = logits.length;
   const raw = ordersAsRaw(logits, temperature); // then the heap holds raw logits, and z = raw / temperature
@@ -472,11 +483,11 @@ function kthLargest(c: Candidates, k: number, floor: number, look: Blocks): { kt
       }
     }
   }
-  if (size < k) return { kth: Number.NEGATIVE_INFINITY, ties: V };
+  if (size < k) return { kth: Number.NEGATIVE_INFINITY, ties: V, raw: Number.NEGATIVE_INFINITY };
   const top = heap[0];
   let ties = k;
   for (let j = 0; j < count; j++)
     for (let i = blocks[j] * 4, end = Math.min(i + 4, V); i < end; i++)
       if (logits[i] >= floor && (raw ? logits[i] : logits[i] / temperature) > top) ties--;
-  return { kth: raw ? top / temperature : top, ties };
+  return raw ? { kth: top / temperature, ties, raw: top } : { kth: top, ties, raw: Number.NEGATIVE_INFINITY };
 }
