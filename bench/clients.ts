@@ -102,13 +102,23 @@ export async function engineClient(
   };
 }
 
+/** The model a running server serves. */
+const servedModel = async (url: string) =>
+  ((await (await fetch(`${url}/v1/models`)).json()) as { data: { id: string }[] }).data[0].id;
+
+/** Stream i's chat request body for the HTTP clients (the model and `stream` are theirs to add). */
+const chatBody = ({ tokens, ignoreEos = true }: BenchTarget, i: number, temperature: number) => ({
+  messages: [{ role: 'user', content: prompt(i) }],
+  max_tokens: tokens,
+  ...(ignoreEos ? { ignore_eos: true } : {}),
+  temperature,
+  seed: i,
+  stream_options: { include_usage: true },
+});
+
 /** The same requests against a running server (e.g. `npm start`), through its SSE streams. */
-export async function httpClient(
-  { tokens, ignoreEos = true }: BenchTarget,
-  url: string,
-  name = '',
-): Promise<Client> {
-  const served = ((await (await fetch(`${url}/v1/models`)).json()) as { data: { id: string }[] }).data[0].id;
+export async function httpClient(target: BenchTarget, url: string, name = ''): Promise<Client> {
+  const served = await servedModel(url);
   async function* sse(path: string, body: object): AsyncGenerator<Record<string, unknown>> {
     const res = await fetch(`${url}${path}`, {
       method: 'POST',
@@ -136,15 +146,7 @@ export async function httpClient(
     label: name ? `http:${name}` : 'http',
     async chat(i, temperature) {
       const trace: Trace = { start: performance.now(), chunks: [], outputTokens: 0 };
-      const body = {
-        messages: [{ role: 'user', content: prompt(i) }],
-        max_tokens: tokens,
-        ...(ignoreEos ? { ignore_eos: true } : {}),
-        temperature,
-        seed: i,
-        stream_options: { include_usage: true },
-      };
-      for await (const chunk of sse('/v1/chat/completions', body)) {
+      for await (const chunk of sse('/v1/chat/completions', chatBody(target, i, temperature))) {
         const choice = (chunk.choices as { delta: { content?: string } }[])[0];
         if (choice?.delta.content) trace.chunks.push({ at: performance.now(), tokens: 1 });
         const usage = chunk.usage as { completion_tokens: number } | undefined;
@@ -177,12 +179,8 @@ export async function httpClient(
  * The processes start before the clock (`prepare`) and wait for their request body on stdin, so no row pays for
  * starting them. Throughput only: no per-chunk times (TTFT and ITL come out empty); images time the request.
  */
-export async function curlClient(
-  { tokens, ignoreEos = true }: BenchTarget,
-  url: string,
-  name = '',
-): Promise<Client> {
-  const served = ((await (await fetch(`${url}/v1/models`)).json()) as { data: { id: string }[] }).data[0].id;
+export async function curlClient(target: BenchTarget, url: string, name = ''): Promise<Client> {
+  const served = await servedModel(url);
   type Waiting = { send(body: object): Promise<string> };
   const start = (path: string): Waiting => {
     const curl = spawn('curl', [
@@ -220,14 +218,9 @@ export async function curlClient(
     },
     async chat(i, temperature) {
       const trace: Trace = { start: performance.now(), chunks: [], outputTokens: 0 };
-      const text = await (ready.pop() ?? start('/v1/chat/completions')).send({
-        messages: [{ role: 'user', content: prompt(i) }],
-        max_tokens: tokens,
-        ...(ignoreEos ? { ignore_eos: true } : {}),
-        temperature,
-        seed: i,
-        stream_options: { include_usage: true },
-      });
+      const text = await (ready.pop() ?? start('/v1/chat/completions')).send(
+        chatBody(target, i, temperature),
+      );
       const usage = text.lastIndexOf('"completion_tokens":');
       if (usage < 0) throw new Error(`curl chat: no usage in the stream: ${text.slice(-300)}`);
       trace.outputTokens = Number.parseInt(text.slice(usage + 20), 10);
