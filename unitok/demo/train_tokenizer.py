@@ -197,7 +197,7 @@ def heldout_psnr(model: UniTok, count: int, device, batch: int = 16) -> dict:
 
 def train(out: str, steps: int, batch: int, lr: float, minutes: float | None, restart_every: int,
           save_every: int, threads: int | None, eval_images: int, vq_start: int = 0,
-          clip_weight: float = CLIP_WEIGHT, label_weight: float = LABEL_WEIGHT) -> dict:
+          clip_weight: float = CLIP_WEIGHT, label_weight: float = LABEL_WEIGHT, edge_weight: float = 0.0) -> dict:
     device = setup_torch(threads)
     os.makedirs(out, exist_ok=True)
     cfg = get_tokenizer_config("demo")
@@ -226,7 +226,7 @@ def train(out: str, steps: int, batch: int, lr: float, minutes: float | None, re
             g["lr"] = lr_at(step, steps, lr, warmup=50, time_frac=time_frac)
         imgs, texts, scenes = batch_for_step(step, batch)
         x = torch.from_numpy(world.to_pixels(imgs)).to(device)
-        weight = foreground_weights(imgs, [s.background for s in scenes]).to(device)
+        weight = foreground_weights(imgs, [s.background for s in scenes], edge_weight).to(device)
         z = model.quant_proj(model.encoder(x))
         quantize = step >= vq_start
         if step == vq_start and vq_start > 0:
@@ -263,7 +263,8 @@ def train(out: str, steps: int, batch: int, lr: float, minutes: float | None, re
     checkpoint()
     model.eval()
     save_released_tokenizer(model.cpu(), os.path.join(out, RELEASED_FILE))
-    metrics = {"steps": step, "batch": batch, "clip_weight": clip_weight, "label_weight": label_weight, "train_minutes": (time.monotonic() - t_start) / 60,
+    metrics = {"steps": step, "batch": batch, "clip_weight": clip_weight, "label_weight": label_weight,
+               "edge_weight": edge_weight, "train_minutes": (time.monotonic() - t_start) / 60,
                "heldout": heldout_psnr(model, eval_images, torch.device("cpu"))}
     with open(os.path.join(out, "tokenizer_metrics.json"), "w") as f:
         json.dump(metrics, f, indent=2)
@@ -410,7 +411,8 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--decoder-only", action="store_true",
                     help="fine-tune only the decoder of the finished run (codes unchanged; see finetune_decoder)")
     ap.add_argument("--edge-weight", type=float, default=0.0,
-                    help="--decoder-only: extra loss weight on pixels near colour edges (foreground_weights)")
+                    help="extra reconstruction loss weight on pixels near colour edges (foreground_weights), in the "
+                         "main stage or with --decoder-only")
     ap.add_argument("--clip-only", action="store_true",
                     help="fine-tune only the CLIP side (text tower, fc_norm, projection) of the finished run (codes, "
                          "decoder and everything the MLLM uses unchanged; see finetune_clip)")
@@ -424,5 +426,5 @@ def main(argv: list[str]) -> int:
                          args.eval_images, args.edge_weight)
         return 0
     train(args.out, args.steps, args.batch, args.lr, args.minutes, args.restart_every, args.save_every,
-          args.threads, args.eval_images, args.vq_start, args.clip_weight, args.label_weight)
+          args.threads, args.eval_images, args.vq_start, args.clip_weight, args.label_weight, args.edge_weight)
     return 0
