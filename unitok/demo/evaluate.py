@@ -82,8 +82,7 @@ def reconstruction_oracle(tok, count: int) -> dict:
         scene = world.make_scene("heldout", RECON_ORACLE_BASE + i, count=1)
         s = scene.shapes[0]
         codes = tok.img_to_idx(torch.from_numpy(world.to_pixels(world.render(scene)[None])))
-        rec = tok.idx_to_img(codes)[0]
-        rec8 = ((rec + 1) * 127.5).round().clamp(0, 255).permute(1, 2, 0).numpy().astype(np.uint8)
+        rec8 = world.from_pixels(tok.idx_to_img(codes))[0]
         verdict = world.judge_single(rec8, s.color, s.position, s.shape)
         hits.append(bool(verdict["shape_ok"]))
         seen[f"{s.shape}->{verdict['shape']}"] += 1
@@ -145,8 +144,7 @@ def text_to_image(tok, mllm, text_tok: LlamaTokenizer, count: int, sampling: dic
         prompt = language.eval_prompt(scene, T2I_BASE + i, phrasing)
         cond = text_tok.encode(prompt + TEXT_TO_IMAGE["suffix"], add_bos=True) + [mllm.cfg.boi_token_id]
         gen = generate_image(mllm, cond, uncond, tok.cfg.num_tokens, seed=seed + i, **sampling)
-        img = tok.idx_to_img(gen.codes[None])[0]
-        img8 = ((img + 1) * 127.5).round().clamp(0, 255).permute(1, 2, 0).numpy().astype(np.uint8)
+        img8 = world.from_pixels(tok.idx_to_img(gen.codes[None]))[0]
         verdict = world.judge_single(img8, s.color, s.position, s.shape, scene.background)
         results.append({"prompt": prompt, **{k: verdict[k] for k in ("ok", "color_ok", "position_ok", "shape_ok",
                                                                     "background_ok", "found", "shape")},

@@ -184,7 +184,7 @@ def heldout_psnr(model: UniTok, count: int, device, batch: int = 16) -> dict:
         imgs = np.stack([world.render(world.make_scene("heldout", i)) for i in range(start, min(start + batch, count))])
         codes = model.img_to_idx(torch.from_numpy(world.to_pixels(imgs)).to(device))
         rec = model.idx_to_img(codes).cpu()
-        rec8 = ((rec + 1) * 127.5).round().clamp(0, 255).permute(0, 2, 3, 1).numpy()
+        rec8 = world.from_pixels(rec).astype(np.float32)
         errs += list(((rec8 - imgs.astype(np.float32)) ** 2).reshape(len(imgs), -1).mean(1))
         for k in range(codes.shape[1]):
             used[k] += torch.bincount(codes[:, k].flatten().cpu(), minlength=model.cfg.codebook_size)

@@ -150,6 +150,11 @@ def to_pixels(images: np.ndarray) -> "np.ndarray":
     return images.transpose(0, 3, 1, 2).astype(np.float32) / 127.5 - 1.0
 
 
+def from_pixels(images) -> "np.ndarray":
+    """A decoder's torch [B, 3, H, W] in [-1, 1] -> uint8 [B, H, W, 3], rounded and clamped as a user saves it."""
+    return ((images + 1) * 127.5).round().clamp(0, 255).permute(0, 2, 3, 1).numpy().astype(np.uint8)
+
+
 # ----------------------------------------------------------------------------------- CLIP-side text
 
 # The demo's CLIP text tower reads open_clip's BPE ids (vocab 49408, context 77), as the released one does.

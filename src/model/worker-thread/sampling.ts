@@ -188,25 +188,17 @@ const ordersAsRaw = (logits: ArrayLike<number>, temperature: number) =>
 
 /** The best token: the largest z = logit / temperature, the lowest id on ties, NaNs never (-1 when all are NaN). */
 function bestToken(logits: ArrayLike<number>, temperature: number, scan?: LogitsScan): number {
+  const raw = ordersAsRaw(logits, temperature);
+  if (raw && scan) {
+    // argmax's one difference, a NaN first logit winning, is caught here.
+    const i = scan.argmax(logits);
+    if (!Number.isNaN(logits[i])) return i;
+  }
+  const t = raw ? 1 : temperature; // x / 1 is x: raw logits order as z does
   let best = -1;
   let max = Number.NEGATIVE_INFINITY;
-  if (ordersAsRaw(logits, temperature)) {
-    if (scan) {
-      // argmax's one difference, a NaN first logit winning, is caught here.
-      const i = scan.argmax(logits);
-      if (!Number.isNaN(logits[i])) return i;
-    }
-    for (let i = 0; i < logits.length; i++) {
-      const x = logits[i];
-      if (x > max || (best < 0 && x === max)) {
-        best = i;
-        max = x;
-      }
-    }
-    return best;
-  }
   for (let i = 0; i < logits.length; i++) {
-    const z = logits[i] / temperature;
+    const z = logits[i] / t;
     if (z > max || (best < 0 && z === max)) {
       best = i;
       max = z;
@@ -241,8 +233,8 @@ export function topP(c: Candidates, mass: number): Candidates {
   if (!(limit < all)) return c;
   const last = locate(c, limit);
   // The buckets before the last one's stay whole; of its bucket, what ranks up to it.
-  const b = Math.floor(gapOf(c, last, c.logits[last] / c.temperature)) >> BUCKET_SHIFT;
   const cut = { z: c.logits[last] / c.temperature, id: last };
+  const b = Math.floor(gapOf(c, last, cut.z)) >> BUCKET_SHIFT;
   const m = gather(c, b);
   let sum = 0;
   for (let j = 0; j < m; j++) if (!ranksAfter(found.z[j], found.ids[j], cut)) sum += found.w[j];
@@ -454,13 +446,14 @@ function kthLargest(
   const { logits, temperature } = c;
   const V = logits.length;
   const raw = ordersAsRaw(logits, temperature); // then the heap holds raw logits, and z = raw / temperature
+  const t = raw ? 1 : temperature;
   const heap = new Float64Array(k); // a min-heap of the k largest seen
   let size = 0;
   const { blocks, count } = look;
   for (let j = 0; j < count; j++) {
     for (let i = blocks[j] * 4, end = Math.min(i + 4, V); i < end; i++) {
       if (!(logits[i] >= floor)) continue; // weighs nothing, or NaN
-      const v = raw ? logits[i] : logits[i] / temperature;
+      const v = logits[i] / t;
       if (Number.isNaN(v)) continue;
       if (size < k) {
         let at = size++;
@@ -488,6 +481,6 @@ function kthLargest(
   let ties = k;
   for (let j = 0; j < count; j++)
     for (let i = blocks[j] * 4, end = Math.min(i + 4, V); i < end; i++)
-      if (logits[i] >= floor && (raw ? logits[i] : logits[i] / temperature) > top) ties--;
+      if (logits[i] >= floor && logits[i] / t > top) ties--;
   return raw ? { kth: top / temperature, ties, raw: top } : { kth: top, ties, raw: Number.NEGATIVE_INFINITY };
 }
