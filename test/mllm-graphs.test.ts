@@ -365,3 +365,56 @@ after(() => {
   );
   console.log(`\n${header}\n${rows.join('\n')}`);
 });
+
+test("lm_head's two-level argmax: the lowest id on ties, across and inside blocks, padded or not", async () => {
+  for (const V of [256, 300]) {
+    const session = await ort.InferenceSession.create(join(dir, 'argmax', `argmax_${V}.onnx`));
+    // Each row: a fill, then [id, value] pairs written over it in order.
+    const cases: [number, [number, number][]][] = [
+      [-5, [[V - 1, 2]]], // the last id (inside the padded block for 300)
+      [
+        -5,
+        [
+          [3, 2],
+          [130, 2],
+        ],
+      ], // a tie across blocks: the first block's
+      [
+        -5,
+        [
+          [140, 2],
+          [131, 2],
+        ],
+      ], // a tie inside a block, the later id written first
+      [
+        -5,
+        [
+          [127, 1],
+          [128, 1],
+          [129, 3],
+        ],
+      ], // the block boundary
+      [-Infinity, []], // nothing above -inf: id 0, as the engine's argmax
+      [
+        0,
+        [
+          [0, -0],
+          [200, 1e-30],
+        ],
+      ], // -0 ties 0; a tiny positive wins
+      [7, []], // all equal: id 0
+      [0, Array.from({ length: V }, (_, i): [number, number] => [i, Math.sin(i * 7.1) * 10])],
+    ];
+    const rows = cases.map(([fill, writes]) => {
+      const v = new Float32Array(V).fill(fill);
+      for (const [i, x] of writes) v[i] = x;
+      return v;
+    });
+    const x = new Float32Array(rows.length * V);
+    for (const [b, r] of rows.entries()) x.set(r, b * V);
+    const { argmax } = await session.run({ logits: new ort.Tensor('float32', x, [rows.length, V]) });
+    const want = rows.map((r) => argmaxOf(r));
+    assert.deepEqual(Array.from(argmax.data as BigInt64Array, Number), want, `V ${V}`);
+    await session.release();
+  }
+});

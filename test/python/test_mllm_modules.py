@@ -256,9 +256,10 @@ def test_lm_head_bits_8_is_an_int4_option_with_int8_weights(model, tmp_path):
     assert manifest["int4"]["lm_head_bits"] == 8
     m = onnx.load(os.path.join(tmp_path, "lm_head.onnx"))
     ops = [n.op_type for n in m.graph.node]
-    assert "MatMulInteger" in ops and "MatMulNBits" not in ops
+    assert "MatMulIntegerToFloat" in ops and "MatMulNBits" not in ops
+    assert "Identity" not in ops  # logits come straight from the row-scale Mul (an Identity costs a pass over [B, V])
     q = numpy_helper.to_array(next(t for t in m.graph.initializer if t.name == "lm_head.weight_q8"))
-    assert q.dtype == np.int8 and q.shape == (TINY.hidden_size, TINY.vocab_size)  # [K, N] for MatMulInteger
+    assert q.dtype == np.int8 and q.shape == (TINY.hidden_size, TINY.vocab_size)  # [K, N] for MatMulIntegerToFloat
     assert np.abs(q.astype(np.int32)).max() == 127  # each column's largest weight uses the whole range
     with pytest.raises(ValueError, match="int4 option"):
         build_mllm_graphs(weights, TINY, "fp32", str(tmp_path / "fp32"), graphs=("lm_head",), lm_head_bits=8)

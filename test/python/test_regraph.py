@@ -50,6 +50,21 @@ def test_regraph_gives_what_convert_writes(tmp_path):
     assert "nothing to do" in regraph(bundle)
 
 
+def test_rebuild_brings_a_current_bundle_to_this_converter(tmp_path):
+    bundle = str(tmp_path / "b")
+    as_format(bundle, FORMAT_VERSION)
+    head = onnx.load(os.path.join(bundle, "lm_head.onnx"), load_external_data=False)
+    del head.graph.node[-1]  # stands for an older lm_head of the same format: other nodes, the same weights
+    onnx.save(head, os.path.join(bundle, "lm_head.onnx"))
+    data_before = {n: read(os.path.join(bundle, n)) for n in os.listdir(bundle) if n.endswith(".data")}
+    assert "nothing to do" in regraph(bundle)
+    assert read(os.path.join(bundle, "lm_head.onnx")) != read(os.path.join(TINY, "lm_head.onnx"))
+    assert "rebuilt for bundle format" in regraph(bundle, rebuild=True)
+    for name in ("llm.onnx", "lm_head.onnx", "depth_head.onnx"):
+        assert read(os.path.join(bundle, name)) == read(os.path.join(TINY, name)), name
+    assert {n: read(os.path.join(bundle, n)) for n in data_before} == data_before
+
+
 @pytest.mark.parametrize("version, edit, message", [
     (1, None, "convert the checkpoint again"),
     # weights laid out for another block size than the data files hold: refused, nothing written

@@ -7,7 +7,11 @@ kept only if every weight they name lies at the same offset with the same length
 files, so those serve the new graphs unchanged. Then the .onnx files and, last, config.json's format_version are
 replaced. Anything else is refused and nothing in the bundle changes; an interrupted run can be run again.
 
-    python3 -m unitok regraph models/my-7b [--keep OLD_DIR]
+`--rebuild` does the same to a bundle already at the current format: its decoder graphs are rebuilt by this
+version of the converter (later changes within a format change nodes only, e.g. the lm_head's faster int8 tail
+and argmax), with the same checks.
+
+    python3 -m unitok regraph models/my-7b [--keep OLD_DIR] [--rebuild]
 """
 from __future__ import annotations
 
@@ -60,7 +64,7 @@ class _StandIns:
         return np.zeros(self.shapes[key], np.float32)
 
 
-def regraph(bundle: str, keep: str | None = None) -> str:
+def regraph(bundle: str, keep: str | None = None, rebuild: bool = False) -> str:
     """Rewrites the bundle's decoder graphs for FORMAT_VERSION; returns what was done, in a sentence."""
     config_path = os.path.join(bundle, "config.json")
     if not os.path.isfile(config_path):
@@ -70,9 +74,10 @@ def regraph(bundle: str, keep: str | None = None) -> str:
     version = config.get("format_version")
     if config.get("format") != "unitok-bundle":
         raise RegraphError(f"{config_path}: not a UniTok bundle config")
-    if version == FORMAT_VERSION:
-        return f"{bundle} is already bundle format {FORMAT_VERSION}; nothing to do"
-    if version not in REGRAPHABLE:
+    if version == FORMAT_VERSION and not rebuild:
+        return (f"{bundle} is already bundle format {FORMAT_VERSION}; nothing to do (--rebuild rebuilds its graphs "
+                f"with this converter anyway)")
+    if version not in REGRAPHABLE and version != FORMAT_VERSION:
         raise RegraphError(f"{bundle} is bundle format {version}; only format "
                            f"{', '.join(map(str, REGRAPHABLE))} can be regraphed: convert the checkpoint again")
     with open(os.path.join(bundle, config.get("mllm_graphs", "mllm_graphs.json"))) as f:
@@ -113,9 +118,11 @@ def main(argv: list[str]) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("bundle", help="the bundle folder (written by python3 -m unitok convert)")
     ap.add_argument("--keep", help="copy the files it replaces here first (config.json and the graphs)")
+    ap.add_argument("--rebuild", action="store_true",
+                    help="rebuild the graphs of a bundle already at the current format (weights unchanged)")
     args = ap.parse_args(argv)
     try:
-        print(regraph(args.bundle, args.keep))
+        print(regraph(args.bundle, args.keep, args.rebuild))
     except RegraphError as err:
         print(f"regraph: {err}", file=sys.stderr)
         return 1

@@ -1,16 +1,18 @@
-"""The int8 text head: per-output-channel symmetric 8-bit weights and per-row 8-bit activations, in plain ONNX ops
-(MatMulInteger), which onnxruntime's CPU EP runs as an integer GEMM with the weights packed once at load.
+"""The int8 text head: per-output-channel symmetric 8-bit weights and per-row 8-bit activations, in ONNX ops
+onnxruntime's CPU EP runs as one integer GEMM with the weights packed once at load (com.microsoft
+MatMulIntegerToFloat, which applies each channel's scale as it writes the GEMM's output).
 
 Why not MatMulNBits for it: the cost of MLAS's int4 kernel grows almost row for row, so a batch-8 step cost the
 demo model's 128 x 32000 lm_head 6.4x a batch-1 step; the integer GEMM costs 2.8-4.9x
 (docs/step-profile.md). llama.cpp's int4 formats keep the output matrix at 6 or 8 bits for the same reason of
 accuracy. Each row's activations get their own scale, so a row's logits never depend on the other rows of the
-batch (onnxruntime's DynamicQuantizeMatMul scales the whole batch at once) and are exact integer sums.
+batch (onnxruntime's DynamicQuantizeMatMul scales the whole batch at once) and are exact integer sums. The row's
+scale is applied last, by one Mul: MatMulIntegerToFloat takes only one scale for all of A's rows.
 
 What the graph computes for x [B, K] and W [N, K] (every step a float32 operation, reproduced by `reference`):
     w_scale[n] = max_k |W[n, k]| / 127                 q[n, k] = round(W[n, k] / w_scale[n])  in -127..127
     x_scale[b] = max(max_k |x[b, k]|, 1e-30) / 127      u[b, k] = round_half_even(x[b, k] / x_scale[b]) + 128
-    logits[b, n] = (float(sum_k (u[b, k] - 128) * q[n, k]) * x_scale[b]) * w_scale[n]
+    logits[b, n] = (float(sum_k (u[b, k] - 128) * q[n, k]) * w_scale[n]) * x_scale[b]
 """
 from __future__ import annotations
 
@@ -39,4 +41,4 @@ def reference(x: np.ndarray, q: np.ndarray, scales: np.ndarray) -> np.ndarray:
     x_scale = np.maximum(np.abs(x).max(1, keepdims=True), TINY) / np.float32(QMAX)
     u = np.rint(x / x_scale).astype(np.int64)  # the uint8 code minus its zero point
     acc = (u @ q.T.astype(np.int64)).astype(np.float32)
-    return (acc * x_scale) * scales[None, :]
+    return (acc * scales[None, :]) * x_scale

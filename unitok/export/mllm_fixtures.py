@@ -1,7 +1,8 @@
 """Fixtures for test/mllm-graphs.test.ts: the tiny MLLM's graphs at every precision, inputs and PyTorch outputs.
 
-Layout of out_dir: fp32/, fp16/, int4/ (the graphs of build_mllm_graphs), int4_lm8/ (the 8-bit lm_head alone) and
-tensors.json + .bin (save_tensors).
+Layout of out_dir: fp32/, fp16/, int4/ (the graphs of build_mllm_graphs), int4_lm8/ (the 8-bit lm_head alone),
+argmax/ (lm_head's argmax alone, logits [B, V] -> argmax [B], at two vocabulary sizes: argmax_256.onnx, a
+multiple of its block, and argmax_300.onnx, padded) and tensors.json + .bin (save_tensors).
 The llm scenario is a ragged batch of two rows (prefills of different lengths, then S=1 steps together); the depth
 scenario is the K positions of one visual token, with the released recompute-all logits as the reference.
 References come from the fp32 model and, suffixed `_int4`, from the model with the int4 graphs' dequantised
@@ -13,6 +14,7 @@ import copy
 import os
 
 import torch
+from onnx import TensorProto
 from torch import nn
 
 from ..mllm_config import get_mllm_config
@@ -21,7 +23,8 @@ from ..modules.mllm import UniTokMLLM
 from ..tensorio import save_tensors
 from .int4 import dequantize_int4, quantize_int4
 from .int8 import quantize_int8_rows, reference
-from .mllm_graphs import INT4_BLOCK_SIZE, PRECISIONS, build_mllm_graphs
+from .mllm_graphs import INT4_BLOCK_SIZE, PRECISIONS, argmax_rows, build_mllm_graphs
+from .onnx_builder import GraphBuilder
 
 PREFILL = (5, 3)  # prompt lengths of the two llm rows (right-padded to the longer one for the prefill call)
 STEPS = 3  # single-token steps after the prefill, both rows at once
@@ -95,6 +98,11 @@ def write_fixtures(out_dir: str) -> None:
     for dtype in PRECISIONS:
         build_mllm_graphs(weights, cfg, dtype, os.path.join(out_dir, dtype))
     build_mllm_graphs(weights, cfg, "int4", os.path.join(out_dir, "int4_lm8"), graphs=("lm_head",), lm_head_bits=8)
+    for vocab in (256, 300):
+        g = GraphBuilder(f"argmax_{vocab}", os.path.join(out_dir, "argmax"))
+        argmax_rows(g, g.input("logits", TensorProto.FLOAT, ["batch_size", vocab]), vocab, "argmax")
+        g.output("argmax", "argmax", TensorProto.INT64, ["batch_size"])
+        g.save()
 
     g = torch.Generator().manual_seed(1)
     x = {

@@ -40,6 +40,7 @@ INT4_BLOCK_SIZES = (16, 32, 64, 128, 256)
 # lm_head of an int4 bundle: 4-bit MatMulNBits like every other Linear, or 8-bit weights through MatMulInteger
 # (export/int8.py), which batches far better on CPU (docs/step-profile.md). Other EPs may lack MatMulInteger.
 LM_HEAD_BITS = (4, 8)
+ARGMAX_BLOCK = 128  # lm_head's argmax: the vocabulary in blocks of this many (argmax_rows)
 B, S = "batch_size", "sequence_length"
 
 
@@ -118,7 +119,9 @@ class _Emitter:
 
     def linear_int8(self, x: str, name: str, w: np.ndarray) -> str:
         """x [B, K] @ w[N, K]^T with 8-bit weights and per-row 8-bit activations (export/int8.py spells out the
-        arithmetic): quantise each row, MatMulInteger, then scale by the row's and the channel's scale."""
+        arithmetic): quantise each row, one MatMulIntegerToFloat (the integer GEMM, each channel's scale applied
+        as it writes its output), then the row's scale. Before, a MatMulInteger, a Cast and two Muls each made a
+        pass over the [B, V] result: at batch 8 on the demo model they cost as much as the GEMM."""
         q, w_scale = quantize_int8_rows(w)
         p = f"/{name}"
         row_max = self.g.op("ReduceMax", [self.g.op("Abs", [x], name=f"{p}/Abs")], name=f"{p}/ReduceMax",
@@ -131,12 +134,15 @@ class _Emitter:
         zero = np.array(A_ZERO_POINT, np.float32)
         codes = self.g.op("Add", [codes, self.g.constant(f"{name}.zero_point_f", zero)], name=f"{p}/Add")
         codes = self.g.op("Cast", [codes], name=f"{p}/Cast", to=TensorProto.UINT8)
-        acc = self.g.op("MatMulInteger", [codes, self.g.weight(f"{name}.weight_q8", np.ascontiguousarray(q.T)),
-                                          self.g.constant(f"{name}.zero_point", zero.astype(np.uint8))],
-                        name=f"{p}/MatMulInteger")
-        y = self.g.op("Cast", [acc], name=f"{p}/CastAcc", to=TensorProto.FLOAT)
-        y = self.g.op("Mul", [y, x_scale], name=f"{p}/MulRowScale")
-        return self.g.op("Mul", [y, self.g.weight(f"{name}.scales", w_scale[None, :])], name=f"{p}/MulScale")
+        # a_scale 1: the product a_scale * b_scale[n] the kernel forms is b_scale[n] itself, so each output is
+        # float(acc) * w_scale[n] in one rounding.
+        y = self.g.op("MatMulIntegerToFloat",
+                      [codes, self.g.weight(f"{name}.weight_q8", np.ascontiguousarray(q.T)),
+                       self.g.constant(f"{name}.a_scale", np.array(1, np.float32)),
+                       self.g.weight(f"{name}.scales", w_scale),
+                       self.g.constant(f"{name}.zero_point", zero.astype(np.uint8))],
+                      name=f"{p}/MatMulIntegerToFloat", domain=MS)
+        return self.g.op("Mul", [y, x_scale], name=f"{p}/MulRowScale")
 
     def layer_norm(self, x: str, name: str, eps: float) -> str:
         return self.g.op("LayerNormalization", [x, self.vector(f"{name}.weight"), self.vector(f"{name}.bias")],
@@ -163,10 +169,12 @@ class _Emitter:
         return y
 
     def logits_output(self, x: str, shape: list) -> None:
-        """Logits leave every graph as float32: samplers read Float32Array and fp16 would round the softmax input."""
+        """Logits leave every graph as float32: samplers read Float32Array and fp16 would round the softmax input.
+        The producing node's output is renamed rather than copied through an Identity, which ORT keeps when its
+        output is a graph output (a pass over [B, V] per step)."""
         if self.prec.io != np.float32:
             x = self.g.op("Cast", [x], name="/logits/Cast", to=TensorProto.FLOAT)
-        self.g.output(x, "logits", TensorProto.FLOAT, shape)
+        self.g.output(x, "logits", TensorProto.FLOAT, shape, rename=True)
 
     # -- Llama decoder stack -----------------------------------------------------------------------------------
     def rotary_caches(self, rows: int) -> tuple[str, str]:
@@ -410,6 +418,31 @@ def _llm(e: _Emitter) -> None:
     e.kv_outputs(new_kv, S)
 
 
+def argmax_rows(g: GraphBuilder, x: str, vocab: int, out: str) -> str:
+    """Appends to g each row's best index of x [B, V] (the lowest on ties), as `out` [B] int64, in two levels: the
+    maxima of blocks of ARGMAX_BLOCK (a vectorised ReduceMax), the first block holding the row's maximum, then the
+    first maximum inside it. ORT's ArgMax is a scalar loop: over 32000 logits it cost 27 us a row, as much
+    at batch 8 as the lm_head's integer GEMM (docs/step-profile.md). A V that is no multiple of the block is
+    padded with -inf, which comes after every real value and so never wins a tie."""
+    a, n = "/argmax", ARGMAX_BLOCK
+    i64 = lambda name, v: g.constant(f"{a}/{name}", np.array(v, np.int64))  # noqa: E731
+    blocks = -(-vocab // n)
+    if blocks * n != vocab:
+        x = g.op("Pad", [x, i64("pads", [0, 0, 0, blocks * n - vocab]),
+                         g.constant(f"{a}/neg_inf", np.array(-np.inf, np.float32))], name=f"{a}/Pad")
+    x = g.op("Reshape", [x, i64("blocks", [0, blocks, n])], name=f"{a}/Reshape")  # [B, blocks, n]
+    block_max = g.op("ReduceMax", [x], name=f"{a}/ReduceMax", axes=[-1], keepdims=0)  # [B, blocks]
+    block = g.op("ArgMax", [block_max], name=f"{a}/ArgMaxBlock", axis=-1, keepdims=1,
+                 select_last_index=0)  # [B, 1]
+    index = g.op("Expand", [g.op("Unsqueeze", [block, i64("axes", [-1])], name=f"{a}/Unsqueeze"),
+                            i64("row", [1, 1, n])], name=f"{a}/Expand")  # [B, 1, n]
+    row = g.op("GatherElements", [x, index], name=f"{a}/GatherBlock", axis=1)  # [B, 1, n]
+    inner = g.op("ArgMax", [row], name=f"{a}/ArgMaxInner", axis=-1, keepdims=0, select_last_index=0)  # [B, 1]
+    first = g.op("Mul", [block, i64("block_size", n)], name=f"{a}/BlockStart")
+    best = g.op("Add", [first, inner], name=f"{a}/Add")
+    return g.op("Squeeze", [best, i64("squeeze", [-1])], name=f"{a}/Squeeze", outputs=[out])[0]
+
+
 def _lm_head(e: _Emitter) -> None:
     """The text head in a graph of its own: ORT runs every node that feeds a graph output, fetched or not, so
     inside `llm` it cost image steps (which read only `hidden`) the whole vocabulary projection; alone, it runs
@@ -419,8 +452,8 @@ def _lm_head(e: _Emitter) -> None:
     e.logits_output(y, [B, e.cfg.vocab_size])
     # Greedy rows need only each row's best token: fetching `argmax` alone leaves the logits inside ORT
     # (onnxruntime-node copies every fetched output into a new JavaScript array: [B, V] floats per step).
-    # select_last_index 0: the lowest id on ties, as the engine's argmax and the reference loop.
-    e.g.op("ArgMax", ["logits"], name="/argmax/ArgMax", outputs=["argmax"], axis=-1, keepdims=0, select_last_index=0)
+    # The lowest id on ties, as the engine's argmax and the reference loop.
+    argmax_rows(e.g, "logits", e.cfg.vocab_size, "argmax")
     e.g.output("argmax", "argmax", TensorProto.INT64, [B])
 
 

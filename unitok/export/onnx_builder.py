@@ -49,9 +49,15 @@ class GraphBuilder:
         self.inputs.append(helper.make_tensor_value_info(name, elem_type, shape))
         return name
 
-    def output(self, value: str, name: str, elem_type: int, shape: list) -> str:
-        """Expose `value` as graph output `name` (through an Identity when the names differ)."""
-        if value != name:
+    def output(self, value: str, name: str, elem_type: int, shape: list, rename: bool = False) -> str:
+        """Expose `value` as graph output `name`: through an Identity when the names differ, or with rename the
+        node that makes `value` writes `name` instead (every later reference to `value` must use `name`)."""
+        producer = next((n for n in self.nodes if value in n.output), None) if rename and value != name else None
+        if producer is not None:
+            producer.output[list(producer.output).index(value)] = name
+            for n in self.nodes:
+                n.input[:] = [name if i == value else i for i in n.input]
+        elif value != name:
             self.op("Identity", [value], name=f"/output/{name}", outputs=[name])
         self.outputs.append(helper.make_tensor_value_info(name, elem_type, shape))
         return name
