@@ -363,3 +363,18 @@ def test_reconstruction_oracle_reports_what_each_shape_reads_as(tokenizer_model)
     assert report["images"] == 6 and 0 <= report["shape_accuracy"] <= 1
     assert sum(report["read_as"].values()) == 6
     assert all(k.split("->")[0] in world.SHAPES for k in report["read_as"])
+
+
+def test_shape_readout_reads_one_shape_scenes_and_reaches_the_image_embedding(tokenizer_model):
+    scenes = [world.make_scene("train", i) for i in range(12)]
+    single = [s for s in scenes if len(s.shapes) == 1]
+    assert single and len(single) < len(scenes)
+    readout = train_tokenizer.ShapeReadout(tokenizer_model.cfg.embed_dim)
+    img = torch.randn(len(scenes), tokenizer_model.cfg.embed_dim, requires_grad=True)
+    loss, acc = readout(img, scenes)
+    assert loss.item() > 0 and 0 <= acc <= 1
+    loss.backward()
+    rows = img.grad.abs().sum(1)
+    assert all((rows[i] > 0) == (len(s.shapes) == 1) for i, s in enumerate(scenes))  # only one-shape scenes count
+    none, nan = readout(img, [s for s in scenes if len(s.shapes) > 1])
+    assert none.item() == 0 and nan != nan

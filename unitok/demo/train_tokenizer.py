@@ -36,7 +36,8 @@ from ..export.tokenizer_onnx import load_released_tokenizer, save_released_token
 from ..modules.unitok import UniTok
 from ..clip_tokenizer import VOCAB_SIZE as CLIP_VOCAB_SIZE
 from . import language, world
-from .common import RunningMean, StepProgress, add_run_args, lr_at, resume, save_checkpoint, setup_torch
+from .common import (RunningMean, StepProgress, add_run_args, load_checkpoint, lr_at, resume, save_checkpoint,
+                     setup_torch)
 
 BETA = 0.25
 # The paper's lambda_contra is 1. On the demo tokenizer 1 cost ~3 dB of training PSNR by step 500 (21.7 dB vs
@@ -144,6 +145,28 @@ def label_loss(model: UniTok, img: torch.Tensor, scenes: list, device, train_tex
     return loss / 2
 
 
+class ShapeReadout(torch.nn.Module):
+    """A training-only linear read-out of each one-shape scene's shape from its CLIP image embedding (never saved
+    with the tokenizer). The label loss cannot bring shape into the pooled embedding on its own: the text tower
+    gives the three shape templates one embedding, so its gradient towards shape is zero, and the image embedding
+    carries no shape for the text tower to learn from (docs/demo-training.md, run 12). This read-out's own weights
+    break that deadlock: its gradient asks the encoder (through the quantiser's straight-through estimator) to put
+    shape into the codes' pooled features, where a later CLIP-only stage can align the text tower with it."""
+
+    def __init__(self, embed_dim: int):
+        super().__init__()
+        self.head = torch.nn.Linear(embed_dim, len(world.SHAPES))
+
+    def forward(self, img: torch.Tensor, scenes: list) -> tuple[torch.Tensor, float]:
+        """(cross-entropy over the batch's one-shape scenes, their accuracy); (0, nan) when there are none."""
+        single = [i for i, s in enumerate(scenes) if len(s.shapes) == 1]
+        if not single:
+            return img.sum() * 0, float("nan")
+        target = torch.tensor([world.SHAPES.index(scenes[i].shapes[0].shape) for i in single], device=img.device)
+        logits = self.head(img[single])
+        return F.cross_entropy(logits, target), (logits.argmax(1) == target).float().mean().item()
+
+
 def clip_loss(model: UniTok, img: torch.Tensor, texts: list[str], device) -> torch.Tensor:
     """Symmetric InfoNCE of image embeddings img [B, D] (image_embedding) against the texts' embeddings."""
     tokens = torch.from_numpy(world.clip_tokenize(texts, model.cfg.text_context_length)).to(device)
@@ -197,7 +220,8 @@ def heldout_psnr(model: UniTok, count: int, device, batch: int = 16) -> dict:
 
 def train(out: str, steps: int, batch: int, lr: float, minutes: float | None, restart_every: int,
           save_every: int, threads: int | None, eval_images: int, vq_start: int = 0,
-          clip_weight: float = CLIP_WEIGHT, label_weight: float = LABEL_WEIGHT, edge_weight: float = 0.0) -> dict:
+          clip_weight: float = CLIP_WEIGHT, label_weight: float = LABEL_WEIGHT, edge_weight: float = 0.0,
+          readout_weight: float = 0.0) -> dict:
     device = setup_torch(threads)
     os.makedirs(out, exist_ok=True)
     cfg = get_tokenizer_config("demo")
@@ -207,23 +231,34 @@ def train(out: str, steps: int, batch: int, lr: float, minutes: float | None, re
     opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=0.01)
     state_path = os.path.join(out, STATE_FILE)
     step, elapsed = resume(state_path, model, opt, "tokenizer")
+    # The read-out has its own optimiser and file, so a run can resume with or without it.
+    readout = ShapeReadout(cfg.embed_dim).to(device) if readout_weight else None
+    readout_opt = torch.optim.AdamW(readout.parameters(), lr=lr, betas=(0.9, 0.95)) if readout else None
+    saved_readout = load_checkpoint(state_path + ".readout") if readout else None
+    if saved_readout:
+        readout.load_state_dict(saved_readout["readout"])
+        readout_opt.load_state_dict(saved_readout["opt"])
     usage = torch.zeros(cfg.num_codebooks, cfg.codebook_size, device=device)
     gen = torch.Generator().manual_seed(step)
     progress, avg = StepProgress("tokenizer", steps, step), RunningMean()
     t_start = time.monotonic() - elapsed
 
     def checkpoint():
+        if readout:  # written first: a checkpoint is never newer than its read-out
+            save_checkpoint(state_path + ".readout", {"readout": readout.state_dict(), "opt": readout_opt.state_dict()})
         save_checkpoint(state_path, {"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
                                      "elapsed": time.monotonic() - t_start})
 
     model.train()
+    optimizers = [o for o in (opt, readout_opt) if o is not None]
     while step < steps:
         if minutes is not None and time.monotonic() - t_start > minutes * 60:
             print(f"\nwall-clock budget of {minutes} min spent at step {step}; stopping", flush=True)
             break
         time_frac = (time.monotonic() - t_start) / (minutes * 60) if minutes else 0.0
-        for g in opt.param_groups:
-            g["lr"] = lr_at(step, steps, lr, warmup=50, time_frac=time_frac)
+        for o in optimizers:
+            for g in o.param_groups:
+                g["lr"] = lr_at(step, steps, lr, warmup=50, time_frac=time_frac)
         imgs, texts, scenes = batch_for_step(step, batch)
         x = torch.from_numpy(world.to_pixels(imgs)).to(device)
         weight = foreground_weights(imgs, [s.background for s in scenes], edge_weight).to(device)
@@ -241,10 +276,17 @@ def train(out: str, steps: int, batch: int, lr: float, minutes: float | None, re
         cl = clip_loss(model, img, texts, device)
         lab = label_loss(model, img, scenes, device)
         loss = rec_loss + vq + clip_weight * cl + label_weight * lab
-        opt.zero_grad(set_to_none=True)
+        shown = {}
+        if readout:
+            ro, ro_acc = readout(img, scenes)
+            loss = loss + readout_weight * ro
+            shown = {"readout": ro.item(), **({"readout_acc": ro_acc} if ro_acc == ro_acc else {})}
+        for o in optimizers:
+            o.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        for o in optimizers:
+            o.step()
         with torch.no_grad():
             for k, cb in enumerate(model.quantizer.codebooks):
                 hits = torch.bincount(codes[:, k].flatten(), minlength=cfg.codebook_size).float()
@@ -255,7 +297,7 @@ def train(out: str, steps: int, batch: int, lr: float, minutes: float | None, re
             restart_dead_codes(model, usage, chunks, gen)
         used = sum(len(torch.unique(codes[:, k])) for k in range(cfg.num_codebooks)) / cfg.num_codebooks
         figures = avg.add(loss=loss.item(), psnr=10 * math.log10(4.0 / max(mse.item(), 1e-10)), vq=vq.item(),
-                          clip=cl.item(), label=lab.item(), codes_per_batch=used)
+                          clip=cl.item(), label=lab.item(), codes_per_batch=used, **shown)
         progress.update(step, figures, force=step == steps)
         if step % save_every == 0:
             checkpoint()
@@ -264,7 +306,8 @@ def train(out: str, steps: int, batch: int, lr: float, minutes: float | None, re
     model.eval()
     save_released_tokenizer(model.cpu(), os.path.join(out, RELEASED_FILE))
     metrics = {"steps": step, "batch": batch, "clip_weight": clip_weight, "label_weight": label_weight,
-               "edge_weight": edge_weight, "train_minutes": (time.monotonic() - t_start) / 60,
+               "edge_weight": edge_weight, "readout_weight": readout_weight,
+               "train_minutes": (time.monotonic() - t_start) / 60,
                "heldout": heldout_psnr(model, eval_images, torch.device("cpu"))}
     with open(os.path.join(out, "tokenizer_metrics.json"), "w") as f:
         json.dump(metrics, f, indent=2)
@@ -413,6 +456,9 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--edge-weight", type=float, default=0.0,
                     help="extra reconstruction loss weight on pixels near colour edges (foreground_weights), in the "
                          "main stage or with --decoder-only")
+    ap.add_argument("--readout-weight", type=float, default=0.0,
+                    help="weight of a training-only linear read-out of shape from the CLIP image embedding "
+                         "(ShapeReadout), to bring shape into the pooled embedding; main stage only")
     ap.add_argument("--clip-only", action="store_true",
                     help="fine-tune only the CLIP side (text tower, fc_norm, projection) of the finished run (codes, "
                          "decoder and everything the MLLM uses unchanged; see finetune_clip)")
@@ -426,5 +472,6 @@ def main(argv: list[str]) -> int:
                          args.eval_images, args.edge_weight)
         return 0
     train(args.out, args.steps, args.batch, args.lr, args.minutes, args.restart_every, args.save_every,
-          args.threads, args.eval_images, args.vq_start, args.clip_weight, args.label_weight, args.edge_weight)
+          args.threads, args.eval_images, args.vq_start, args.clip_weight, args.label_weight, args.edge_weight,
+          args.readout_weight)
     return 0
