@@ -32,10 +32,35 @@ DTYPE, ACCURACY_LEVEL = "int4", 4
 
 def _label_note(tok: dict) -> str:
     weight = tok.get("label_weight")
-    if not weight:
+    note = "" if not weight else (f", plus a label loss (weight {weight:g}): each one-shape image's embedding picks "
+                                  "its shape and colour among the zero-shot templates' texts")
+    if tok.get("readout_weight"):
+        note += (f", plus a training-only linear read-out of each one-shape image's shape from its embedding (weight "
+                 f"{tok['readout_weight']:g}; not part of the model)")
+    return note
+
+
+def _edge_note(tok: dict) -> str:
+    weight = tok.get("edge_weight")
+    return "" if not weight else f"; pixels within 2 px of a colour edge {weight:g}x more, so corners stay sharp"
+
+
+def _tokenizer_command(tok: dict) -> str:
+    """The main stage's command line, with the loss weights this run used."""
+    flags = [f"--minutes {round(tok.get('train_minutes', 28))}"]
+    if tok.get("edge_weight"):
+        flags.append(f"--edge-weight {tok['edge_weight']:g}")
+    if tok.get("readout_weight"):
+        flags.append(f"--readout-weight {tok['readout_weight']:g}")
+    return f"python3 -m unitok train-tokenizer --out runs/demo {' '.join(flags)}"
+
+
+def _clip_commands(tok: dict) -> str:
+    """The CLIP-only rounds, when this run had them (runs 11-16 did; they change nothing the MLLM reads)."""
+    if not tok.get("clip_finetune"):
         return ""
-    return (f", plus a label loss (weight {weight:g}): each one-shape image's embedding picks its shape and colour "
-            "among the zero-shot templates' texts")
+    return ("python3 -m unitok train-tokenizer --out runs/demo --clip-only --steps 600 --batch 64 --lr 1e-3 --minutes 10\n"
+            "python3 -m unitok train-tokenizer --out runs/demo --clip-only --steps 800 --batch 64 --lr 5e-4 --minutes 8\n")
 
 
 def _load(path: str) -> dict:
@@ -158,7 +183,7 @@ One command per stage, each resumable, on the project's 2-core CPU (`python3 -m 
 
 1. `train-tokenizer` ({tok.get('steps', '?')} steps x {tok.get('batch', '?')} images, {tok.get('train_minutes', 0):.0f} min):
    tokenizer preset `demo` (8 x 8 visual tokens, 8 codebooks x 256 x 8-d codes, {params / 1e6:.1f} M
-   parameters). Loss: MSE + L1 reconstruction (shape pixels weighted 8x: they are a few percent of an image),
+   parameters). Loss: MSE + L1 reconstruction (shape pixels weighted 8x: they are a few percent of an image{_edge_note(tok)}),
    VQ codebook/commitment loss (beta 0.25, straight-through), image-text contrastive loss (weight {tok.get('clip_weight', 0.1):g}) against its
    own text tower, which reads open_clip's BPE ids (vocab 49408, context 77, as released; `unitok/clip_tokenizer.py`),
    on descriptions in the prompt grammar and zero-shot-style texts ("a photo of a circle"){_label_note(tok)}. The first steps train a plain autoencoder; the codebooks are then seeded
@@ -231,13 +256,11 @@ most common colour of the border pixels.
 - Bundle size: {human_bytes(size)} ({DTYPE} MLLM graphs, fp32 tokenizer graphs).
 
 Rebuild (this model's recipe; the budgets are wall-clock minutes, so the step counts depend on the machine and
-on what else runs on it; the two `--clip-only` rounds change nothing the MLLM reads, so they may run beside it):
+on what else runs on it{"; the `--clip-only` rounds change nothing the MLLM reads, so they may run beside it" if tok.get("clip_finetune") else ""}):
 
 ```sh
-python3 -m unitok train-tokenizer --out runs/demo --minutes 28
-python3 -m unitok train-tokenizer --out runs/demo --clip-only --steps 600 --batch 64 --lr 1e-3 --minutes 10
-python3 -m unitok train-tokenizer --out runs/demo --clip-only --steps 800 --batch 64 --lr 5e-4 --minutes 8
-python3 -m unitok train-mllm --out runs/demo --minutes {round(mllm.get('train_minutes', 70))}
+{_tokenizer_command(tok)}
+{_clip_commands(tok)}python3 -m unitok train-mllm --out runs/demo --minutes {round(mllm.get('train_minutes', 70))}
 python3 -m unitok evaluate --run runs/demo --dtype int4 {sampling_flags} \\
   --out runs/demo/eval_int4.json --sheet runs/demo/samples.png
 python3 -m unitok build-demo-bundle --run runs/demo --image-sampling '{json.dumps(image_sampling)}'
