@@ -66,16 +66,7 @@ export async function engineClient(
     label: `${multiStep}${runners ? `, ${runners} runner${runners > 1 ? 's' : ''}` : ''}`,
     async chat(i, temperature) {
       const start = performance.now();
-      const stream = await engine.submitChat({
-        id: `bench-${i}`,
-        n: 1,
-        signal,
-        messages: [{ role: 'user', content: [{ type: 'text', text: prompt(i) }] }],
-        sampling: { temperature, topK: 0, topP: 1, seed: i },
-        maxTokens: tokens,
-        stop: [],
-        ignoreEos,
-      });
+      const stream = await engine.submitChat(engineChat({ tokens, ignoreEos }, i, temperature, signal));
       const trace: Trace = { start, chunks: [], outputTokens: 0 };
       for await (const e of stream) {
         if (e.type === 'text') trace.chunks.push({ at: performance.now(), tokens: e.tokens });
@@ -101,6 +92,23 @@ export async function engineClient(
     close: () => engine.close(),
   };
 }
+
+/** Stream i's chat request to an in-process engine: bench prompt i, seed i, TOKENS tokens. */
+export const engineChat = (
+  { tokens, ignoreEos = true }: Pick<BenchTarget, 'tokens' | 'ignoreEos'>,
+  i: number,
+  temperature: number,
+  signal: AbortSignal,
+) => ({
+  id: `bench-${i}`,
+  n: 1,
+  signal,
+  messages: [{ role: 'user' as const, content: [{ type: 'text' as const, text: prompt(i) }] }],
+  sampling: { temperature, topK: 0, topP: 1, seed: i },
+  maxTokens: tokens,
+  stop: [],
+  ignoreEos,
+});
 
 /** The model a running server serves. */
 const servedModel = async (url: string) =>

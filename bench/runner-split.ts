@@ -8,7 +8,7 @@ import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { startEngine } from '../src/model/main-thread/engine.ts';
 import type { SchedulerStats } from '../src/model/main-thread/scheduler.ts';
-import { prompt } from './clients.ts';
+import { engineChat } from './clients.ts';
 
 const { values } = parseArgs({
   options: {
@@ -25,16 +25,7 @@ if (engine.info().status !== 'ready') throw new Error(engine.info().statusMessag
 const signal = new AbortController().signal;
 
 async function stream(i: number, temperature: number): Promise<number> {
-  const events = await engine.submitChat({
-    id: `split-${i}`,
-    n: 1,
-    signal,
-    messages: [{ role: 'user', content: [{ type: 'text', text: prompt(i) }] }],
-    sampling: { temperature, topK: 0, topP: 1, seed: i },
-    maxTokens: TOKENS,
-    stop: [],
-    ignoreEos: true,
-  });
+  const events = await engine.submitChat(engineChat({ tokens: TOKENS }, i, temperature, signal));
   let tokens = 0;
   for await (const e of events) if (e.type !== 'text') tokens = e.completionTokens;
   return tokens;
