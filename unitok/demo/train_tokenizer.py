@@ -223,7 +223,7 @@ def heldout_psnr(model: UniTok, count: int, device, batch: int = 16) -> dict:
 
 def train(out: str, steps: int, batch: int, lr: float, minutes: float | None, restart_every: int,
           save_every: int, threads: int | None, eval_images: int, vq_start: int = 0,
-          clip_weight: float = CLIP_WEIGHT, label_weight: float = LABEL_WEIGHT, edge_weight: float = 0.0,
+          clip_weight: float = CLIP_WEIGHT, label_weight: float = LABEL_WEIGHT, edge_weight: float = EDGE_WEIGHT,
           readout_weight: float = 0.0) -> dict:
     device = setup_torch(threads)
     os.makedirs(out, exist_ok=True)
