@@ -7,6 +7,7 @@
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
+import { Mulberry32 } from '../src/model/protocol/rng.ts';
 import { sessionOptions } from '../src/model/worker-thread/devices.ts';
 
 const { values } = parseArgs({
@@ -27,13 +28,12 @@ const BATCHES = [1, 4, 8];
 
 /** Seeded hidden rows in [-2, 2). */
 function hidden(batch: number, seed: number): ort.Tensor {
-  const x = new Float32Array(batch * D);
-  let s = seed >>> 0;
-  for (let i = 0; i < x.length; i++) {
-    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    x[i] = ((s >>> 8) / 2 ** 24 - 0.5) * 4;
-  }
-  return new ort.Tensor('float32', x, [batch, D]);
+  const rng = new Mulberry32(seed);
+  return new ort.Tensor(
+    'float32',
+    Float32Array.from({ length: batch * D }, () => (rng.uniform() - 0.5) * 4),
+    [batch, D],
+  );
 }
 
 const first = await sessions[0].run({ hidden: hidden(8, 7) });

@@ -283,7 +283,7 @@ def train(out: str, steps: int, batch: int, lr: float, minutes: float | None, re
         if readout:
             ro, ro_acc = readout(img, scenes)
             loss = loss + readout_weight * ro
-            shown = {"readout": ro.item(), **({"readout_acc": ro_acc} if ro_acc == ro_acc else {})}
+            shown = {"readout": ro.item(), **({} if math.isnan(ro_acc) else {"readout_acc": ro_acc})}
         for o in optimizers:
             o.zero_grad(set_to_none=True)
         loss.backward()

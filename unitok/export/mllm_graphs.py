@@ -37,8 +37,9 @@ INT4_BLOCK_SIZE = 32  # the default: the WebGPU fast path and genai's default
 # MatMulNBits takes any power of two from 16; on CPU a larger block reads fewer scales per weight and runs
 # MLAS's int8 kernel closer to the memory bandwidth (bench/matmul-nbits.ts: docs/step-profile.md).
 INT4_BLOCK_SIZES = (16, 32, 64, 128, 256)
-# lm_head of an int4 bundle: 4-bit MatMulNBits like every other Linear, or 8-bit weights through MatMulInteger
-# (export/int8.py), which batches far better on CPU (docs/step-profile.md). Other EPs may lack MatMulInteger.
+# lm_head of an int4 bundle: 4-bit MatMulNBits like every other Linear, or 8-bit weights through
+# MatMulIntegerToFloat (export/int8.py), which batches far better on CPU (docs/step-profile.md). Other EPs may
+# lack it.
 LM_HEAD_BITS = (4, 8)
 ARGMAX_BLOCK = 128  # lm_head's argmax: the vocabulary in blocks of this many (argmax_rows)
 B, S = "batch_size", "sequence_length"
