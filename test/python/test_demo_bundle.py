@@ -57,3 +57,19 @@ def test_sample_has_core_questions(kind):
     with open(os.path.join(SAMPLE, "heldout.json")) as f:
         scenes = json.load(f)["scenes"]
     assert sum(q["kind"] == kind for s in scenes for q in s["qa"]) >= 16
+
+
+def test_model_card_rebuild_commands_follow_the_run_metrics():
+    """The card's rebuild commands give the later stages with the flags their metrics recorded, in run order."""
+    from unitok.demo.bundle import _finetune_commands
+
+    assert _finetune_commands({}) == ""
+    tok = {"decoder_finetune": {"steps": 900, "batch": 16, "lr": 5e-4, "train_minutes": 12.4, "edge_weight": 16.0},
+           "clip_finetune": {"steps": 800, "batch": 64, "lr": 5e-4, "train_minutes": 2.1}}
+    lines = _finetune_commands(tok).splitlines()
+    assert lines == ["python3 -m unitok train-tokenizer --out runs/demo --decoder-only --batch 16 --lr 0.0005 "
+                     "--minutes 12 --edge-weight 16",
+                     "python3 -m unitok train-tokenizer --out runs/demo --clip-only --steps 800 --batch 64 --lr 0.0005 "
+                     "--minutes 3"]
+    legacy = _finetune_commands({"clip_finetune": {"steps": 800, "batch": 64, "train_minutes": 2.1}}).splitlines()
+    assert len(legacy) == 2 and all("--clip-only" in line for line in legacy)

@@ -55,12 +55,23 @@ def _tokenizer_command(tok: dict) -> str:
     return f"python3 -m unitok train-tokenizer --out runs/demo {' '.join(flags)}"
 
 
-def _clip_commands(tok: dict) -> str:
-    """The CLIP-only rounds, when this run had them (runs 11-16 did; they change nothing the MLLM reads)."""
-    if not tok.get("clip_finetune"):
-        return ""
-    return ("python3 -m unitok train-tokenizer --out runs/demo --clip-only --steps 600 --batch 64 --lr 1e-3 --minutes 10\n"
-            "python3 -m unitok train-tokenizer --out runs/demo --clip-only --steps 800 --batch 64 --lr 5e-4 --minutes 8\n")
+def _finetune_commands(tok: dict) -> str:
+    """The stages after the main one, in the order they run: the decoder-only fine-tune, then the CLIP-only rounds
+    (which store means of post_quant_proj's features). Neither changes the codes."""
+    lines = []
+    ft = tok.get("decoder_finetune")
+    if ft:
+        flags = [f"--batch {ft['batch']}", f"--lr {ft.get('lr', 5e-4):g}", f"--minutes {round(ft['train_minutes'])}"]
+        flags += [f"--edge-weight {ft['edge_weight']:g}"] if ft.get("edge_weight") else []
+        lines.append(f"python3 -m unitok train-tokenizer --out runs/demo --decoder-only {' '.join(flags)}")
+    cf = tok.get("clip_finetune")
+    if cf and "lr" in cf:
+        lines.append(f"python3 -m unitok train-tokenizer --out runs/demo --clip-only --steps {cf['steps']} "
+                     f"--batch {cf['batch']} --lr {cf['lr']:g} --minutes {max(round(cf['train_minutes']) + 1, 2)}")
+    elif cf:  # runs 11-16 recorded no learning rate: their two rounds
+        lines += ["python3 -m unitok train-tokenizer --out runs/demo --clip-only --steps 600 --batch 64 --lr 1e-3 --minutes 10",
+                  "python3 -m unitok train-tokenizer --out runs/demo --clip-only --steps 800 --batch 64 --lr 5e-4 --minutes 8"]
+    return "".join(line + "\n" for line in lines)
 
 
 def _load(path: str) -> dict:
@@ -113,8 +124,8 @@ def model_card(run: str, ev: dict, size: int, image_sampling: dict) -> str:
     clip_note = ("" if not cf else f"\n   Then `train-tokenizer --clip-only` (the last round: {cf['steps']} steps x {cf['batch']} texts, "
                  f"{cf['train_minutes']:.0f} min): the text tower, fc_norm and projection alone, on stored means of "
                  "the image features, everything else frozen, so the codes did not change.")
-    decoder_note = clip_note + ("" if not ft else f"\n   Then `train-tokenizer --decoder-only` ({ft['steps']} steps, {ft['train_minutes']:.0f} min): "
-                    "the decoder alone, everything else frozen, so the codes did not change.")
+    decoder_note = ("" if not ft else f"\n   Then `train-tokenizer --decoder-only` ({ft['steps']} steps, {ft['train_minutes']:.0f} min): "
+                    "the decoder alone, everything else frozen, so the codes did not change.") + clip_note
     rec, zs, vqa, t2i, chat = (ev.get(k, {}) for k in ("reconstruction", "zero_shot", "vqa", "text_to_image", "chat"))
 
     def target(value, goal, fmt=_pct):
@@ -256,11 +267,11 @@ most common colour of the border pixels.
 - Bundle size: {human_bytes(size)} ({DTYPE} MLLM graphs, fp32 tokenizer graphs).
 
 Rebuild (this model's recipe; the budgets are wall-clock minutes, so the step counts depend on the machine and
-on what else runs on it{"; the `--clip-only` rounds change nothing the MLLM reads, so they may run beside it" if tok.get("clip_finetune") else ""}):
+on what else runs on it{"; the stages after the first change nothing the MLLM reads, so they may run beside it" if tok.get("clip_finetune") or tok.get("decoder_finetune") else ""}):
 
 ```sh
 {_tokenizer_command(tok)}
-{_clip_commands(tok)}python3 -m unitok train-mllm --out runs/demo --minutes {round(mllm.get('train_minutes', 70))}
+{_finetune_commands(tok)}python3 -m unitok train-mllm --out runs/demo --minutes {round(mllm.get('train_minutes', 70))}
 python3 -m unitok evaluate --run runs/demo --dtype int4 {sampling_flags} \\
   --out runs/demo/eval_int4.json --sheet runs/demo/samples.png
 python3 -m unitok build-demo-bundle --run runs/demo --image-sampling '{json.dumps(image_sampling)}'

@@ -368,7 +368,7 @@ def finetune_decoder(out: str, steps: int, batch: int, lr: float, minutes: float
     model.eval()
     save_released_tokenizer(model.cpu(), released)
     metrics = _load_json(os.path.join(out, "tokenizer_metrics.json"))
-    metrics["decoder_finetune"] = {"steps": step, "batch": batch, "edge_weight": edge_weight,
+    metrics["decoder_finetune"] = {"steps": step, "batch": batch, "lr": lr, "edge_weight": edge_weight,
                                    "train_minutes": (time.monotonic() - t_start) / 60}
     metrics["heldout"] = heldout_psnr(model, eval_images, torch.device("cpu"))
     with open(os.path.join(out, "tokenizer_metrics.json"), "w") as f:
@@ -425,7 +425,8 @@ def finetune_clip(out: str, steps: int, batch: int, lr: float, minutes: float | 
     model.eval()
     save_released_tokenizer(model.cpu(), released)
     metrics = _load_json(os.path.join(out, "tokenizer_metrics.json"))
-    metrics["clip_finetune"] = {"steps": step, "batch": batch, "pool": pool, "train_minutes": (time.monotonic() - t0) / 60,
+    metrics["clip_finetune"] = {"steps": step, "batch": batch, "lr": lr, "pool": pool,
+                                "train_minutes": (time.monotonic() - t0) / 60,
                                 "zero_shot": zero_shot(model, eval_images)}
     with open(os.path.join(out, "tokenizer_metrics.json"), "w") as f:
         json.dump(metrics, f, indent=2)
