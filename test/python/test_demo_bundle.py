@@ -71,5 +71,7 @@ def test_model_card_rebuild_commands_follow_the_run_metrics():
                      "--minutes 12 --edge-weight 16",
                      "python3 -m unitok train-tokenizer --out runs/demo --clip-only --steps 800 --batch 64 --lr 0.0005 "
                      "--minutes 3"]
+    tok["decoder_finetune"]["readout_weight"] = 4.0
+    assert _finetune_commands(tok).splitlines()[0].endswith("--edge-weight 16 --readout-weight 4")
     legacy = _finetune_commands({"clip_finetune": {"steps": 800, "batch": 64, "train_minutes": 2.1}}).splitlines()
     assert len(legacy) == 2 and all("--clip-only" in line for line in legacy)

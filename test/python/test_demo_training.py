@@ -353,7 +353,25 @@ def test_decoder_only_fine_tune_with_edge_weight_changes_the_decoder_only(tokeni
                                      threads=1, eval_images=4, edge_weight=16.0)
     after = load_released_tokenizer(str(tmp_path / train_tokenizer.RELEASED_FILE), "demo")[0].state_dict()
     assert {k.split(".")[0] for k in before if not torch.equal(before[k], after[k])} == {"decoder"}
-    assert json.loads((tmp_path / "tokenizer_metrics.json").read_text())["decoder_finetune"]["edge_weight"] == 16.0
+    ft = json.loads((tmp_path / "tokenizer_metrics.json").read_text())["decoder_finetune"]
+    assert ft["edge_weight"] == 16.0 and not ft["readout_weight"]
+
+
+def test_decoder_only_fine_tune_with_readout_keeps_the_codes(tokenizer_model, tmp_path):
+    """With a read-out, the fixed-codes stage also trains post_quant_proj and the CLIP image head; the encoder,
+    quant_proj, codebooks and text tower (what gives an image its codes, and the text side) stay as they were."""
+    from unitok.export.tokenizer_onnx import load_released_tokenizer, save_released_tokenizer
+
+    save_released_tokenizer(tokenizer_model, str(tmp_path / train_tokenizer.RELEASED_FILE))
+    before = {k: v.clone() for k, v in tokenizer_model.state_dict().items()}
+    train_tokenizer.finetune_decoder(str(tmp_path), steps=2, batch=4, lr=1e-3, minutes=None, save_every=10,
+                                     threads=1, eval_images=4, edge_weight=16.0, readout_weight=4.0)
+    after = load_released_tokenizer(str(tmp_path / train_tokenizer.RELEASED_FILE), "demo")[0].state_dict()
+    changed = {k.split(".")[0] for k in before if not torch.equal(before[k], after[k])}
+    assert changed == {"decoder", "post_quant_proj", "fc_norm", "projection"}
+    assert (tmp_path / "decoder_readout_train.pt").exists() and not (tmp_path / "decoder_train.pt").exists()
+    ft = json.loads((tmp_path / "tokenizer_metrics.json").read_text())["decoder_finetune"]
+    assert ft["readout_weight"] == 4.0 and ft["lr"] == 1e-3
 
 
 def test_reconstruction_oracle_reports_what_each_shape_reads_as(tokenizer_model):

@@ -56,13 +56,14 @@ def _tokenizer_command(tok: dict) -> str:
 
 
 def _finetune_commands(tok: dict) -> str:
-    """The stages after the main one, in the order they run: the decoder-only fine-tune, then the CLIP-only rounds
-    (which store means of post_quant_proj's features). Neither changes the codes."""
+    """The stages after the MLLM's, in the order they run: the decoder-only fine-tune (with a read-out, also
+    post_quant_proj and the CLIP image head: after train-mllm, which copies post_quant_proj as it was), then the
+    CLIP-only rounds (which store means of post_quant_proj's features). Neither changes the codes."""
     lines = []
     ft = tok.get("decoder_finetune")
     if ft:
         flags = [f"--batch {ft['batch']}", f"--lr {ft.get('lr', 5e-4):g}", f"--minutes {round(ft['train_minutes'])}"]
-        flags += [f"--edge-weight {ft['edge_weight']:g}"] if ft.get("edge_weight") else []
+        flags += [f"--{k.replace('_', '-')} {ft[k]:g}" for k in ("edge_weight", "readout_weight") if ft.get(k)]
         lines.append(f"python3 -m unitok train-tokenizer --out runs/demo --decoder-only {' '.join(flags)}")
     cf = tok.get("clip_finetune")
     if cf and "lr" in cf:
@@ -124,8 +125,12 @@ def model_card(run: str, ev: dict, size: int, image_sampling: dict) -> str:
     clip_note = ("" if not cf else f"\n   Then `train-tokenizer --clip-only` (the last round: {cf['steps']} steps x {cf['batch']} texts, "
                  f"{cf['train_minutes']:.0f} min): the text tower, fc_norm and projection alone, on stored means of "
                  "the image features, everything else frozen, so the codes did not change.")
+    trained = ("the decoder, post_quant_proj and the CLIP image head (fc_norm, projection), with reconstruction, "
+               f"a training-only shape read-out (weight {ft['readout_weight']:g}), the label and the contrastive "
+               "losses; the encoder, quant_proj, codebooks and text tower frozen" if ft and ft.get("readout_weight")
+               else "the decoder alone, everything else frozen")
     decoder_note = ("" if not ft else f"\n   Then `train-tokenizer --decoder-only` ({ft['steps']} steps, {ft['train_minutes']:.0f} min): "
-                    "the decoder alone, everything else frozen, so the codes did not change.") + clip_note
+                    f"{trained}, so the codes did not change.") + clip_note
     rec, zs, vqa, t2i, chat = (ev.get(k, {}) for k in ("reconstruction", "zero_shot", "vqa", "text_to_image", "chat"))
 
     def target(value, goal, fmt=_pct):
@@ -267,12 +272,12 @@ most common colour of the border pixels.
 - Bundle size: {human_bytes(size)} ({DTYPE} MLLM graphs, fp32 tokenizer graphs).
 
 Rebuild (this model's recipe; the budgets are wall-clock minutes, so the step counts depend on the machine and
-on what else runs on it{"; the stages after the first change nothing the MLLM reads, so they may run beside it" if tok.get("clip_finetune") or tok.get("decoder_finetune") else ""}):
+on what else runs on it{"; the stages after train-mllm change nothing the MLLM reads" if tok.get("clip_finetune") or tok.get("decoder_finetune") else ""}):
 
 ```sh
 {_tokenizer_command(tok)}
-{_finetune_commands(tok)}python3 -m unitok train-mllm --out runs/demo --minutes {round(mllm.get('train_minutes', 70))}
-python3 -m unitok evaluate --run runs/demo --dtype int4 {sampling_flags} \\
+python3 -m unitok train-mllm --out runs/demo --minutes {round(mllm.get('train_minutes', 70))}
+{_finetune_commands(tok)}python3 -m unitok evaluate --run runs/demo --dtype int4 {sampling_flags} \\
   --out runs/demo/eval_int4.json --sheet runs/demo/samples.png
 python3 -m unitok build-demo-bundle --run runs/demo --image-sampling '{json.dumps(image_sampling)}'
 ```

@@ -319,27 +319,42 @@ def train(out: str, steps: int, batch: int, lr: float, minutes: float | None, re
 
 
 def finetune_decoder(out: str, steps: int, batch: int, lr: float, minutes: float | None, save_every: int,
-                     threads: int | None, eval_images: int, edge_weight: float = 0.0) -> dict:
-    """Continue training the decoder alone on a finished tokenizer. The encoder, quant_proj, codebooks and the
-    CLIP side are frozen, so every image keeps its codes: an MLLM trained on them stays valid (this can run while
-    the MLLM trains). Writes decoder_train.pt while running and updates unitok_tokenizer.pth at the end."""
+                     threads: int | None, eval_images: int, edge_weight: float = 0.0,
+                     readout_weight: float = 0.0) -> dict:
+    """Continue training the decoder on a finished tokenizer. The encoder, quant_proj and codebooks are frozen, so
+    every image keeps its codes: an MLLM trained on them stays valid (this can run while the MLLM trains; the
+    MLLM has its own copy of post_quant_proj). Writes decoder_train.pt while running and updates
+    unitok_tokenizer.pth at the end.
+
+    readout_weight > 0 also trains post_quant_proj and the CLIP image head (fc_norm, projection) with the shape
+    read-out, the label loss and the contrastive loss (text tower frozen; a --clip-only round afterwards aligns
+    it): post_quant_proj attends over all of an image's codes, so it can gather shape from codes that each say
+    only what their own patch looks like, without changing the codes (docs/demo-training.md, run 19)."""
     device = setup_torch(threads)
     released = os.path.join(out, RELEASED_FILE)
     model = load_released_tokenizer(released, "demo")[0].to(device)
     model.requires_grad_(False)
-    model.decoder.requires_grad_(True)
-    opt = torch.optim.AdamW(model.decoder.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=0.01)
-    state_path = os.path.join(out, "decoder_train.pt")
-    step, elapsed = resume(state_path, model.decoder, opt, "decoder", key="decoder")
+    parts = {"decoder": model.decoder}
+    if readout_weight:
+        parts.update(post_quant_proj=model.post_quant_proj, fc_norm=model.fc_norm, projection=model.projection)
+    trained = torch.nn.ModuleDict(parts)
+    trained.requires_grad_(True)
+    readout = ShapeReadout(model.cfg.embed_dim).to(device) if readout_weight else None
+    params = list(trained.parameters()) + (list(readout.parameters()) if readout else [])
+    opt = torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.95), weight_decay=0.01)
+    # One file per kind of run, so a decoder-only checkpoint is never resumed as a read-out one.
+    state_path = os.path.join(out, "decoder_readout_train.pt" if readout else "decoder_train.pt")
+    held = torch.nn.ModuleDict({**parts, "readout": readout}) if readout else model.decoder
+    step, elapsed = resume(state_path, held, opt, "decoder", key="decoder")
     t_start = time.monotonic() - elapsed
     progress, avg = StepProgress("decoder", steps, step), RunningMean()
 
     def checkpoint():
-        save_checkpoint(state_path, {"decoder": model.decoder.state_dict(), "opt": opt.state_dict(), "step": step,
+        save_checkpoint(state_path, {"decoder": held.state_dict(), "opt": opt.state_dict(), "step": step,
                                      "elapsed": time.monotonic() - t_start})
 
     model.eval()
-    model.decoder.train()
+    trained.train()
     while step < steps:
         spent = time.monotonic() - t_start
         if minutes is not None and spent > minutes * 60:
@@ -347,20 +362,29 @@ def finetune_decoder(out: str, steps: int, batch: int, lr: float, minutes: float
         for g in opt.param_groups:
             g["lr"] = lr_at(step, steps, lr, warmup=20, time_frac=spent / (minutes * 60) if minutes else 0.0)
         # Fresh scenes (offset past the main run's), encoded by the frozen encoder.
-        imgs, _, scenes = batch_for_step(100_000 + step, batch)
+        imgs, texts, scenes = batch_for_step(100_000 + step, batch)
         x = torch.from_numpy(world.to_pixels(imgs)).to(device)
         with torch.no_grad():
-            feats = model.post_quant_proj(model.quantizer.idx_to_f(model.img_to_idx(x)))
+            zq = model.quantizer.idx_to_f(model.img_to_idx(x))
+        feats = model.post_quant_proj(zq)
         rec = model.decoder(feats)
         weight = foreground_weights(imgs, [s.background for s in scenes], edge_weight).to(device)
         loss = ((rec - x).pow(2) * weight).mean() + ((rec - x).abs() * weight).mean()
+        shown = {}
+        if readout:
+            img = image_embedding(model, feats)
+            ro, ro_acc = readout(img, scenes)
+            loss = (loss + readout_weight * ro + CLIP_WEIGHT * clip_loss(model, img, texts, device)
+                    + LABEL_WEIGHT * label_loss(model, img, scenes, device))
+            shown = {"readout": ro.item(), **({} if math.isnan(ro_acc) else {"readout_acc": ro_acc})}
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.decoder.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         step += 1
         mse = F.mse_loss(rec.detach(), x).item()
-        progress.update(step, avg.add(loss=loss.item(), psnr=10 * math.log10(4.0 / max(mse, 1e-10))), force=step == steps)
+        progress.update(step, avg.add(loss=loss.item(), psnr=10 * math.log10(4.0 / max(mse, 1e-10)), **shown),
+                        force=step == steps)
         if step % save_every == 0:
             checkpoint()
     progress.close()
@@ -369,6 +393,7 @@ def finetune_decoder(out: str, steps: int, batch: int, lr: float, minutes: float
     save_released_tokenizer(model.cpu(), released)
     metrics = _load_json(os.path.join(out, "tokenizer_metrics.json"))
     metrics["decoder_finetune"] = {"steps": step, "batch": batch, "lr": lr, "edge_weight": edge_weight,
+                                   "readout_weight": readout_weight,
                                    "train_minutes": (time.monotonic() - t_start) / 60}
     metrics["heldout"] = heldout_psnr(model, eval_images, torch.device("cpu"))
     with open(os.path.join(out, "tokenizer_metrics.json"), "w") as f:
@@ -462,7 +487,8 @@ def main(argv: list[str]) -> int:
                          "main stage or with --decoder-only")
     ap.add_argument("--readout-weight", type=float, default=0.0,
                     help="weight of a training-only linear read-out of shape from the CLIP image embedding "
-                         "(ShapeReadout), to bring shape into the pooled embedding; main stage only")
+                         "(ShapeReadout), to bring shape into the pooled embedding; in the main stage, or with "
+                         "--decoder-only, where it also trains post_quant_proj and the CLIP image head (codes unchanged)")
     ap.add_argument("--clip-only", action="store_true",
                     help="fine-tune only the CLIP side (text tower, fc_norm, projection) of the finished run (codes, "
                          "decoder and everything the MLLM uses unchanged; see finetune_clip)")
@@ -473,7 +499,7 @@ def main(argv: list[str]) -> int:
         return 0
     if args.decoder_only:
         finetune_decoder(args.out, args.steps, args.batch, args.lr, args.minutes, args.save_every, args.threads,
-                         args.eval_images, args.edge_weight)
+                         args.eval_images, args.edge_weight, args.readout_weight)
         return 0
     train(args.out, args.steps, args.batch, args.lr, args.minutes, args.restart_every, args.save_every,
           args.threads, args.eval_images, args.vq_start, args.clip_weight, args.label_weight, args.edge_weight,
