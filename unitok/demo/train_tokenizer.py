@@ -322,14 +322,15 @@ def finetune_decoder(out: str, steps: int, batch: int, lr: float, minutes: float
                      threads: int | None, eval_images: int, edge_weight: float = 0.0,
                      readout_weight: float = 0.0) -> dict:
     """Continue training the decoder on a finished tokenizer. The encoder, quant_proj and codebooks are frozen, so
-    every image keeps its codes: an MLLM trained on them stays valid (this can run while the MLLM trains; the
-    MLLM has its own copy of post_quant_proj). Writes decoder_train.pt while running and updates
-    unitok_tokenizer.pth at the end.
+    every image keeps its codes: an MLLM trained on them stays valid. Writes decoder_train.pt while running and
+    updates unitok_tokenizer.pth at the end.
 
     readout_weight > 0 also trains post_quant_proj and the CLIP image head (fc_norm, projection) with the shape
     read-out, the label loss and the contrastive loss (text tower frozen; a --clip-only round afterwards aligns
-    it): post_quant_proj attends over all of an image's codes, so it can gather shape from codes that each say
-    only what their own patch looks like, without changing the codes (docs/demo-training.md, run 19)."""
+    it), checkpointing to decoder_readout_train.pt: post_quant_proj attends over all of an image's codes, so it can
+    gather shape from codes that each say only what their own patch looks like, without changing the codes
+    (docs/demo-training.md, run 19b). Start it after train-mllm: the MLLM copies post_quant_proj when it starts and
+    trains its own copy from there."""
     device = setup_torch(threads)
     released = os.path.join(out, RELEASED_FILE)
     model = load_released_tokenizer(released, "demo")[0].to(device)
