@@ -1,6 +1,7 @@
 """The demo training code: the quantiser's training forward, the released sequence formats of the MLLM batches,
 the losses learning, and the released-layout output the converter reads. Small and fast; no trained model needed."""
 import argparse
+import dataclasses
 import json
 
 import numpy as np
@@ -396,3 +397,37 @@ def test_shape_readout_reads_one_shape_scenes_and_reaches_the_image_embedding(to
     assert all((rows[i] > 0) == (len(s.shapes) == 1) for i, s in enumerate(scenes))  # only one-shape scenes count
     none, nan = readout(img, [s for s in scenes if len(s.shapes) > 1])
     assert none.item() == 0 and nan != nan
+
+
+def test_centred_drawing_rows_show_the_centred_scene_and_its_codes(rows):
+    scene = world.make_scene("train", 5)
+    flat = world.centred(scene)
+    assert [(s.shape, s.color, s.size, s.cell) for s in flat.shapes] == [(s.shape, s.color, s.size, s.cell)
+                                                                          for s in scene.shapes]
+    assert all((s.cx, s.cy) == world.cell_centre(s.cell) for s in flat.shapes)
+    codes = np.zeros((16, 8, 64), np.uint8)
+    centred = np.full((16, 8, 64), 7, np.uint8)
+    mix = train_mllm.Mix(t2i_share=1.0, text_share=0.0, t2i_centred=True)
+    with pytest.raises(ValueError, match="centred_codes"):
+        train_mllm.make_batch(rows, codes, 0, 4, mix)
+    (group,) = train_mllm.make_batch(rows, codes, 0, 4, mix, centred_codes=centred)
+    assert bool(group["t2i"].all()) and bool((group["codes"] == 7).all())
+    # Chats keep the jittered images' codes.
+    (chats,) = train_mllm.make_batch(rows, codes, 0, 4, dataclasses.replace(mix, t2i_share=0.0), centred_codes=centred)
+    assert not bool(chats["t2i"].any()) and bool((chats["codes"] == 0).all())
+
+
+def test_decision_tokens_weigh_more_in_the_depth_loss(rows):
+    scene = world.centred(world.make_scene("train", 11, count=1))
+    decide = train_mllm.decisions(scene, 8)
+    s = scene.shapes[0]
+    r = world.SIZES[s.size]
+    first = int((s.cy - r) // 16) * 8 + int((s.cx - r) // 16)
+    assert decide[0] and decide[first] and decide.sum() == 1 + (first != 0)
+    assert train_mllm.touched_tokens(scene, 8)[first] and not train_mllm.touched_tokens(scene, 8)[:first].any()
+    seq = {**rows.t2i(scene, np.random.default_rng(0)), "scene": scene, "index": 0}
+    codes = np.zeros((1, 8, 64), np.uint8)
+    plain = train_mllm.pad_group([seq], codes, np.random.default_rng(0), 1.0)["depth_weight"][0]
+    weighted = train_mllm.pad_group([seq], codes, np.random.default_rng(0), 1.0, decision_weight=6.0)["depth_weight"][0]
+    assert bool((plain == 1).all())
+    assert weighted[torch.from_numpy(decide)].eq(6).all() and weighted[torch.from_numpy(~decide)].eq(1).all()

@@ -32,23 +32,28 @@ class Mix:
     chat_multi_share: float = 0.8  # chat rows drawn from scenes of two or three shapes (else from the whole pool)
     depth_background: float = 1.0  # share of the background tokens outside shape_band the depth head trains on
     text_share: float = 0.08  # text-only chats (greetings, "what can you do?", out-of-world requests, describe ...)
+    t2i_centred: bool = False  # text -> image rows show their shapes at the cells' centres (world.centred)
+    decision_weight: float = 1.0  # depth-head loss weight of the tokens where a drawing's choices are made (decisions)
 
 
 # ------------------------------------------------------------------------------------------------ data
 
 
 @torch.no_grad()
-def encode_pool(tok_model, count: int, path: str, batch: int = 32) -> np.ndarray:
-    """Codes uint8 [count, K, N] of train scenes 0..count-1 (cached: computed once per tokenizer)."""
+def encode_pool(tok_model, count: int, path: str, batch: int = 32, centred: bool = False) -> np.ndarray:
+    """Codes uint8 [count, K, N] of train scenes 0..count-1 (cached: computed once per tokenizer); `centred`:
+    of the same scenes with every shape at its cell's centre (world.centred), for the drawing rows."""
     if os.path.isfile(path):
         codes = np.load(path)
         if len(codes) >= count:
             return codes[:count]
-    bar = Progress("encoding training images", count, count, unit="images", counts_bytes=False)
+    bar = Progress("encoding training images" + (" (centred)" if centred else ""), count, count, unit="images",
+                   counts_bytes=False)
+    shown = world.centred if centred else (lambda scene: scene)
     out = []
     for start in range(0, count, batch):
         n = min(batch, count - start)
-        imgs = np.stack([world.render(world.make_scene("train", i)) for i in range(start, start + n)])
+        imgs = np.stack([world.render(shown(world.make_scene("train", i))) for i in range(start, start + n)])
         out.append(tok_model.img_to_idx(torch.from_numpy(world.to_pixels(imgs))).numpy().astype(np.uint8))
         bar.update(n, n)
     bar.close()
@@ -160,6 +165,20 @@ def scene_plan(scene: world.Scene, mention: dict | None = None) -> np.ndarray:
     return out
 
 
+def decisions(scene: world.Scene, grid: int) -> np.ndarray:
+    """bool [grid * grid]: the visual tokens where a drawing makes its choices: the first (the background's colour,
+    which every later background token copies) and the first of each shape's box in raster order (its colour and
+    where it starts). Elsewhere the earlier tokens say most of what comes next, so these few tokens are nearly all
+    of what a prompt's words teach the depth head, and an equal share of the loss learns them slowly."""
+    out = np.zeros(grid * grid, bool)
+    out[0] = True
+    patch = world.IMG_SIZE / grid
+    for s in scene.shapes:
+        r = world.SIZES[s.size]
+        out[max(int((s.cy - r) // patch), 0) * grid + max(int((s.cx - r) // patch), 0)] = True
+    return out
+
+
 def touched_tokens(scene: world.Scene, grid: int) -> np.ndarray:
     """bool [grid * grid]: the visual tokens whose patch meets a shape's bounding box (row-major, as the codes)."""
     return token_shapes(scene, grid) != 0
@@ -175,11 +194,15 @@ def shape_band(touched: np.ndarray, grid: int) -> np.ndarray:
 
 
 def make_batch(rows: Rows, codes: np.ndarray, step: int, batch: int, mix: Mix = Mix(),
-               singles: np.ndarray | None = None, seed: int = 0) -> list[dict]:
+               singles: np.ndarray | None = None, seed: int = 0, centred_codes: np.ndarray | None = None) -> list[dict]:
     """`batch` rows, as one group of chats and one of text -> image rows (each padded to its own length: the two
     kinds differ by 2x). `singles`: indices of the pool's one-shape scenes, which mix.single_share of the
     text -> image rows draw from; mix.chat_multi_share of the chats draw from the others (questions about one of
-    several shapes need the answer bound to the right shape, which is learnt far later than one-shape answers)."""
+    several shapes need the answer bound to the right shape, which is learnt far later than one-shape answers).
+    With mix.t2i_centred the text -> image rows show the scene centred (world.centred), whose codes are
+    `centred_codes` (encode_pool(centred=True), the same indices)."""
+    if mix.t2i_centred and centred_codes is None:
+        raise ValueError("mix.t2i_centred needs centred_codes")
     rng = np.random.default_rng([seed, step])
     multis = None if singles is None else np.setdiff1d(np.arange(len(codes)), singles)
     seqs, texts = [], []
@@ -197,14 +220,19 @@ def make_batch(rows: Rows, codes: np.ndarray, step: int, batch: int, mix: Mix = 
         else:
             idx = int(rng.integers(len(codes)))
         scene = world.make_scene("train", idx)
+        if t2i and mix.t2i_centred:
+            scene = world.centred(scene)
         seqs.append({**(rows.t2i(scene, rng) if t2i else rows.chat(scene, rng, mix.questions)), "scene": scene,
                      "index": idx})
-    groups = [pad_group(group, codes, rng, mix.depth_background)
-              for group in ([s for s in seqs if not s["t2i"]], [s for s in seqs if s["t2i"]]) if group]
+    drawn = centred_codes if mix.t2i_centred else codes
+    groups = [pad_group(group, pool, rng, mix.depth_background, mix.decision_weight)
+              for group, pool in (([s for s in seqs if not s["t2i"]], codes), ([s for s in seqs if s["t2i"]], drawn))
+              if group]
     return groups + ([pad_group(texts, codes[:, :, :0], rng, 0.0)] if texts else [])
 
 
-def pad_group(seqs: list[dict], codes: np.ndarray, rng: np.random.Generator, depth_background: float) -> dict:
+def pad_group(seqs: list[dict], codes: np.ndarray, rng: np.random.Generator, depth_background: float,
+              decision_weight: float = 1.0) -> dict:
     """Right-padded rows: a prefix (text, then the image's slots, which hold 0 in ids) and one or more branches
     after it. Every branch restarts its positions where the prefix ends and attends to the prefix and to itself
     only (`bias`), so it is exactly the single-turn sequence inference sees. Pads come last and no real token
@@ -212,7 +240,8 @@ def pad_group(seqs: list[dict], codes: np.ndarray, rng: np.random.Generator, dep
     (token_shapes), the scene's layout (scene_plan; IGNORE for dropped captions); per text -> image row
     the visual tokens the depth head is trained on (`focus`: every token of a shape's rows and the row above it
     (shape_band), and `depth_background` of the others: most of an image is flat background, which the head learns
-    from far fewer examples)."""
+    from far fewer examples), and each token's weight in the depth loss (`depth_weight`: `decision_weight` at the
+    tokens where the drawing's choices are made, `decisions`, 1 elsewhere)."""
     batch, n_vis = len(seqs), codes.shape[2]
     grid = int(round(n_vis ** 0.5))
     length = max(len(s["before"]) + n_vis + sum(len(b) for b, _ in s["branches"]) for s in seqs)
@@ -222,6 +251,7 @@ def pad_group(seqs: list[dict], codes: np.ndarray, rng: np.random.Generator, dep
     segment = np.full((batch, length), -1, np.int64)
     starts = np.zeros(batch, np.int64)
     focus = np.zeros((batch, n_vis), bool)
+    depth_weight = np.ones((batch, n_vis), np.float32)
     shapes = np.stack([token_shapes(s["scene"], grid) if "scene" in s else np.zeros(n_vis, np.int64) for s in seqs])
     no_plan = np.full((2, len(world.POSITIONS)), IGNORE)
     plan = np.stack([no_plan if "scene" not in s or not s.get("conditioned", True)
@@ -244,12 +274,15 @@ def pad_group(seqs: list[dict], codes: np.ndarray, rng: np.random.Generator, dep
         positions[r, at:] = positions[r, at - 1] + 1 + np.arange(length - at)
         if s["t2i"]:
             focus[r] = shape_band(shapes[r] != 0, grid) | (rng.random(n_vis) < depth_background)
+            if decision_weight != 1.0:
+                depth_weight[r, decisions(s["scene"], grid)] = decision_weight
     seg = torch.from_numpy(segment)
     causal = torch.ones(length, length, dtype=torch.bool).tril()[None]
     allowed = causal & ((seg[:, None, :] == 0) | (seg[:, None, :] == seg[:, :, None]))
     bias = torch.zeros(allowed.shape).masked_fill(~allowed, torch.finfo(torch.float32).min)[:, None]
     return {"ids": torch.from_numpy(ids), "labels": torch.from_numpy(labels), "starts": torch.from_numpy(starts),
             "positions": torch.from_numpy(positions), "bias": bias, "focus": torch.from_numpy(focus),
+            "depth_weight": torch.from_numpy(depth_weight),
             "token_shapes": torch.from_numpy(shapes), "plan": torch.from_numpy(plan),
             "codes": torch.from_numpy(codes[[s.get("index", 0) for s in seqs]].astype(np.int64)),
             "t2i": torch.tensor([s["t2i"] for s in seqs])}

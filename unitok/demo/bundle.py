@@ -95,7 +95,19 @@ def _mix(mllm: dict) -> str:
             f"background tokens), the rest chats with up to "
             f"{mix['questions']} questions each"
             + (f" ({_pct(mix['chat_multi_share'])} of them drawn from two- and three-shape scenes, the rest from all)"
-               if "chat_multi_share" in mix else ""))
+               if "chat_multi_share" in mix else "")
+            + ("; the text -> image rows show their shapes at the cells' centres (the chats' images keep the jitter)"
+               if mix.get("t2i_centred") else "")
+            + (f"; the depth head's loss weighs {mix['decision_weight']:g}x at the first visual token and at each "
+               "shape's first (where a drawing chooses its background, colours and positions)"
+               if mix.get("decision_weight", 1.0) != 1.0 else ""))
+
+
+def _mllm_flags(mllm: dict) -> str:
+    """train-mllm's flags for the recorded mix options that are not the defaults of a plain run."""
+    mix = mllm.get("mix_last") or {}
+    return ((" --t2i-centred 1" if mix.get("t2i_centred") else "")
+            + (f" --decision-weight {mix['decision_weight']:g}" if mix.get("decision_weight", 1.0) != 1.0 else ""))
 
 
 def _aux(mllm: dict) -> str:
@@ -276,7 +288,7 @@ on what else runs on it{"; the stages after train-mllm change nothing the MLLM r
 
 ```sh
 {_tokenizer_command(tok)}
-python3 -m unitok train-mllm --out runs/demo --minutes {round(mllm.get('train_minutes', 70))}
+python3 -m unitok train-mllm --out runs/demo --minutes {round(mllm.get('train_minutes', 70))}{_mllm_flags(mllm)}
 {_finetune_commands(tok)}python3 -m unitok evaluate --run runs/demo --dtype int4 {sampling_flags} \\
   --out runs/demo/eval_int4.json --sheet runs/demo/samples.png
 python3 -m unitok build-demo-bundle --run runs/demo --image-sampling '{json.dumps(image_sampling)}'

@@ -60,13 +60,14 @@ from ..safetensors import write_sharded
 from ..text_tokenizer import LlamaTokenizer
 from . import world
 # The batches live in batches.py; these names stay importable from here (tests and tools use them).
-from .batches import (CFG_DROP, IGNORE, TEXT_REQUESTS, TWO_TURNS, Mix, Rows, encode_pool,  # noqa: F401
+from .batches import (CFG_DROP, IGNORE, TEXT_REQUESTS, TWO_TURNS, Mix, Rows, decisions, encode_pool,  # noqa: F401
                       make_batch, pad_group, scene_plan, shape_band, token_shapes, touched_tokens)
 from .common import RunningMean, StepProgress, add_run_args, load_checkpoint, lr_at, resume, save_checkpoint, setup_torch
 from .train_tokenizer import RELEASED_FILE
 
 STATE_FILE = "mllm_train.pt"
 CODES_FILE = "train_codes.npy"
+CENTRED_CODES_FILE = "train_codes_centred.npy"  # the same scenes, shapes at their cells' centres (--t2i-centred)
 Z_LOSS = 5e-5
 AUX_WEIGHT = 1.0  # the training-only read-outs (AuxHeads)
 
@@ -198,7 +199,10 @@ def losses(model: UniTokMLLM, b: dict, device, aux: AuxHeads | None = None) -> d
         feed = [model.embed_code(level, c[:, level]) for level in range(cfg.num_codebooks - 1)]
         h, _ = model.ar_head(torch.stack([prev] + feed, dim=1))
         logits = model.ar_head.linear_head(h)  # [M, K, codebook_size]
-        ce = F.cross_entropy(logits.reshape(-1, cfg.codebook_size), c.reshape(-1))
+        # Each token's K codes weigh its depth_weight (batches.decisions): a weighted mean over the focus tokens.
+        w = b["depth_weight"].to(device)[focus]  # [M]
+        per_code = F.cross_entropy(logits.reshape(-1, cfg.codebook_size), c.reshape(-1), reduction="none")
+        ce = (per_code.view(-1, cfg.num_codebooks).mean(1) * w).sum() / w.sum()
         z = logits.max(-1).values.pow(2).mean()
         out["depth"] = ce + Z_LOSS * z
         out["depth_ce"] = ce
@@ -276,6 +280,8 @@ def train(out: str, steps: int, batch: int, lr: float, minutes: float | None, po
     device = setup_torch(threads)
     tok_model, _ = load_released_tokenizer(os.path.join(out, RELEASED_FILE), "demo")
     codes = encode_pool(tok_model, pool, os.path.join(out, CODES_FILE))
+    centred = (encode_pool(tok_model, pool, os.path.join(out, CENTRED_CODES_FILE), centred=True)
+               if mix.t2i_centred else None)
     singles = np.asarray([i for i in range(len(codes)) if len(world.make_scene("train", i).shapes) == 1])
     rows = Rows(LlamaTokenizer.load())
     model = build_model(tok_model).to(device)
@@ -317,7 +323,7 @@ def train(out: str, steps: int, batch: int, lr: float, minutes: float | None, po
         for o in optimizers:
             for g in o.param_groups:
                 g["lr"] = lr_at(step, steps, lr, warmup=100, time_frac=spent / (minutes * 60) if minutes else 0.0)
-        out_ = step_losses(model, make_batch(rows, codes, step, batch, mix, singles), device, aux)
+        out_ = step_losses(model, make_batch(rows, codes, step, batch, mix, singles, centred_codes=centred), device, aux)
         for o in optimizers:
             o.zero_grad(set_to_none=True)
         out_["loss"].backward()
@@ -359,11 +365,17 @@ def main(argv: list[str]) -> int:
                          "a shape touches)")
     ap.add_argument("--text-share", type=float, default=mix.text_share,
                     help="share of text-only chat rows (no image: greetings, out-of-world requests, describe ...)")
+    ap.add_argument("--t2i-centred", type=int, choices=(0, 1), default=int(mix.t2i_centred),
+                    help="1: text -> image rows show their shapes at the cells' centres, without the jitter the "
+                         "chats' images keep (one outline per shape, size and cell to learn)")
+    ap.add_argument("--decision-weight", type=float, default=mix.decision_weight,
+                    help="depth-head loss weight of the visual tokens where a drawing makes its choices: the first "
+                         "(the background) and each shape's first (its colour and where it starts); 1 elsewhere")
     ap.add_argument("--aux-weight", type=float, default=AUX_WEIGHT,
                     help="weight of the training-only read-outs at the visual tokens (AuxHeads; 0: none)")
     args = ap.parse_args(argv)
     train(args.out, args.steps, args.batch, args.lr, args.minutes, args.pool, args.save_every, args.threads,
           Mix(args.t2i_share, args.questions, args.single_share, args.chat_multi_share, args.depth_background,
-              args.text_share),
+              args.text_share, bool(args.t2i_centred), args.decision_weight),
           args.aux_weight)
     return 0
