@@ -15,7 +15,7 @@ COMMANDS = {
     "make-world": ("unitok.demo.world", "write a sample of the demo's synthetic shapes world (PNGs, captions, Q&A)"),
     "train-tokenizer": ("unitok.demo.train_tokenizer", "demo stage 1: train the UniTok tokenizer on the shapes world"),
     "train-mllm": ("unitok.demo.train_mllm", "demo stage 2: train the MLLM (VQA, captions, text-to-image) on it"),
-    "rebuild-demo": ("unitok.demo.rebuild", "demo stages 1-2 in one resumable command, within 150 minutes"),
+    "rebuild-demo": ("unitok.demo.rebuild", "the demo's training stages in one resumable command (tokenizer, MLLM, read-out, CLIP)"),
     "evaluate": ("unitok.demo.evaluate", "held-out evaluation of a demo run: PSNR, zero-shot, VQA, text-to-image"),
     "build-demo-bundle": ("unitok.demo.bundle", "convert a demo run into models/demo with its model card"),
     "fixtures": ("unitok.fixtures", "write the seeded cross-language parity fixtures for the TypeScript tests"),

@@ -1,4 +1,4 @@
-"""Rebuild the demo model's weights in one command, resumable, within the 150-minute budget of the 2-core CPU.
+"""Rebuild the demo model's weights in one command, resumable.
 
     python3 -m unitok rebuild-demo --out runs/demo
 
@@ -7,10 +7,12 @@ Stages (each one of the toolkit's own commands, its output in --out/logs/<stage>
   mllm        train-mllm: the MLLM on the tokenizer's codes
   readout     train-tokenizer --decoder-only --readout-weight: the decoder and the CLIP image head on fixed codes
   clip        train-tokenizer --clip-only: the CLIP side's text tower
-readout and clip change nothing the MLLM reads (the MLLM copies post_quant_proj when it starts, and the codes
-stay), so they run beside the MLLM, on the core it leaves: they start once the MLLM has written its first
-checkpoint, which is after its copy. The wall clock is then tokenizer + mllm (28 + 120 minutes by default),
-where running the four stages one after another took 172.
+They run one after another (28 + 120 + 22 + 2 = 172 minutes by default on the 2-core CPU). readout and clip
+change nothing the MLLM reads (it copies post_quant_proj when it starts, and the codes stay), but they do not run
+beside it: each stage already keeps both cores busy (torch's one thread calls the pthreads OpenBLAS, whose threads
+split the large products and spin while they wait), and with the read-out stage beside it an MLLM step took 2.5x
+as long (0.18 against 0.46 steps/s, docs/demo-training.md), which costs the MLLM's wall-clock budget more steps
+than running the stages apart costs minutes.
 
 Re-running the command continues: a finished stage (a marker in --out/stages/) is skipped, an interrupted one
 resumes from its own checkpoint. Then evaluate and build the bundle (printed at the end; see
@@ -29,15 +31,13 @@ import time
 # models/demo's recipe (its model card lists the same commands); minutes are wall-clock budgets.
 TOKENIZER = ["--minutes", "28", "--edge-weight", "16"]
 MLLM = ["--minutes", "120"]
-# Beside the MLLM a stage gets about two thirds of a core, so the read-out's 22 minutes alone become 30.
-READOUT = ["--decoder-only", "--batch", "16", "--lr", "1e-3", "--minutes", "30", "--edge-weight", "16",
+READOUT = ["--decoder-only", "--batch", "16", "--lr", "1e-3", "--minutes", "22", "--edge-weight", "16",
            "--readout-weight", "4"]
-CLIP = ["--clip-only", "--steps", "800", "--batch", "64", "--lr", "5e-4", "--minutes", "4"]
-
+CLIP = ["--clip-only", "--steps", "800", "--batch", "64", "--lr", "5e-4", "--minutes", "3"]
+STAGES = ("tokenizer", "mllm", "readout", "clip")  # in this order
 # models/demo's image sampling (chosen on train-split prompts, docs/demo-training.md).
 SAMPLING = {"cfg_scale": 1.5, "temperature": 0.6, "top_k": 0, "top_p": 1.0}
 SAMPLING_FLAGS = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in SAMPLING.items())
-MLLM_CHECKPOINT = "mllm_train.pt"  # train_mllm.STATE_FILE: written after the copy of post_quant_proj
 
 
 def command(out: str, name: str, args: list[str]) -> list[str]:
@@ -106,29 +106,13 @@ class Rebuild:
         os.replace(tmp, self.record_path)
 
 
-def rebuild(out: str, stages: dict[str, list[str]], poll: float = 5.0) -> dict:
-    """Runs the stages (name -> argv: tokenizer, mllm, readout, clip): the tokenizer, then the MLLM with readout and
-    clip beside it, one after the other. Returns the wall-clock record."""
+def rebuild(out: str, stages: dict[str, list[str]]) -> dict:
+    """Runs the stages (name -> argv, in the order of STAGES) one after another, skipping finished ones. Returns
+    the wall-clock record."""
     r = Rebuild(out, stages)
     try:
-        r.run("tokenizer")
-        mllm = None if r.done("mllm") else (r.start("mllm"), time.monotonic())
-        try:
-            # The side stages start after the MLLM's first checkpoint (its copy of post_quant_proj is taken).
-            checkpoint = os.path.join(out, MLLM_CHECKPOINT)
-            while mllm and not os.path.isfile(checkpoint) and mllm[0].poll() is None:
-                time.sleep(poll)
-            if mllm and mllm[0].poll() not in (None, 0):
-                r.finish("mllm", *mllm)  # raises with its log
-            r.run("readout")
-            r.run("clip")
-        except BaseException:
-            if mllm and mllm[0].poll() is None:  # leave nothing running: its checkpoint resumes it
-                mllm[0].terminate()
-                mllm[0].wait()
-            raise
-        if mllm:
-            r.finish("mllm", *mllm)
+        for name in STAGES:
+            r.run(name)
     finally:
         r.close()
     return r.record
@@ -138,14 +122,13 @@ def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="python3 -m unitok rebuild-demo", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default="runs/demo", help="run folder (created; re-running continues it)")
-    for name, default in (("tokenizer", TOKENIZER), ("mllm", MLLM), ("readout", READOUT), ("clip", CLIP)):
+    for name, default in zip(STAGES, (TOKENIZER, MLLM, READOUT, CLIP)):
         ap.add_argument(f"--{name}-args", default=shlex.join(default),
                         help=f"options of the {name} stage (default: %(default)s)")
     args = ap.parse_args(argv)
-    stages = {"tokenizer": command(args.out, "train-tokenizer", shlex.split(args.tokenizer_args)),
-              "mllm": command(args.out, "train-mllm", shlex.split(args.mllm_args)),
-              "readout": command(args.out, "train-tokenizer", shlex.split(args.readout_args)),
-              "clip": command(args.out, "train-tokenizer", shlex.split(args.clip_args))}
+    commands = {"tokenizer": "train-tokenizer", "mllm": "train-mllm", "readout": "train-tokenizer",
+                "clip": "train-tokenizer"}
+    stages = {name: command(args.out, commands[name], shlex.split(getattr(args, f"{name}_args"))) for name in STAGES}
     try:
         record = rebuild(args.out, stages)
     except RuntimeError as e:
