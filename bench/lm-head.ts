@@ -1,6 +1,7 @@
 // lm_head graphs side by side (e.g. a bundle's before and after `python3 -m unitok regraph --rebuild`): ms per run
 // at batch 1, 4 and 8, fetching `argmax` alone (greedy steps), the logits (a fresh array from onnxruntime-node) or
-// the logits into a preallocated buffer (the runner's way), one intra-op thread, interleaved round by round. First
+// the logits into a preallocated buffer (alone, or with argmax: the runner's way), one intra-op thread, interleaved
+// round by round. First
 // checks that the heads agree on the argmax and prints how many logits differ.
 //
 //   node --import tsx bench/lm-head.ts --heads OLD/lm_head.onnx,models/demo/lm_head.onnx [--runs 200] [--rounds 5]
@@ -9,6 +10,7 @@ import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { Mulberry32 } from '../src/model/protocol/rng.ts';
 import { sessionOptions } from '../src/model/worker-thread/devices.ts';
+import { LogitsBuffer } from '../src/model/worker-thread/logits.ts';
 
 const { values } = parseArgs({
   options: {
@@ -48,19 +50,23 @@ for (const [i, s] of sessions.entries()) {
   );
 }
 
-type Fetch = 'argmax' | 'logits' | 'preallocated';
-const buffer = new Float32Array(8 * V);
+// preallocated: the logits into the runner's buffer in WebAssembly memory (logits.ts); '+ argmax': with the
+// argmax output fetched too, as the runner does (its nodes run either way).
+const FETCHES = ['argmax', 'logits', 'preallocated', 'preallocated + argmax'] as const;
+type Fetch = (typeof FETCHES)[number];
+const buffer = new LogitsBuffer(8 * V).data;
 const ms = new Map<string, number[]>();
 for (let r = 0; r < Number(values.rounds); r++)
   for (const batch of BATCHES)
-    for (const fetch of ['argmax', 'logits', 'preallocated'] as Fetch[])
+    for (const fetch of FETCHES as readonly Fetch[])
       for (const [i, s] of sessions.entries()) {
         const feeds = { hidden: hidden(batch, r) };
         const t0 = performance.now();
         for (let k = 0; k < Number(values.runs); k++)
-          if (fetch === 'preallocated')
+          if (fetch.startsWith('preallocated'))
             await s.run(feeds, {
               logits: new ort.Tensor('float32', buffer.subarray(0, batch * V), [batch, V]),
+              ...(fetch === 'preallocated + argmax' ? { argmax: null } : {}),
             });
           else await s.run(feeds, [fetch]);
         const key = `${batch}|${fetch}|${i}`;
@@ -72,7 +78,7 @@ console.log(
 );
 console.log(`| batch | fetch | ${paths.join(' | ')} |\n|---|---|${paths.map(() => '---|').join('')}`);
 for (const batch of BATCHES)
-  for (const fetch of ['argmax', 'logits', 'preallocated'])
+  for (const fetch of FETCHES)
     console.log(
       `| ${batch} | ${fetch} | ${paths.map((_, i) => median(ms.get(`${batch}|${fetch}|${i}`) ?? []).toFixed(3)).join(' | ')} |`,
     );

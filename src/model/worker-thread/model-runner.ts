@@ -247,7 +247,11 @@ export class ModelRunner implements StepExecutor {
     return new ort.Tensor(this.io, x, [slots.length, D]);
   }
 
-  /** Logits [T, V] of the text heads' slots, in that order: one lm_head run into the preallocated buffer. */
+  /**
+   * Logits [T, V] of the text heads' slots, in that order: one lm_head run into the preallocated buffer. The
+   * argmax output is fetched too, unused: its nodes run either way, and at batch 8 the run was 2-15% shorter with
+   * it than with `logits` alone (bench/lm-head.ts, docs/step-profile.md; the same at batch 1 and 4).
+   */
   private async lmHead(slots: number[], rows: Hidden, timings: StepTimings): Promise<Float32Array> {
     const V = this.info.vocabSize;
     const T = slots.length;
@@ -255,7 +259,10 @@ export class ModelRunner implements StepExecutor {
     const t0 = performance.now();
     await this.sessions.lmHead.run(
       { hidden: this.headInput(slots, rows) },
-      { logits: new ort.Tensor('float32', logits, [T, V]) },
+      {
+        logits: new ort.Tensor('float32', logits, [T, V]),
+        ...(this.graphArgmax ? { argmax: null } : {}),
+      },
     );
     timings.llm += performance.now() - t0;
     return logits;
