@@ -46,7 +46,8 @@ def command(out: str, name: str, args: list[str]) -> list[str]:
 
 
 class Rebuild:
-    """The stages' processes, their markers and a record of the wall clock (--out/rebuild.json)."""
+    """The stages' commands, their done markers (--out/stages/) and logs (--out/logs/), and a record of the wall
+    clock per session and stage (--out/rebuild.json)."""
 
     def __init__(self, out: str, stages: dict[str, list[str]]):
         self.out = out
@@ -63,16 +64,16 @@ class Rebuild:
     def done(self, name: str) -> bool:
         return os.path.isfile(self.stages[name][2])
 
-    def start(self, name: str) -> subprocess.Popen:
-        argv, log, _ = self.stages[name]
-        print(f"[{self._clock()}] {name}: {shlex.join(argv)}  (log: {log})", flush=True)
-        with open(log, "a") as f:
-            return subprocess.Popen(argv, stdout=f, stderr=subprocess.STDOUT)
-
-    def finish(self, name: str, proc: subprocess.Popen, started: float) -> None:
-        """Waits for `proc`; marks the stage done, or raises with its log's tail."""
-        code = proc.wait()
+    def run(self, name: str) -> None:
+        """Runs stage `name` unless it is done; marks it done, or raises with its log's tail."""
         argv, log, marker = self.stages[name]
+        if self.done(name):
+            print(f"{name}: done before ({marker})", flush=True)
+            return
+        print(f"[{self._clock()}] {name}: {shlex.join(argv)}  (log: {log})", flush=True)
+        started = time.monotonic()
+        with open(log, "a") as f:
+            code = subprocess.run(argv, stdout=f, stderr=subprocess.STDOUT).returncode
         minutes = (time.monotonic() - started) / 60
         self.record["sessions"][-1]["stages"][name] = {"minutes": round(minutes, 2), "exit": code}
         self._save()
@@ -83,13 +84,6 @@ class Rebuild:
         with open(marker, "w") as f:
             f.write(time.strftime("%Y-%m-%d %H:%M:%S UTC\n", time.gmtime()))
         print(f"[{self._clock()}] {name}: done in {minutes:.1f} min", flush=True)
-
-    def run(self, name: str) -> None:
-        if self.done(name):
-            print(f"{name}: done before ({self.stages[name][2]})", flush=True)
-            return
-        started = time.monotonic()
-        self.finish(name, self.start(name), started)
 
     def close(self) -> None:
         self.record["sessions"][-1]["minutes"] = round((time.monotonic() - self.t0) / 60, 2)
