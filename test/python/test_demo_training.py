@@ -55,7 +55,8 @@ def _row_tokens(batch, r):
 
 def test_batches_follow_the_released_formats(rows):
     codes = np.random.default_rng(0).integers(0, 256, size=(16, 8, 64)).astype(np.uint8)
-    groups = train_mllm.make_batch(rows, codes, step=3, batch=16, mix=train_mllm.Mix(text_share=0.0))
+    groups = train_mllm.make_batch(rows, codes, step=3, batch=16, mix=train_mllm.Mix(text_share=0.0),
+                                   centred_codes=codes)
     assert [bool(g["t2i"].all()) for g in groups] == [False, True]  # chats, then text -> image rows
     assert sum(len(g["t2i"]) for g in groups) == 16 and not groups[0]["t2i"].any()
     tok = rows.tok
@@ -279,7 +280,7 @@ def test_losses_learn_and_checkpoint_round_trips(tokenizer_model, rows, tmp_path
     assert torch.equal(emb.quantizer.codebooks[0].codebook.weight, tokenizer_model.quantizer.codebooks[0].codebook.weight)
     assert not any(p.requires_grad for p in emb.quantizer.parameters())
     codes = np.random.default_rng(1).integers(0, 256, size=(8, 8, 64)).astype(np.uint8)
-    batch = train_mllm.make_batch(rows, codes, step=0, batch=6)
+    batch = train_mllm.make_batch(rows, codes, step=0, batch=6, centred_codes=codes)
     aux = train_mllm.AuxHeads(128, 8)
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad] + list(aux.parameters()), lr=3e-3)
     first = None
@@ -410,6 +411,7 @@ def test_centred_drawing_rows_show_the_centred_scene_and_its_codes(rows):
     mix = train_mllm.Mix(t2i_share=1.0, text_share=0.0, t2i_centred=True)
     with pytest.raises(ValueError, match="centred_codes"):
         train_mllm.make_batch(rows, codes, 0, 4, mix)
+    train_mllm.make_batch(rows, codes, 0, 4, dataclasses.replace(mix, t2i_share=0.0))  # no drawing row: not needed
     (group,) = train_mllm.make_batch(rows, codes, 0, 4, mix, centred_codes=centred)
     assert bool(group["t2i"].all()) and bool((group["codes"] == 7).all())
     # Chats keep the jittered images' codes.

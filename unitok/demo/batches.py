@@ -201,8 +201,6 @@ def make_batch(rows: Rows, codes: np.ndarray, step: int, batch: int, mix: Mix = 
     several shapes need the answer bound to the right shape, which is learnt far later than one-shape answers).
     With mix.t2i_centred the text -> image rows show the scene centred (world.centred), whose codes are
     `centred_codes` (encode_pool(centred=True), the same indices)."""
-    if mix.t2i_centred and centred_codes is None:
-        raise ValueError("mix.t2i_centred needs centred_codes")
     rng = np.random.default_rng([seed, step])
     multis = None if singles is None else np.setdiff1d(np.arange(len(codes)), singles)
     seqs, texts = [], []
@@ -225,6 +223,8 @@ def make_batch(rows: Rows, codes: np.ndarray, step: int, batch: int, mix: Mix = 
         seqs.append({**(rows.t2i(scene, rng) if t2i else rows.chat(scene, rng, mix.questions)), "scene": scene,
                      "index": idx})
     drawn = centred_codes if mix.t2i_centred else codes
+    if drawn is None and any(s["t2i"] for s in seqs):
+        raise ValueError("mix.t2i_centred needs centred_codes (encode_pool(centred=True))")
     groups = [pad_group(group, pool, rng, mix.depth_background, mix.decision_weight)
               for group, pool in (([s for s in seqs if not s["t2i"]], codes), ([s for s in seqs if s["t2i"]], drawn))
               if group]
