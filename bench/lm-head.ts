@@ -1,8 +1,7 @@
 // lm_head graphs side by side (e.g. a bundle's before and after `python3 -m unitok regraph --rebuild`): ms per run
 // at batch 1, 4 and 8, fetching `argmax` alone (greedy steps), the logits (a fresh array from onnxruntime-node) or
 // the logits into a preallocated buffer (alone, or with argmax: the runner's way), one intra-op thread, interleaved
-// round by round. First
-// checks that the heads agree on the argmax and prints how many logits differ.
+// round by round. First checks that the heads agree on the argmax and prints how many logits differ.
 //
 //   node --import tsx bench/lm-head.ts --heads OLD/lm_head.onnx,models/demo/lm_head.onnx [--runs 200] [--rounds 5]
 import { loadavg } from 'node:os';

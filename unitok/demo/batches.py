@@ -137,15 +137,19 @@ class Rows:
         return {"before": before, "branches": branches, "t2i": False}
 
 
+def _box(s: world.Shape, grid: int) -> tuple[int, int, int, int]:
+    """First and last token row and column (inclusive) that shape `s`'s bounding box meets."""
+    patch, r = world.IMG_SIZE / grid, world.SIZES[s.size]
+    return (max(int((s.cy - r) // patch), 0), int(min(s.cy + r, world.IMG_SIZE - 1) // patch),
+            max(int((s.cx - r) // patch), 0), int(min(s.cx + r, world.IMG_SIZE - 1) // patch))
+
+
 def token_shapes(scene: world.Scene, grid: int) -> np.ndarray:
     """int64 [grid * grid], row-major as the codes: 1 + the index in world.SHAPES of the shape whose bounding box a
     token's patch meets, 0 where none does, IGNORE where two do."""
-    patch = world.IMG_SIZE / grid
     out = np.zeros((grid, grid), np.int64)
     for s in scene.shapes:
-        r = world.SIZES[s.size]
-        c0, c1 = max(int((s.cx - r) // patch), 0), int(min(s.cx + r, world.IMG_SIZE - 1) // patch)
-        r0, r1 = max(int((s.cy - r) // patch), 0), int(min(s.cy + r, world.IMG_SIZE - 1) // patch)
+        r0, r1, c0, c1 = _box(s, grid)
         box = out[r0: r1 + 1, c0: c1 + 1]
         box[:] = np.where(box == 0, 1 + world.SHAPES.index(s.shape), IGNORE)
     return out.reshape(-1)
@@ -172,10 +176,9 @@ def decisions(scene: world.Scene, grid: int) -> np.ndarray:
     of what a prompt's words teach the depth head, and an equal share of the loss learns them slowly."""
     out = np.zeros(grid * grid, bool)
     out[0] = True
-    patch = world.IMG_SIZE / grid
     for s in scene.shapes:
-        r = world.SIZES[s.size]
-        out[max(int((s.cy - r) // patch), 0) * grid + max(int((s.cx - r) // patch), 0)] = True
+        r0, _, c0, _ = _box(s, grid)
+        out[r0 * grid + c0] = True
     return out
 
 

@@ -75,6 +75,15 @@ def _finetune_commands(tok: dict) -> str:
     return "".join(line + "\n" for line in lines)
 
 
+def evaluation_commands(run: str, image_sampling: dict) -> str:
+    """After training: the held-out evaluation of run folder `run` with `image_sampling`, then its bundle."""
+    flags = " ".join(f"--{k.replace('_', '-')} {image_sampling[k]}" for k in ("cfg_scale", "temperature", "top_k",
+                                                                             "top_p"))
+    return (f"python3 -m unitok evaluate --run {run} --dtype int4 {flags} \\\n"
+            f"  --out {run}/eval_int4.json --sheet {run}/samples.png\n"
+            f"python3 -m unitok build-demo-bundle --run {run} --image-sampling '{json.dumps(image_sampling)}'\n")
+
+
 def _load(path: str) -> dict:
     if not os.path.isfile(path):
         return {}
@@ -126,8 +135,6 @@ def _aux(mllm: dict) -> str:
 def model_card(run: str, ev: dict, size: int, image_sampling: dict) -> str:
     tok, mllm = _load(os.path.join(run, "tokenizer_metrics.json")), _load(os.path.join(run, "mllm_train.json"))
     params = sum(p.numel() for p in load_released_tokenizer(os.path.join(run, RELEASED_FILE), "demo")[0].parameters())
-    sampling_flags = " ".join(f"--{k.replace('_', '-')} {image_sampling[k]}"
-                              for k in ("cfg_scale", "temperature", "top_k", "top_p"))
     notes = ""
     if os.path.isfile(os.path.join(run, "NOTES.md")):  # the run's history, written by whoever ran it
         with open(os.path.join(run, "NOTES.md")) as f:
@@ -289,10 +296,7 @@ on what else runs on it{"; the stages after train-mllm change nothing the MLLM r
 ```sh
 {_tokenizer_command(tok)}
 python3 -m unitok train-mllm --out runs/demo --minutes {round(mllm.get('train_minutes', 70))}{_mllm_flags(mllm)}
-{_finetune_commands(tok)}python3 -m unitok evaluate --run runs/demo --dtype int4 {sampling_flags} \\
-  --out runs/demo/eval_int4.json --sheet runs/demo/samples.png
-python3 -m unitok build-demo-bundle --run runs/demo --image-sampling '{json.dumps(image_sampling)}'
-```
+{_finetune_commands(tok)}{evaluation_commands("runs/demo", image_sampling)}```
 
 License: MIT, like the project; the data is synthetic.
 """

@@ -28,6 +28,8 @@ import subprocess
 import sys
 import time
 
+from .bundle import evaluation_commands
+
 # models/demo's recipe (its model card lists the same commands); minutes are wall-clock budgets.
 TOKENIZER = ["--minutes", "28", "--edge-weight", "16"]
 MLLM = ["--minutes", "120"]
@@ -37,7 +39,6 @@ CLIP = ["--clip-only", "--steps", "800", "--batch", "64", "--lr", "5e-4", "--min
 STAGES = ("tokenizer", "mllm", "readout", "clip")  # in this order
 # models/demo's image sampling (chosen on train-split prompts, docs/demo-training.md).
 SAMPLING = {"cfg_scale": 1.5, "temperature": 0.6, "top_k": 0, "top_p": 1.0}
-SAMPLING_FLAGS = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in SAMPLING.items())
 
 
 def command(out: str, name: str, args: list[str]) -> list[str]:
@@ -50,13 +51,15 @@ class Rebuild:
     clock per session and stage (--out/rebuild.json)."""
 
     def __init__(self, out: str, stages: dict[str, list[str]]):
-        self.out = out
         self.stages = {name: (argv, os.path.join(out, "logs", f"{name}.log"),
                               os.path.join(out, "stages", f"{name}.done")) for name, argv in stages.items()}
         os.makedirs(os.path.join(out, "logs"), exist_ok=True)
         os.makedirs(os.path.join(out, "stages"), exist_ok=True)
         self.record_path = os.path.join(out, "rebuild.json")
-        self.record = json.load(open(self.record_path)) if os.path.isfile(self.record_path) else {"sessions": []}
+        self.record = {"sessions": []}
+        if os.path.isfile(self.record_path):
+            with open(self.record_path) as f:
+                self.record = json.load(f)
         self.record["sessions"].append({"started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
                                         "stages": {}})
         self.t0 = time.monotonic()
@@ -129,8 +132,5 @@ def main(argv: list[str]) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 1
     print(f"rebuilt in {record['total_minutes']:.1f} wall-clock minutes (over {len(record['sessions'])} "
-          f"session(s)); next:\n"
-          f"  python3 -m unitok evaluate --run {args.out} --dtype int4 {SAMPLING_FLAGS} --out {args.out}/eval_int4.json\n"
-          f"  python3 -m unitok build-demo-bundle --run {args.out} --eval {args.out}/eval_int4.json "
-          f"--image-sampling '{json.dumps(SAMPLING)}'", flush=True)
+          f"session(s)); next:\n{evaluation_commands(args.out, SAMPLING)}", end="", flush=True)
     return 0

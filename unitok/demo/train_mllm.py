@@ -375,7 +375,8 @@ def main(argv: list[str]) -> int:
                     help="weight of the training-only read-outs at the visual tokens (AuxHeads; 0: none)")
     args = ap.parse_args(argv)
     train(args.out, args.steps, args.batch, args.lr, args.minutes, args.pool, args.save_every, args.threads,
-          Mix(args.t2i_share, args.questions, args.single_share, args.chat_multi_share, args.depth_background,
-              args.text_share, bool(args.t2i_centred), args.decision_weight),
+          Mix(t2i_share=args.t2i_share, questions=args.questions, single_share=args.single_share,
+              chat_multi_share=args.chat_multi_share, depth_background=args.depth_background,
+              text_share=args.text_share, t2i_centred=bool(args.t2i_centred), decision_weight=args.decision_weight),
           args.aux_weight)
     return 0
