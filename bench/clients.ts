@@ -254,12 +254,13 @@ export async function curlClient(target: BenchTarget, url: string, name = ''): P
 export async function floorProcess(
   { model, tokens }: BenchTarget,
   root = fileURLToPath(new URL('..', import.meta.url)),
+  args: string[] = [],
 ): Promise<{
   text(batch: number): Promise<number>;
   image(): Promise<number>;
   close(): void;
 }> {
-  const child = fork(`${root}/bench/floor.ts`, ['--model', model, '--tokens', String(tokens)], {
+  const child = fork(`${root}/bench/floor.ts`, ['--model', model, '--tokens', String(tokens), ...args], {
     cwd: root,
     execArgv: ['--import', 'tsx'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],

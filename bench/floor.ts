@@ -19,8 +19,14 @@ import { argmax } from '../src/model/worker-thread/sampling.ts';
 import { decoderKv } from './decoder-kv.ts';
 
 const { values } = parseArgs({
-  options: { model: { type: 'string', default: 'models/demo' }, tokens: { type: 'string', default: '64' } },
+  options: {
+    model: { type: 'string', default: 'models/demo' },
+    tokens: { type: 'string', default: '64' },
+    // 1: every graph's intra-op pool spins (the engine's are parked: devices.ts): bench/llm7b.ts --spinning.
+    spinning: { type: 'string' },
+  },
 });
+const SPINNING = values.spinning === undefined ? {} : { spinning: values.spinning === '1' };
 const MODEL = values.model as string;
 const TOKENS = Number(values.tokens);
 const bundle = readBundle(MODEL);
@@ -85,7 +91,10 @@ class Floor {
     for (const name of names) {
       if (this.opened.has(name)) continue;
       // The engine's own session settings (devices.ts): only the engine differs.
-      const opts = sessionOptions('cpu', { intraOpThreads: defaultThreads(GRAPH_FILES[name], 'cpu') });
+      const opts = sessionOptions('cpu', {
+        intraOpThreads: defaultThreads(GRAPH_FILES[name], 'cpu'),
+        ...SPINNING,
+      });
       this.opened.set(name, await ort.InferenceSession.create(GRAPH_FILES[name], opts));
     }
   }

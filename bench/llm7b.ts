@@ -6,12 +6,13 @@
 //   /usr/bin/python3 bench/make_bench_bundle.py --preset 7b build/bench7b      # ~30 min, 4.5 GiB
 //   /usr/bin/python3 bench/make_gguf.py build/bench7b/llama-7b-q4_0.gguf       # ~1 min, 3.5 GiB
 //   (cd bench/llama-cpp && npm ci)                                            # node-llama-cpp 3.21.1, bench-only
-//   node --import tsx bench/llm7b.ts [--dir build/bench7b] [--tokens 16] [--rounds 2] [--image]
+//   node --import tsx bench/llm7b.ts [--dir build/bench7b] [--tokens 16] [--rounds 2] [--image] [--spinning 0,1]
 //
 // Decode tokens/s leave the prefill out: the project's is batch / (mean step of a TOKENS-long greedy run of its
 // graphs, bench/floor.ts); llama.cpp's (tokens - 1) per sequence over its batch's first to last token. Weights read per token: the llm graph's weights (every layer and lm_head; embed_tokens reads
 // one row) for the project, the GGUF's tensors but token_embd for llama.cpp. --image also draws one image (CFG,
-// the released 256 visual tokens x 8 codes) through the engine once the rounds are done.
+// the released 256 visual tokens x 8 codes) through the engine once the rounds are done. --spinning: one project row
+// per value, its graphs' intra-op pools parked (0) or spinning (1) instead of the engine's choice (threads.ts).
 import { readFileSync, statSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +29,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '2' },
     threads: { type: 'string', default: String(cpus().length) },
     image: { type: 'boolean', default: false },
+    spinning: { type: 'string', default: '' },
   },
 });
 const DIR = values.dir as string;
@@ -53,7 +55,14 @@ function decodeRate(streams: Arrivals): number {
 // Text: the project's graphs driven bare (bench/floor.ts in a process of its own: embed_tokens + llm, in-place
 // KV, greedy): at 7B a step takes seconds, so the engine's own cost per step is noise, and the floor opens only
 // the two text graphs (the engine would also hold the 4 GB of tokenizer and image graphs).
-const floor = await floorProcess({ model: join(DIR, 'bundle'), tokens: TOKENS });
+// One floor process per --spinning value, each holding its own copy of the weights.
+const target = { model: join(DIR, 'bundle'), tokens: TOKENS };
+const floors = new Map<string, Awaited<ReturnType<typeof floorProcess>>>();
+for (const spin of values.spinning ? (values.spinning as string).split(',') : [''])
+  floors.set(
+    spin ? `project spin=${spin}` : 'project',
+    await floorProcess(target, undefined, spin ? ['--spinning', spin] : []),
+  );
 
 /** One image through the engine, alone in memory (after the text rounds): seconds. */
 async function projectImage(): Promise<number> {
@@ -171,12 +180,12 @@ for (let r = 0; r < ROUNDS; r++) {
       (await measureBandwidth({ threads, rounds: 3 })).read,
     ]);
   for (const batch of BATCHES) {
-    record(`project ${batch}`, (batch * 1000) / (await floor.text(batch)));
+    for (const [who, floor] of floors) record(`${who} ${batch}`, (batch * 1000) / (await floor.text(batch)));
     record(`llama.cpp ${batch}`, decodeRate(await llamaBatch(batch)));
   }
   console.error(`round ${r + 1}/${ROUNDS} done`);
 }
-floor.close();
+for (const floor of floors.values()) floor.close();
 for (const context of contexts.values()) await context.dispose();
 await model.dispose();
 const image = values.image ? await projectImage() : null;
@@ -184,7 +193,7 @@ const image = values.image ? await projectImage() : null;
 const best = (xs: number[]) => Math.max(...xs);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const bw = best(bandwidths.get(THREADS) ?? []);
-const bytes = { project: projectBytesPerToken(), 'llama.cpp': llamaBytesPerToken() };
+const projectBytes = projectBytesPerToken();
 console.log(
   `7B shapes (${bundle.name}), ${TOKENS} tokens per stream, greedy, ${ROUNDS} rounds (median), ${THREADS} threads each, ` +
     `load average ${loadavg()[0].toFixed(1)} on ${cpus().length} CPUs; memory bandwidth (read, ${THREADS} threads, best ` +
@@ -195,10 +204,10 @@ console.log(
 );
 console.log('|---|---|---|---|---|---|---|---|---|');
 for (const batch of BATCHES)
-  for (const who of ['project', 'llama.cpp'] as const) {
+  for (const who of [...floors.keys(), 'llama.cpp']) {
     const rate = median(rates.get(`${who} ${batch}`) ?? [Number.NaN]);
     const steps = rate / batch; // decode steps per second: each reads the weights once
-    const gb = bytes[who] / 1e9;
+    const gb = (who === 'llama.cpp' ? llamaBytesPerToken() : projectBytes) / 1e9;
     const vsLlama = rate / median(rates.get(`llama.cpp ${batch}`) ?? [Number.NaN]);
     console.log(
       `| ${who} | ${batch} | ${rate.toFixed(2)} | ${(1000 / steps).toFixed(0)} | ${gb.toFixed(2)} | ${(bw / gb).toFixed(2)} | ` +

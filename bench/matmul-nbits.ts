@@ -4,6 +4,7 @@
 //
 //   /usr/bin/python3 bench/matmul_nbits.py build/matmul-nbits
 //   node --import tsx bench/matmul-nbits.ts [--dir build/matmul-nbits] [--runs 8] [--rounds 3] [--batch 1]
+//        [--match acc4]   (only the graphs whose file name contains it)
 import { readdirSync, statSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +19,7 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '8' },
     rounds: { type: 'string', default: '3' },
     batch: { type: 'string', default: '1' },
+    match: { type: 'string', default: '' },
   },
 });
 const DIR = values.dir as string;
@@ -26,7 +28,7 @@ const BATCH = Number(values.batch);
 const cores = availableParallelism();
 
 const graphs = readdirSync(DIR)
-  .filter((f) => /^matmul-b\d+-acc\d+\.onnx$/.test(f))
+  .filter((f) => /^matmul-b\d+-acc\d+\.onnx$/.test(f) && f.includes(values.match as string))
   .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
 if (graphs.length === 0) throw new Error(`no graphs in ${DIR}: run bench/matmul_nbits.py ${DIR} first`);
 const variants = graphs.flatMap((file) =>

@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import { readBundle } from '../src/model/bundle.ts';
 import { runnerCount } from '../src/model/main-thread/engine.ts';
 import { defaultThreads, SMALL_GRAPH_BYTES } from '../src/model/threads.ts';
+import { sessionOptions } from '../src/model/worker-thread/devices.ts';
 
 test('small graphs get one intra-op thread on the CPU; large ones and other devices are left to ORT', () => {
   const tiny = readBundle('models/tiny');
@@ -32,4 +33,13 @@ test('runners by default: one per 4 slots and at most one per core for one-threa
   assert.equal(runnerCount(3, 1), 1, 'fewer than 4 slots: one runner');
   assert.equal(runnerCount(64, undefined), 1, 'a graph on every core (or a GPU): one runner');
   assert.equal(runnerCount(64, 2), 1);
+});
+
+test('intra-op pools are parked unless spinning is asked for', () => {
+  const spin = (o: ReturnType<typeof sessionOptions>) =>
+    (o.extra as { session: { intra_op: { allow_spinning: string } } }).session.intra_op.allow_spinning;
+  assert.equal(spin(sessionOptions('cpu')), '0');
+  assert.equal(spin(sessionOptions('cpu', { intraOpThreads: 2 })), '0');
+  assert.equal(spin(sessionOptions('cpu', { spinning: true })), '1');
+  assert.equal(sessionOptions('cpu', { intraOpThreads: 2 }).intraOpNumThreads, 2);
 });

@@ -433,3 +433,41 @@ def test_decision_tokens_weigh_more_in_the_depth_loss(rows):
     weighted = train_mllm.pad_group([seq], codes, np.random.default_rng(0), 1.0, decision_weight=6.0)["depth_weight"][0]
     assert bool((plain == 1).all())
     assert weighted[torch.from_numpy(decide)].eq(6).all() and weighted[torch.from_numpy(~decide)].eq(1).all()
+
+
+def test_flat_patches_name_the_colour_of_patches_without_a_shape():
+    """flat_patches: the background colour's index for patches of one colour, -1 where a shape (or its edge) is."""
+    colours = list(world.BACKGROUNDS)
+    img = np.zeros((1, 32, 32, 3), np.uint8)
+    img[0] = world.BACKGROUNDS["blue"]
+    img[0, 18:22, 2:6] = world.BACKGROUNDS["red"]  # a small shape inside the bottom-left 16 x 16 patch
+    img[0, 0, 17] += 3  # within the tolerance: still flat
+    keys = train_tokenizer.flat_patches(img, 16)
+    assert keys.tolist() == [[colours.index("blue"), colours.index("blue"), -1, colours.index("blue")]]
+
+
+def test_locality_loss_is_the_spread_of_one_colours_flat_latents():
+    keys = np.asarray([[0, 0, -1, 1], [0, 1, 1, -1]])
+    z = torch.randn(1, 1, 16).expand(2, 4, 16).clone()  # every patch the same latent
+    assert train_tokenizer.locality_loss(z, keys, num_codebooks=2).item() == pytest.approx(0.0, abs=1e-6)
+    z[1, 0] = torch.randn(16)  # one flat patch of colour 0 differs from the others
+    z[0, 2] = torch.randn(16)  # a non-flat patch may differ freely
+    z.requires_grad_(True)
+    loss = train_tokenizer.locality_loss(z, keys, num_codebooks=2)
+    loss.backward()
+    assert loss.item() > 0.01
+    assert z.grad[0, 2].abs().sum() == 0 and z.grad[1, 0].abs().sum() > 0
+    assert train_tokenizer.locality_loss(z, np.full((2, 4), -1), 2).item() == 0.0  # no flat patch: no loss
+
+
+def test_flat_code_tuples_counts_the_tuples_of_flat_patches(tokenizer_model):
+    figures = train_tokenizer.flat_code_tuples(tokenizer_model, 4, torch.device("cpu"), batch=2)
+    assert figures["images"] == 4 and 1 <= figures["colours"] <= len(world.BACKGROUNDS)
+    assert figures["distinct_tuples_per_colour"] >= 1 and 0 < figures["top_tuple_share"] <= 1
+
+
+def test_tokenizer_training_with_locality_reports_flat_codes(tmp_path):
+    metrics = train_tokenizer.train(str(tmp_path), steps=3, batch=2, lr=1e-3, minutes=None, restart_every=25,
+                                    save_every=10, threads=1, eval_images=4, vq_start=1, locality_weight=1.0)
+    assert metrics["locality_weight"] == 1.0 and metrics["flat_codes"]["images"] == 4
+    assert json.loads((tmp_path / "tokenizer_metrics.json").read_text())["flat_codes"] == metrics["flat_codes"]

@@ -52,6 +52,11 @@ FG_WEIGHT = 8.0
 # Run 17: with pixels near colour edges weighted 16x from the first step, the tokenizer's own reconstructions pass
 # the drawing oracle 87.5% of the time (run 12's: 67%, corners rounded) and PSNR rose 28.2 -> 31.9 dB.
 EDGE_WEIGHT = 16.0
+# Session 15: a flat background patch gets 70-208 distinct 8-code tuples per colour (the encoder's attention mixes
+# the whole image into every patch's latent), so the MLLM's first visual token, which fixes the background, must
+# choose among hundreds of tuples that mean the same thing. --locality-weight pulls the latents of flat patches of
+# one colour together (their variance), so that such a patch has few tuples whatever the rest of the image holds.
+LOCALITY_WEIGHT = 0.0
 STATE_FILE = "tokenizer_train.pt"
 RELEASED_FILE = "unitok_tokenizer.pth"
 
@@ -180,6 +185,56 @@ def clip_loss(model: UniTok, img: torch.Tensor, texts: list[str], device) -> tor
     return 0.5 * (torch.sum(-target * logits.log_softmax(1), 1).mean() + torch.sum(-target * logits.log_softmax(0).t(), 1).mean())
 
 
+def flat_patches(imgs: np.ndarray, patch: int) -> np.ndarray:
+    """[B, N] per visual token (row-major patches of `patch` pixels): the index in world.BACKGROUNDS of the one
+    colour its whole patch shows (every pixel within 8 levels of it), or -1 when it shows more than flat
+    background (a shape or its edge)."""
+    B, H, W, _ = imgs.shape
+    palette = np.asarray(list(world.BACKGROUNDS.values()), np.int16)  # [C, 3]
+    tiles = imgs.astype(np.int16).reshape(B, H // patch, patch, W // patch, patch, 3).transpose(0, 1, 3, 2, 4, 5)
+    tiles = tiles.reshape(B, (H // patch) * (W // patch), patch * patch, 3)
+    first = tiles[:, :, :1]  # a flat patch equals its first pixel everywhere
+    flat = (np.abs(tiles - first).max(-1) <= 8).all(-1)
+    nearest = np.abs(first[:, :, 0, None, :] - palette[None, None]).max(-1)  # [B, N, C]
+    colour = nearest.argmin(-1)
+    return np.where(flat & (nearest.min(-1) <= 8), colour, -1)
+
+
+def locality_loss(z: torch.Tensor, keys: np.ndarray, num_codebooks: int) -> torch.Tensor:
+    """Mean within-colour variance of the normalised latent chunks (what the quantiser compares with its
+    codebooks) of flat patches (keys [B, N] from flat_patches; -1 = not flat): 0 when every flat patch of a colour
+    has the same latent, whatever else its image shows."""
+    B, N, C = z.shape
+    chunks = F.normalize(z.view(B, N, num_codebooks, C // num_codebooks), dim=-1)
+    keys_t = torch.from_numpy(keys).to(z.device)
+    losses = []
+    for colour in np.unique(keys[keys >= 0]):
+        group = chunks[keys_t == int(colour)]  # [M, K, d]
+        if len(group) > 1:
+            losses.append((group - group.mean(0, keepdim=True)).pow(2).sum(-1).mean())
+    return torch.stack(losses).mean() if losses else z.sum() * 0
+
+
+@torch.no_grad()
+def flat_code_tuples(model: UniTok, count: int, device, batch: int = 16) -> dict:
+    """How many 8-code tuples held-out flat background patches take per colour: the mean over colours of the
+    distinct tuples, and the share of flat patches that take their colour's most common tuple (1.0: one tuple per
+    colour, the easiest first visual token for the MLLM to choose)."""
+    seen: dict[int, dict[tuple, int]] = {}
+    for start in range(0, count, batch):
+        imgs = np.stack([world.render(world.make_scene("heldout", i)) for i in range(start, min(start + batch, count))])
+        codes = model.img_to_idx(torch.from_numpy(world.to_pixels(imgs)).to(device)).cpu().numpy()  # [B, K, N]
+        keys = flat_patches(imgs, imgs.shape[1] // int(round(codes.shape[2] ** 0.5)))
+        for b, n in zip(*np.nonzero(keys >= 0)):
+            tuples = seen.setdefault(int(keys[b, n]), {})
+            t = tuple(codes[b, :, n])
+            tuples[t] = tuples.get(t, 0) + 1
+    distinct = [len(t) for t in seen.values()]
+    top = sum(max(t.values()) for t in seen.values()) / max(sum(sum(t.values()) for t in seen.values()), 1)
+    return {"images": count, "colours": len(seen), "distinct_tuples_per_colour": float(np.mean(distinct)),
+            "top_tuple_share": float(top)}
+
+
 @torch.no_grad()
 def restart_dead_codes(model: UniTok, usage: torch.Tensor, chunks: torch.Tensor, gen: torch.Generator) -> int:
     """usage [K, size]: hits since the last restart. Each unused entry is moved onto a latent of the batch, drawn
@@ -224,7 +279,7 @@ def heldout_psnr(model: UniTok, count: int, device, batch: int = 16) -> dict:
 def train(out: str, steps: int, batch: int, lr: float, minutes: float | None, restart_every: int,
           save_every: int, threads: int | None, eval_images: int, vq_start: int = 0,
           clip_weight: float = CLIP_WEIGHT, label_weight: float = LABEL_WEIGHT, edge_weight: float = EDGE_WEIGHT,
-          readout_weight: float = 0.0) -> dict:
+          readout_weight: float = 0.0, locality_weight: float = LOCALITY_WEIGHT) -> dict:
     device = setup_torch(threads)
     os.makedirs(out, exist_ok=True)
     cfg = get_tokenizer_config("demo")
@@ -280,6 +335,11 @@ def train(out: str, steps: int, batch: int, lr: float, minutes: float | None, re
         lab = label_loss(model, img, scenes, device)
         loss = rec_loss + vq + clip_weight * cl + label_weight * lab
         shown = {}
+        if locality_weight:
+            keys = flat_patches(imgs, imgs.shape[1] // int(round(z.shape[1] ** 0.5)))
+            loc = locality_loss(z, keys, cfg.num_codebooks)
+            loss = loss + locality_weight * loc
+            shown["locality"] = loc.item()
         if readout:
             ro, ro_acc = readout(img, scenes)
             loss = loss + readout_weight * ro
@@ -309,9 +369,10 @@ def train(out: str, steps: int, batch: int, lr: float, minutes: float | None, re
     model.eval()
     save_released_tokenizer(model.cpu(), os.path.join(out, RELEASED_FILE))
     metrics = {"steps": step, "batch": batch, "clip_weight": clip_weight, "label_weight": label_weight,
-               "edge_weight": edge_weight, "readout_weight": readout_weight,
+               "edge_weight": edge_weight, "readout_weight": readout_weight, "locality_weight": locality_weight,
                "train_minutes": (time.monotonic() - t_start) / 60,
-               "heldout": heldout_psnr(model, eval_images, torch.device("cpu"))}
+               "heldout": heldout_psnr(model, eval_images, torch.device("cpu")),
+               "flat_codes": flat_code_tuples(model, eval_images, torch.device("cpu"))}
     with open(os.path.join(out, "tokenizer_metrics.json"), "w") as f:
         json.dump(metrics, f, indent=2)
     print(json.dumps(metrics, indent=2), flush=True)
@@ -490,6 +551,9 @@ def main(argv: list[str]) -> int:
                     help="weight of a training-only linear read-out of shape from the CLIP image embedding "
                          "(ShapeReadout), to bring shape into the pooled embedding; in the main stage, or with "
                          "--decoder-only, where it also trains post_quant_proj and the CLIP image head (codes unchanged)")
+    ap.add_argument("--locality-weight", type=float, default=LOCALITY_WEIGHT,
+                    help="weight of the within-colour variance of flat background patches' latents (locality_loss), "
+                         "so that such a patch has few code tuples whatever the rest of the image shows; 0: off")
     ap.add_argument("--clip-only", action="store_true",
                     help="fine-tune only the CLIP side (text tower, fc_norm, projection) of the finished run (codes, "
                          "decoder and everything the MLLM uses unchanged; see finetune_clip)")
@@ -504,5 +568,5 @@ def main(argv: list[str]) -> int:
         return 0
     train(args.out, args.steps, args.batch, args.lr, args.minutes, args.restart_every, args.save_every,
           args.threads, args.eval_images, args.vq_start, args.clip_weight, args.label_weight, args.edge_weight,
-          args.readout_weight)
+          args.readout_weight, args.locality_weight)
     return 0

@@ -10,6 +10,13 @@ export class DeviceError extends Error {
 
 export interface SessionTuning {
   intraOpThreads?: number;
+  /**
+   * Pool threads spin-wait between ops and after a run (ORT's default) instead of parking; off unless asked. The
+   * main thread and the workers share the cores and hand off every step, so a spinning pool steals their time
+   * (twice the step time on the 2-core machine), and even alone at 7B, where a step is 100 ms of large ops, it
+   * decoded slower (bench/llm7b.ts --spinning 0,1: 7.26 against 8.83 tok/s at batch 1; docs/step-profile.md).
+   */
+  spinning?: boolean;
 }
 
 export function sessionOptions(
@@ -20,10 +27,8 @@ export function sessionOptions(
     executionProviders: [device],
     graphOptimizationLevel: 'all',
     ...(tuning.intraOpThreads ? { intraOpNumThreads: tuning.intraOpThreads } : {}),
-    // ORT's pool threads spin after each run by default. Here the main thread and two workers share the cores
-    // and hand off every step, so a spinning pool steals the time the other threads need (measured: twice the
-    // step time on the 2-core machine). Parked threads cost microseconds per run.
-    extra: { session: { intra_op: { allow_spinning: '0' } } },
+    // ORT's pool threads spin by default; parked unless asked (SessionTuning.spinning says why).
+    extra: { session: { intra_op: { allow_spinning: tuning.spinning ? '1' : '0' } } },
   };
 }
 
