@@ -73,5 +73,9 @@ def test_model_card_rebuild_commands_follow_the_run_metrics():
                      "--minutes 3"]
     tok["decoder_finetune"]["readout_weight"] = 4.0
     assert _finetune_commands(tok).splitlines()[0].endswith("--edge-weight 16 --readout-weight 4")
+    tok["decoder_finetune"]["rounds"] = [{"minutes": 22, "steps": 3000}, {"minutes": 44, "steps": 10000}]
+    lines = _finetune_commands(tok).splitlines()
+    assert len(lines) == 3 and "--minutes 22 --steps 3000 --edge-weight" in lines[0]
+    assert "--minutes 44 --steps 10000 --edge-weight" in lines[1] and "--clip-only" in lines[2]
     legacy = _finetune_commands({"clip_finetune": {"steps": 800, "batch": 64, "train_minutes": 2.1}}).splitlines()
     assert len(legacy) == 2 and all("--clip-only" in line for line in legacy)

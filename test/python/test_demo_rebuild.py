@@ -48,7 +48,7 @@ def test_a_failed_stage_stops_the_rebuild_with_its_log_and_a_rerun_resumes_there
     assert not os.path.exists(os.path.join(out, "stages", "mllm.done"))
     os.remove(os.path.join(out, "trace"))
     rebuild.rebuild(out, stages)
-    assert [n for n, w in trace(out) if w == "start"] == ["mllm", "readout", "clip"]
+    assert [n for n, w in trace(out) if w == "start"] == ["mllm", "readout", "readout-more", "clip"]
 
 
 def test_the_command_line_runs_the_toolkit_commands_on_the_run_folder(tmp_path, monkeypatch):
@@ -59,3 +59,8 @@ def test_the_command_line_runs_the_toolkit_commands_on_the_run_folder(tmp_path, 
     assert seen["mllm"][1:] == ["-m", "unitok", "train-mllm", "--out", str(tmp_path), "--minutes", "5",
                                 "--t2i-centred", "1"]
     assert seen["readout"][3:6] == ["train-tokenizer", "--out", str(tmp_path)] and "--decoder-only" in seen["readout"]
+    # The continuation: the same options with the larger budget, so it resumes readout's checkpoint.
+    more = seen["readout-more"]
+    assert more[3:6] == seen["readout"][3:6] and more[more.index("--minutes") + 1] == "44"
+    assert rebuild.main(["--out", str(tmp_path), "--readout-more-args", "--minutes 30 --decoder-only"]) == 0
+    assert seen["readout-more"][6:] == ["--minutes", "30", "--decoder-only"]

@@ -357,6 +357,13 @@ def test_decoder_only_fine_tune_with_edge_weight_changes_the_decoder_only(tokeni
     assert {k.split(".")[0] for k in before if not torch.equal(before[k], after[k])} == {"decoder"}
     ft = json.loads((tmp_path / "tokenizer_metrics.json").read_text())["decoder_finetune"]
     assert ft["edge_weight"] == 16.0 and not ft["readout_weight"]
+    assert ft["rounds"] == [{"minutes": None, "steps": 2}]
+    # Continued with a larger cap (resumes at step 2): a second round; the same command again adds none.
+    for _ in range(2):
+        train_tokenizer.finetune_decoder(str(tmp_path), steps=3, batch=4, lr=1e-3, minutes=None, save_every=10,
+                                         threads=1, eval_images=4, edge_weight=16.0)
+    ft = json.loads((tmp_path / "tokenizer_metrics.json").read_text())["decoder_finetune"]
+    assert ft["steps"] == 3 and ft["rounds"] == [{"minutes": None, "steps": 2}, {"minutes": None, "steps": 3}]
 
 
 def test_decoder_only_fine_tune_with_readout_keeps_the_codes(tokenizer_model, tmp_path):

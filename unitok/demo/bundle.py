@@ -62,9 +62,14 @@ def _finetune_commands(tok: dict) -> str:
     lines = []
     ft = tok.get("decoder_finetune")
     if ft:
-        flags = [f"--batch {ft['batch']}", f"--lr {ft.get('lr', 5e-4):g}", f"--minutes {round(ft['train_minutes'])}"]
-        flags += [f"--{k.replace('_', '-')} {ft[k]:g}" for k in ("edge_weight", "readout_weight") if ft.get(k)]
-        lines.append(f"python3 -m unitok train-tokenizer --out runs/demo --decoder-only {' '.join(flags)}")
+        # One command per recorded round (a continued stage resumes from the first's checkpoint); runs before
+        # rounds were recorded: one command with the minutes spent.
+        budgets = ([("" if r["minutes"] is None else f"--minutes {r['minutes']:g} ") + f"--steps {r['steps']}"
+                    for r in ft["rounds"]] if ft.get("rounds") else [f"--minutes {round(ft['train_minutes'])}"])
+        for budget in budgets:
+            flags = [f"--batch {ft['batch']}", f"--lr {ft.get('lr', 5e-4):g}", budget]
+            flags += [f"--{k.replace('_', '-')} {ft[k]:g}" for k in ("edge_weight", "readout_weight") if ft.get(k)]
+            lines.append(f"python3 -m unitok train-tokenizer --out runs/demo --decoder-only {' '.join(flags)}")
     cf = tok.get("clip_finetune")
     if cf and "lr" in cf:
         lines.append(f"python3 -m unitok train-tokenizer --out runs/demo --clip-only --steps {cf['steps']} "

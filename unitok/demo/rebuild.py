@@ -6,8 +6,9 @@ Stages (each one of the toolkit's own commands, its output in --out/logs/<stage>
   tokenizer   train-tokenizer: the UniTok tokenizer (codes, decoder, CLIP side)
   mllm        train-mllm: the MLLM on the tokenizer's codes
   readout     train-tokenizer --decoder-only --readout-weight: the decoder and the CLIP image head on fixed codes
+  readout-more  the same, continued from readout's checkpoint to a 44-minute budget (models/demo's run 22ro)
   clip        train-tokenizer --clip-only: the CLIP side's text tower
-They run one after another (28 + 120 + 22 + 2 = 172 minutes by default on the 2-core CPU). readout and clip
+They run one after another (28 + 120 + 22 + 22 + 2 = 194 minutes by default on the 2-core CPU). The later stages
 change nothing the MLLM reads (it copies post_quant_proj when it starts, and the codes stay), but they do not run
 beside it: each stage already keeps both cores busy (torch's one thread calls the pthreads OpenBLAS, whose threads
 split the large products and spin while they wait), and with the read-out stage beside it an MLLM step took 2.5x
@@ -35,8 +36,11 @@ TOKENIZER = ["--minutes", "28", "--edge-weight", "16"]
 MLLM = ["--minutes", "120"]
 READOUT = ["--decoder-only", "--batch", "16", "--lr", "1e-3", "--minutes", "22", "--edge-weight", "16",
            "--readout-weight", "4"]
+# Resumes readout's checkpoint (its 22 minutes count): the LR restarts at mid-cosine and decays over the rest.
+READOUT_MORE = ["--decoder-only", "--batch", "16", "--lr", "1e-3", "--minutes", "44", "--steps", "10000",
+                "--edge-weight", "16", "--readout-weight", "4"]
 CLIP = ["--clip-only", "--steps", "800", "--batch", "64", "--lr", "5e-4", "--minutes", "3"]
-STAGES = ("tokenizer", "mllm", "readout", "clip")  # in this order
+STAGES = ("tokenizer", "mllm", "readout", "readout-more", "clip")  # in this order
 # models/demo's image sampling (chosen on train-split prompts, docs/demo-training.md).
 SAMPLING = {"cfg_scale": 1.5, "temperature": 0.6, "top_k": 0, "top_p": 1.0}
 
@@ -119,13 +123,14 @@ def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="python3 -m unitok rebuild-demo", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default="runs/demo", help="run folder (created; re-running continues it)")
-    for name, default in zip(STAGES, (TOKENIZER, MLLM, READOUT, CLIP)):
+    for name, default in zip(STAGES, (TOKENIZER, MLLM, READOUT, READOUT_MORE, CLIP)):
         ap.add_argument(f"--{name}-args", default=shlex.join(default),
                         help=f"options of the {name} stage (default: %(default)s)")
     args = ap.parse_args(argv)
     commands = {"tokenizer": "train-tokenizer", "mllm": "train-mllm", "readout": "train-tokenizer",
-                "clip": "train-tokenizer"}
-    stages = {name: command(args.out, commands[name], shlex.split(getattr(args, f"{name}_args"))) for name in STAGES}
+                "readout-more": "train-tokenizer", "clip": "train-tokenizer"}
+    stages = {name: command(args.out, commands[name], shlex.split(getattr(args, f"{name.replace('-', '_')}_args")))
+              for name in STAGES}
     try:
         record = rebuild(args.out, stages)
     except RuntimeError as e:

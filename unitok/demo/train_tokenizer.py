@@ -454,9 +454,14 @@ def finetune_decoder(out: str, steps: int, batch: int, lr: float, minutes: float
     model.eval()
     save_released_tokenizer(model.cpu(), released)
     metrics = _load_json(os.path.join(out, "tokenizer_metrics.json"))
+    # Each invocation's budget and step cap, when it differs from the last: a stage continued with a larger budget
+    # (rebuild-demo's readout-more) is two commands, and the model card lists both.
+    rounds = metrics.get("decoder_finetune", {}).get("rounds", []) if progress.start_step > 0 else []
+    if not rounds or rounds[-1] != {"minutes": minutes, "steps": steps}:
+        rounds = [*rounds, {"minutes": minutes, "steps": steps}]
     metrics["decoder_finetune"] = {"steps": step, "batch": batch, "lr": lr, "edge_weight": edge_weight,
                                    "readout_weight": readout_weight,
-                                   "train_minutes": (time.monotonic() - t_start) / 60}
+                                   "train_minutes": (time.monotonic() - t_start) / 60, "rounds": rounds}
     metrics["heldout"] = heldout_psnr(model, eval_images, torch.device("cpu"))
     with open(os.path.join(out, "tokenizer_metrics.json"), "w") as f:
         json.dump(metrics, f, indent=2)
