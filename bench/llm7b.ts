@@ -12,7 +12,7 @@
 // graphs, bench/floor.ts); llama.cpp's (tokens - 1) per sequence over its batch's first to last token. Weights read per token: the llm graph's weights (every layer and lm_head; embed_tokens reads
 // one row) for the project, the GGUF's tensors but token_embd for llama.cpp. --image also draws one image (CFG,
 // the released 256 visual tokens x 8 codes) through the engine once the rounds are done. --spinning: one project row
-// per value, its graphs' intra-op pools parked (0) or spinning (1) instead of the engine's choice (threads.ts).
+// per value, its graphs' intra-op pools parked (0) or spinning (1) instead of the engine's choice (devices.ts).
 import { readFileSync, statSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';

@@ -61,8 +61,11 @@ def test_sample_has_core_questions(kind):
 
 def test_model_card_rebuild_commands_follow_the_run_metrics():
     """The card's rebuild commands give the later stages with the flags their metrics recorded, in run order."""
-    from unitok.demo.bundle import _finetune_commands
+    from unitok.demo.bundle import _finetune_commands, _tokenizer_command
 
+    assert _tokenizer_command({"train_minutes": 28.0, "edge_weight": 16.0}).endswith("--minutes 28 --edge-weight 16")
+    assert _tokenizer_command({"train_minutes": 28.0, "edge_weight": 16.0, "locality_weight": 1.0}).endswith(
+        "--edge-weight 16 --locality-weight 1")
     assert _finetune_commands({}) == ""
     tok = {"decoder_finetune": {"steps": 900, "batch": 16, "lr": 5e-4, "train_minutes": 12.4, "edge_weight": 16.0},
            "clip_finetune": {"steps": 800, "batch": 64, "lr": 5e-4, "train_minutes": 2.1}}
