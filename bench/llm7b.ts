@@ -193,7 +193,7 @@ const image = values.image ? await projectImage() : null;
 const best = (xs: number[]) => Math.max(...xs);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const bw = best(bandwidths.get(THREADS) ?? []);
-const projectBytes = projectBytesPerToken();
+const bytes = { project: projectBytesPerToken(), 'llama.cpp': llamaBytesPerToken() };
 console.log(
   `7B shapes (${bundle.name}), ${TOKENS} tokens per stream, greedy, ${ROUNDS} rounds (median), ${THREADS} threads each, ` +
     `load average ${loadavg()[0].toFixed(1)} on ${cpus().length} CPUs; memory bandwidth (read, ${THREADS} threads, best ` +
@@ -207,7 +207,7 @@ for (const batch of BATCHES)
   for (const who of [...floors.keys(), 'llama.cpp']) {
     const rate = median(rates.get(`${who} ${batch}`) ?? [Number.NaN]);
     const steps = rate / batch; // decode steps per second: each reads the weights once
-    const gb = (who === 'llama.cpp' ? llamaBytesPerToken() : projectBytes) / 1e9;
+    const gb = bytes[who === 'llama.cpp' ? 'llama.cpp' : 'project'] / 1e9;
     const vsLlama = rate / median(rates.get(`llama.cpp ${batch}`) ?? [Number.NaN]);
     console.log(
       `| ${who} | ${batch} | ${rate.toFixed(2)} | ${(1000 / steps).toFixed(0)} | ${gb.toFixed(2)} | ${(bw / gb).toFixed(2)} | ` +

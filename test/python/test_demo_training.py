@@ -449,7 +449,7 @@ def test_flat_patches_name_the_colour_of_patches_without_a_shape():
     img[0] = world.BACKGROUNDS["blue"]
     img[0, 18:22, 2:6] = world.BACKGROUNDS["red"]  # a small shape inside the bottom-left 16 x 16 patch
     img[0, 0, 17] += 3  # within the tolerance: still flat
-    keys = train_tokenizer.flat_patches(img, 16)
+    keys = train_tokenizer.flat_patches(img, 4)  # 2 x 2 tokens of 16 x 16 pixels
     assert keys.tolist() == [[colours.index("blue"), colours.index("blue"), -1, colours.index("blue")]]
 
 

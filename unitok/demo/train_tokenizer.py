@@ -185,11 +185,12 @@ def clip_loss(model: UniTok, img: torch.Tensor, texts: list[str], device) -> tor
     return 0.5 * (torch.sum(-target * logits.log_softmax(1), 1).mean() + torch.sum(-target * logits.log_softmax(0).t(), 1).mean())
 
 
-def flat_patches(imgs: np.ndarray, patch: int) -> np.ndarray:
-    """[B, N] per visual token (row-major patches of `patch` pixels): the index in world.BACKGROUNDS of the one
-    colour its whole patch shows (every pixel within 8 levels of it), or -1 when it shows more than flat
-    background (a shape or its edge)."""
+def flat_patches(imgs: np.ndarray, tokens: int) -> np.ndarray:
+    """[B, tokens] per visual token (row-major square patches, `tokens` of them per image): the index in
+    world.BACKGROUNDS of the one colour its whole patch shows (every pixel within 8 levels of it), or -1 when it
+    shows more than flat background (a shape or its edge)."""
     B, H, W, _ = imgs.shape
+    patch = H // int(round(tokens ** 0.5))
     palette = np.asarray(list(world.BACKGROUNDS.values()), np.int16)  # [C, 3]
     tiles = imgs.astype(np.int16).reshape(B, H // patch, patch, W // patch, patch, 3).transpose(0, 1, 3, 2, 4, 5)
     tiles = tiles.reshape(B, (H // patch) * (W // patch), patch * patch, 3)
@@ -224,7 +225,7 @@ def flat_code_tuples(model: UniTok, count: int, device, batch: int = 16) -> dict
     for start in range(0, count, batch):
         imgs = np.stack([world.render(world.make_scene("heldout", i)) for i in range(start, min(start + batch, count))])
         codes = model.img_to_idx(torch.from_numpy(world.to_pixels(imgs)).to(device)).cpu().numpy()  # [B, K, N]
-        keys = flat_patches(imgs, imgs.shape[1] // int(round(codes.shape[2] ** 0.5)))
+        keys = flat_patches(imgs, codes.shape[2])
         for b, n in zip(*np.nonzero(keys >= 0)):
             tuples = seen.setdefault(int(keys[b, n]), {})
             t = tuple(codes[b, :, n])
@@ -336,7 +337,7 @@ def train(out: str, steps: int, batch: int, lr: float, minutes: float | None, re
         loss = rec_loss + vq + clip_weight * cl + label_weight * lab
         shown = {}
         if locality_weight:
-            keys = flat_patches(imgs, imgs.shape[1] // int(round(z.shape[1] ** 0.5)))
+            keys = flat_patches(imgs, z.shape[1])
             loc = locality_loss(z, keys, cfg.num_codebooks)
             loss = loss + locality_weight * loc
             shown["locality"] = loc.item()
