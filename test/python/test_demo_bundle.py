@@ -80,5 +80,8 @@ def test_model_card_rebuild_commands_follow_the_run_metrics():
     lines = _finetune_commands(tok).splitlines()
     assert len(lines) == 3 and "--minutes 22 --steps 3000 --edge-weight" in lines[0]
     assert "--minutes 44 --steps 10000 --edge-weight" in lines[1] and "--clip-only" in lines[2]
+    tok["decoder_finetune"]["rounds"][1]["code_noise"] = 0.1
+    assert _finetune_commands(tok).splitlines()[1].endswith("--readout-weight 4 --code-noise 0.1")
+    assert "--code-noise" not in _finetune_commands(tok).splitlines()[0]
     legacy = _finetune_commands({"clip_finetune": {"steps": 800, "batch": 64, "train_minutes": 2.1}}).splitlines()
     assert len(legacy) == 2 and all("--clip-only" in line for line in legacy)

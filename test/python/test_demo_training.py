@@ -383,6 +383,30 @@ def test_decoder_only_fine_tune_with_readout_keeps_the_codes(tokenizer_model, tm
     assert ft["readout_weight"] == 4.0 and ft["lr"] == 1e-3
 
 
+def test_perturb_codes_swaps_codes_within_their_codebook_at_the_given_rate():
+    gen = torch.Generator().manual_seed(0)
+    # Codebook k's codes are all in [100 k, 100 k + 50), so a swap across codebooks would show.
+    codes = torch.stack([torch.randint(50, (4, 64), generator=gen) + 100 * k for k in range(8)], dim=1)
+    noisy = train_tokenizer.perturb_codes(codes, 0.25, torch.Generator().manual_seed(1))
+    assert noisy.shape == codes.shape and noisy.dtype == codes.dtype
+    assert torch.equal(noisy // 100, codes // 100)
+    assert 0.15 < (noisy != codes).float().mean().item() < 0.3  # 0.25, less the swaps that drew the same code
+    assert torch.equal(train_tokenizer.perturb_codes(codes, 0.0, torch.Generator().manual_seed(1)), codes)
+    assert torch.equal(noisy, train_tokenizer.perturb_codes(codes, 0.25, torch.Generator().manual_seed(1)))
+
+
+def test_decoder_only_fine_tune_with_code_noise_records_it_in_its_round(tokenizer_model, tmp_path):
+    from unitok.export.tokenizer_onnx import save_released_tokenizer
+
+    save_released_tokenizer(tokenizer_model, str(tmp_path / train_tokenizer.RELEASED_FILE))
+    train_tokenizer.finetune_decoder(str(tmp_path), steps=2, batch=4, lr=1e-3, minutes=None, save_every=10,
+                                     threads=1, eval_images=4, edge_weight=16.0, readout_weight=4.0)
+    train_tokenizer.finetune_decoder(str(tmp_path), steps=3, batch=4, lr=1e-3, minutes=None, save_every=10,
+                                     threads=1, eval_images=4, edge_weight=16.0, readout_weight=4.0, code_noise=0.1)
+    ft = json.loads((tmp_path / "tokenizer_metrics.json").read_text())["decoder_finetune"]
+    assert ft["rounds"] == [{"minutes": None, "steps": 2}, {"minutes": None, "steps": 3, "code_noise": 0.1}]
+
+
 def test_reconstruction_oracle_reports_what_each_shape_reads_as(tokenizer_model):
     from unitok.demo.evaluate import reconstruction_oracle
 
@@ -390,6 +414,8 @@ def test_reconstruction_oracle_reports_what_each_shape_reads_as(tokenizer_model)
     assert report["images"] == 6 and 0 <= report["shape_accuracy"] <= 1
     assert sum(report["read_as"].values()) == 6
     assert all(k.split("->")[0] in world.SHAPES for k in report["read_as"])
+    noisy = reconstruction_oracle(tokenizer_model.eval(), 6, code_noise=0.2)
+    assert noisy["code_noise"] == 0.2 and sum(noisy["read_as"].values()) == 6 and "code_noise" not in report
 
 
 def test_shape_readout_reads_one_shape_scenes_and_reaches_the_image_embedding(tokenizer_model):

@@ -66,11 +66,13 @@ def _finetune_commands(tok: dict) -> str:
     if ft:
         # One command per recorded round (a continued stage resumes from the first's checkpoint); runs before
         # rounds were recorded: one command with the minutes spent.
-        budgets = ([("" if r["minutes"] is None else f"--minutes {r['minutes']:g} ") + f"--steps {r['steps']}"
-                    for r in ft["rounds"]] if ft.get("rounds") else [f"--minutes {round(ft['train_minutes'])}"])
-        for budget in budgets:
-            flags = [f"--batch {ft['batch']}", f"--lr {ft.get('lr', 5e-4):g}", budget]
+        rounds = ft.get("rounds") or [{"minutes": round(ft["train_minutes"])}]
+        for r in rounds:
+            flags = [f"--batch {ft['batch']}", f"--lr {ft.get('lr', 5e-4):g}"]
+            flags += [f"--minutes {r['minutes']:g}"] if r["minutes"] is not None else []
+            flags += [f"--steps {r['steps']}"] if "steps" in r else []
             flags += [f"--{k.replace('_', '-')} {ft[k]:g}" for k in ("edge_weight", "readout_weight") if ft.get(k)]
+            flags += [f"--code-noise {r['code_noise']:g}"] if r.get("code_noise") else []
             lines.append(f"python3 -m unitok train-tokenizer --out runs/demo --decoder-only {' '.join(flags)}")
     cf = tok.get("clip_finetune")
     if cf and "lr" in cf:

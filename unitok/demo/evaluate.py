@@ -73,20 +73,27 @@ def zero_shot(tok, count: int) -> dict:
 
 
 @torch.no_grad()
-def reconstruction_oracle(tok, count: int) -> dict:
+def reconstruction_oracle(tok, count: int, code_noise: float = 0.0) -> dict:
     """The shape oracle on the tokenizer's own reconstructions of held-out one-shape scenes: the most a drawing
     can score if the MLLM chose exactly the codes of a real image (run 16's tokenizer: 64%, squares and
-    triangles read as circles: the decoder rounds their corners)."""
+    triangles read as circles: the decoder rounds their corners). code_noise > 0: each code swapped with that
+    probability for another of its codebook's from the same image first (train_tokenizer.perturb_codes), a proxy
+    for the near-miss tuples an MLLM samples."""
+    from .train_tokenizer import perturb_codes
+
     hits, seen = [], collections.Counter()
     for i in range(count):
         scene = world.make_scene("heldout", RECON_ORACLE_BASE + i, count=1)
         s = scene.shapes[0]
         codes = tok.img_to_idx(torch.from_numpy(world.to_pixels(world.render(scene)[None])))
+        if code_noise:
+            codes = perturb_codes(codes, code_noise, torch.Generator().manual_seed(i))
         rec8 = world.from_pixels(tok.idx_to_img(codes))[0]
         verdict = world.judge_single(rec8, s.color, s.position, s.shape)
         hits.append(bool(verdict["shape_ok"]))
         seen[f"{s.shape}->{verdict['shape']}"] += 1
-    return {"images": count, "shape_accuracy": float(np.mean(hits)), "read_as": dict(sorted(seen.items()))}
+    return {"images": count, "shape_accuracy": float(np.mean(hits)), "read_as": dict(sorted(seen.items())),
+            **({"code_noise": code_noise} if code_noise else {})}
 
 
 def vqa_items(count: int, phrasing: str = "heldout") -> list[tuple[int, str, str, str]]:
@@ -202,13 +209,15 @@ def _save_sheet(images: list[np.ndarray], path: str, columns: int = 8) -> None:
 
 def evaluate(run: str, recon: int, zeroshot: int, vqa_scenes: int, t2i: int, sampling: dict, seed: int,
              sheet: str | None = None, dtype: str = "fp32", t2i_split: str = "heldout", chats: int = 0,
-             vqa_phrasing: str = "heldout", t2i_phrasing: str = "heldout") -> dict:
+             vqa_phrasing: str = "heldout", t2i_phrasing: str = "heldout", recon_noise: float = 0.0) -> dict:
     tok, _ = load_released_tokenizer(os.path.join(run, RELEASED_FILE), "demo")
     report = {"split": "heldout", "mllm_weights": dtype}
     if recon:
         _log(f"reconstruction on {recon} held-out images ...")
         report["reconstruction"] = heldout_psnr(tok, recon, torch.device("cpu"))
         report["reconstruction"]["shape_oracle"] = reconstruction_oracle(tok, min(recon, 120))
+        if recon_noise:
+            report["reconstruction"]["shape_oracle_noisy"] = reconstruction_oracle(tok, min(recon, 120), recon_noise)
     if zeroshot:
         _log(f"zero-shot on {zeroshot} held-out one-shape images ...")
         report["zero_shot"] = zero_shot(tok, zeroshot)
@@ -238,6 +247,9 @@ def main(argv: list[str]) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--run", default="runs/demo", help="run folder (unitok_tokenizer.pth and mllm/)")
     ap.add_argument("--recon", type=int, default=256, help="held-out images for PSNR (0 skips)")
+    ap.add_argument("--recon-noise", type=float, default=0.0,
+                    help="also the shape oracle on reconstructions from codes perturbed with this probability "
+                         "(reconstruction_oracle; 0 skips)")
     ap.add_argument("--zeroshot", type=int, default=300, help="held-out one-shape images for zero-shot (0 skips)")
     ap.add_argument("--vqa", type=int, default=60, help="held-out scenes; every question kind is asked (0 skips)")
     ap.add_argument("--t2i", type=int, default=60, help="held-out one-shape prompts (0 skips)")
@@ -266,7 +278,7 @@ def main(argv: list[str]) -> int:
     sampling = dict(cfg_scale=args.cfg_scale, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p)
     report = evaluate(args.run, args.recon, args.zeroshot, args.vqa, args.t2i, sampling, args.seed, args.sheet,
                       args.dtype, args.t2i_split, args.chat, vqa_phrasing=args.vqa_phrasing,
-                      t2i_phrasing=args.t2i_phrasing)
+                      t2i_phrasing=args.t2i_phrasing, recon_noise=args.recon_noise)
     text = json.dumps(report, indent=2)
     print(text)
     if args.out:

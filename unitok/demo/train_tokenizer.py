@@ -380,9 +380,20 @@ def train(out: str, steps: int, batch: int, lr: float, minutes: float | None, re
     return metrics
 
 
+def perturb_codes(codes: torch.Tensor, p: float, gen: torch.Generator) -> torch.Tensor:
+    """codes [B, K, N] with each code, with probability p, replaced by the same codebook's code at a random token
+    of a random image of the batch: codes that are each plausible but need not belong together, as the MLLM's
+    sampled tuples are (docs/demo-training.md, session 17)."""
+    b, k, n = codes.shape
+    hit = torch.rand(codes.shape, generator=gen) < p
+    donor = codes[torch.randint(b, codes.shape, generator=gen), torch.arange(k).view(1, k, 1).expand(b, k, n),
+                  torch.randint(n, codes.shape, generator=gen)]
+    return torch.where(hit, donor, codes)
+
+
 def finetune_decoder(out: str, steps: int, batch: int, lr: float, minutes: float | None, save_every: int,
                      threads: int | None, eval_images: int, edge_weight: float = 0.0,
-                     readout_weight: float = 0.0) -> dict:
+                     readout_weight: float = 0.0, code_noise: float = 0.0) -> dict:
     """Continue training the decoder on a finished tokenizer. The encoder, quant_proj and codebooks are frozen, so
     every image keeps its codes: an MLLM trained on them stays valid. Writes decoder_train.pt while running and
     updates unitok_tokenizer.pth at the end.
@@ -392,7 +403,10 @@ def finetune_decoder(out: str, steps: int, batch: int, lr: float, minutes: float
     it), checkpointing to decoder_readout_train.pt: post_quant_proj attends over all of an image's codes, so it can
     gather shape from codes that each say only what their own patch looks like, without changing the codes
     (docs/demo-training.md, run 19b). Start it after train-mllm: the MLLM copies post_quant_proj when it starts and
-    trains its own copy from there."""
+    trains its own copy from there.
+
+    code_noise > 0 reconstructs each image from its codes perturbed by perturb_codes (the read-out and CLIP losses
+    still see the clean codes): a decoder that draws a clean outline from a near-miss tuple."""
     device = setup_torch(threads)
     released = os.path.join(out, RELEASED_FILE)
     model = load_released_tokenizer(released, "demo")[0].to(device)
@@ -428,9 +442,14 @@ def finetune_decoder(out: str, steps: int, batch: int, lr: float, minutes: float
         imgs, texts, scenes = batch_for_step(100_000 + step, batch)
         x = torch.from_numpy(world.to_pixels(imgs)).to(device)
         with torch.no_grad():
-            zq = model.quantizer.idx_to_f(model.img_to_idx(x))
+            codes = model.img_to_idx(x)
+            zq = model.quantizer.idx_to_f(codes)
         feats = model.post_quant_proj(zq)
-        rec = model.decoder(feats)
+        if code_noise:  # seeded by the step, so a resumed run perturbs as an unbroken one would
+            noisy = perturb_codes(codes, code_noise, torch.Generator().manual_seed(step))
+            rec = model.decoder(model.post_quant_proj(model.quantizer.idx_to_f(noisy)))
+        else:
+            rec = model.decoder(feats)
         weight = foreground_weights(imgs, [s.background for s in scenes], edge_weight).to(device)
         loss = ((rec - x).pow(2) * weight).mean() + ((rec - x).abs() * weight).mean()
         shown = {}
@@ -458,8 +477,9 @@ def finetune_decoder(out: str, steps: int, batch: int, lr: float, minutes: float
     # Each invocation's budget and step cap, when it differs from the last: a stage continued with a larger budget
     # (rebuild-demo's readout-more) is two commands, and the model card lists both.
     rounds = metrics.get("decoder_finetune", {}).get("rounds", []) if progress.start_step > 0 else []
-    if not rounds or rounds[-1] != {"minutes": minutes, "steps": steps}:
-        rounds = [*rounds, {"minutes": minutes, "steps": steps}]
+    budget = {"minutes": minutes, "steps": steps, **({"code_noise": code_noise} if code_noise else {})}
+    if not rounds or rounds[-1] != budget:
+        rounds = [*rounds, budget]
     metrics["decoder_finetune"] = {"steps": step, "batch": batch, "lr": lr, "edge_weight": edge_weight,
                                    "readout_weight": readout_weight,
                                    "train_minutes": (time.monotonic() - t_start) / 60, "rounds": rounds}
@@ -557,6 +577,9 @@ def main(argv: list[str]) -> int:
                     help="weight of a training-only linear read-out of shape from the CLIP image embedding "
                          "(ShapeReadout), to bring shape into the pooled embedding; in the main stage, or with "
                          "--decoder-only, where it also trains post_quant_proj and the CLIP image head (codes unchanged)")
+    ap.add_argument("--code-noise", type=float, default=0.0,
+                    help="with --decoder-only: the probability with which each code of an image is swapped for one "
+                         "from elsewhere in the batch before decoding (perturb_codes); 0: off")
     ap.add_argument("--locality-weight", type=float, default=LOCALITY_WEIGHT,
                     help="weight of the within-colour variance of flat background patches' latents (locality_loss), "
                          "so that such a patch has few code tuples whatever the rest of the image shows; 0: off")
@@ -570,7 +593,7 @@ def main(argv: list[str]) -> int:
         return 0
     if args.decoder_only:
         finetune_decoder(args.out, args.steps, args.batch, args.lr, args.minutes, args.save_every, args.threads,
-                         args.eval_images, args.edge_weight, args.readout_weight)
+                         args.eval_images, args.edge_weight, args.readout_weight, args.code_noise)
         return 0
     train(args.out, args.steps, args.batch, args.lr, args.minutes, args.restart_every, args.save_every,
           args.threads, args.eval_images, args.vq_start, args.clip_weight, args.label_weight, args.edge_weight,
