@@ -9,6 +9,8 @@ COMMANDS = {
     "export-tokenizer": ("unitok.export.tokenizer_onnx", "export the UniTok tokenizer graphs (random or released .pth)"),
     "convert": ("unitok.convert.convert", "convert the released checkpoints into one runtime bundle folder"),
     "regraph": ("unitok.convert.regraph", "bring a converted bundle to the current format (graphs only, no checkpoint)"),
+    "import-bundle": ("unitok.convert.import_bundle",
+                      "read a bundle's graphs back into the checkpoints the toolkit trains from (demo sizes)"),
     "build-tiny-bundle": ("unitok.convert.tiny_bundle", "rebuild (or --check) the committed random test bundle models/tiny"),
     "make-random-checkpoint": ("unitok.convert.random_checkpoint",
                                "write a seeded random checkpoint in the released layout (MLLM + tokenizer)"),

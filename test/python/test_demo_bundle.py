@@ -61,7 +61,7 @@ def test_sample_has_core_questions(kind):
 
 def test_model_card_rebuild_commands_follow_the_run_metrics():
     """The card's rebuild commands give the later stages with the flags their metrics recorded, in run order."""
-    from unitok.demo.bundle import _finetune_commands, _tokenizer_command
+    from unitok.demo.bundle import _finetune_commands, _mllm_flags, _tokenizer_command
 
     assert _tokenizer_command({"train_minutes": 28.0, "edge_weight": 16.0}).endswith("--minutes 28 --edge-weight 16")
     assert _tokenizer_command({"train_minutes": 28.0, "edge_weight": 16.0, "locality_weight": 1.0}).endswith(
@@ -83,5 +83,8 @@ def test_model_card_rebuild_commands_follow_the_run_metrics():
     tok["decoder_finetune"]["rounds"][1]["code_noise"] = 0.1
     assert _finetune_commands(tok).splitlines()[1].endswith("--readout-weight 4 --code-noise 0.1")
     assert "--code-noise" not in _finetune_commands(tok).splitlines()[0]
+    assert _mllm_flags({"mix_last": {"t2i_centred": False, "decision_weight": 1.0}}) == ""
+    assert _mllm_flags({"mix_last": {"t2i_centred": True, "decision_weight": 2.0}, "init_from": "runs/imported/mllm"}) \
+        == " --t2i-centred 1 --decision-weight 2 --init-from runs/imported/mllm"
     legacy = _finetune_commands({"clip_finetune": {"steps": 800, "batch": 64, "train_minutes": 2.1}}).splitlines()
     assert len(legacy) == 2 and all("--clip-only" in line for line in legacy)

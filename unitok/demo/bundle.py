@@ -125,7 +125,8 @@ def _mllm_flags(mllm: dict) -> str:
     """train-mllm's flags for the recorded mix options that are not the defaults of a plain run."""
     mix = mllm.get("mix_last") or {}
     return ((" --t2i-centred 1" if mix.get("t2i_centred") else "")
-            + (f" --decision-weight {mix['decision_weight']:g}" if mix.get("decision_weight", 1.0) != 1.0 else ""))
+            + (f" --decision-weight {mix['decision_weight']:g}" if mix.get("decision_weight", 1.0) != 1.0 else "")
+            + (f" --init-from {mllm['init_from']}" if mllm.get("init_from") else ""))
 
 
 def _aux(mllm: dict) -> str:

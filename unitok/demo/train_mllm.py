@@ -276,7 +276,9 @@ def load_hf_folder(folder: str) -> UniTokMLLM:
 
 
 def train(out: str, steps: int, batch: int, lr: float, minutes: float | None, pool: int, save_every: int,
-          threads: int | None, mix: Mix = Mix(), aux_weight: float = AUX_WEIGHT) -> None:
+          threads: int | None, mix: Mix = Mix(), aux_weight: float = AUX_WEIGHT, init_from: str | None = None) -> None:
+    """init_from: an MLLM folder (the released layout: a run's mllm/, or `import-bundle`'s) whose weights a run
+    without a checkpoint starts from instead of the random init: a fine-tune with a fresh optimiser and schedule."""
     device = setup_torch(threads)
     tok_model, _ = load_released_tokenizer(os.path.join(out, RELEASED_FILE), "demo")
     codes = encode_pool(tok_model, pool, os.path.join(out, CODES_FILE))
@@ -290,6 +292,9 @@ def train(out: str, steps: int, batch: int, lr: float, minutes: float | None, po
     opt = torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.95), weight_decay=0.0)
     state_path = os.path.join(out, STATE_FILE)
     step, elapsed = resume(state_path, model, opt, "MLLM")
+    if init_from and step == 0:
+        model.load_state_dict(load_hf_folder(init_from).state_dict())
+        print(f"MLLM weights from {init_from}", flush=True)
     # The read-outs have their own optimiser, so a run started without them can resume with them.
     aux = (AuxHeads(model.cfg.hidden_size, int(round(codes.shape[2] ** 0.5)), aux_weight,
                     max(model.cfg.num_hidden_layers // 2, 1)).to(device) if aux_weight else None)
@@ -339,7 +344,7 @@ def train(out: str, steps: int, batch: int, lr: float, minutes: float | None, po
     save_hf_folder(model.cpu().eval(), os.path.join(out, "mllm"))
     with open(os.path.join(out, "mllm_train.json"), "w") as f:
         json.dump({"steps": step, "batch": batch, "pool": pool, "lr": lr, "mix_last": dataclasses.asdict(mix),
-                   "aux_weight_last": aux_weight,
+                   "aux_weight_last": aux_weight, **({"init_from": init_from} if init_from else {}),
                    "train_minutes": (time.monotonic() - t_start) / 60, "final": avg.values}, f, indent=2)
     print(f"wrote {out}/mllm (step {step})", flush=True)
 
@@ -373,10 +378,15 @@ def main(argv: list[str]) -> int:
                          "(the background) and each shape's first (its colour and where it starts); 1 elsewhere")
     ap.add_argument("--aux-weight", type=float, default=AUX_WEIGHT,
                     help="weight of the training-only read-outs at the visual tokens (AuxHeads; 0: none)")
+    ap.add_argument("--init-from", metavar="MLLM_FOLDER",
+                    help="start from this MLLM's weights (a run's mllm/ or import-bundle's) rather than a random "
+                         "init, when the run has no checkpoint yet: a fine-tune")
     args = ap.parse_args(argv)
+    if args.init_from and not os.path.isfile(os.path.join(args.init_from, "config.json")):
+        ap.error(f"--init-from {args.init_from}: not an MLLM folder (no config.json)")
     train(args.out, args.steps, args.batch, args.lr, args.minutes, args.pool, args.save_every, args.threads,
           Mix(t2i_share=args.t2i_share, questions=args.questions, single_share=args.single_share,
               chat_multi_share=args.chat_multi_share, depth_background=args.depth_background,
               text_share=args.text_share, t2i_centred=bool(args.t2i_centred), decision_weight=args.decision_weight),
-          args.aux_weight)
+          args.aux_weight, args.init_from)
     return 0
