@@ -66,6 +66,8 @@ def test_model_card_rebuild_commands_follow_the_run_metrics():
     assert _tokenizer_command({"train_minutes": 28.0, "edge_weight": 16.0}).endswith("--minutes 28 --edge-weight 16")
     assert _tokenizer_command({"train_minutes": 28.0, "edge_weight": 16.0, "locality_weight": 1.0}).endswith(
         "--edge-weight 16 --locality-weight 1")
+    assert _tokenizer_command({"train_minutes": 28.0, "locality_weight": 1.0, "pair_weight": 2.0}).endswith(
+        "--locality-weight 1 --pair-weight 2")
     assert _finetune_commands({}) == ""
     tok = {"decoder_finetune": {"steps": 900, "batch": 16, "lr": 5e-4, "train_minutes": 12.4, "edge_weight": 16.0},
            "clip_finetune": {"steps": 800, "batch": 64, "lr": 5e-4, "train_minutes": 2.1}}

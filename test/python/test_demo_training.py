@@ -504,3 +504,41 @@ def test_tokenizer_training_with_locality_reports_flat_codes(tmp_path):
                                     save_every=10, threads=1, eval_images=4, vq_start=1, locality_weight=1.0)
     assert metrics["locality_weight"] == 1.0 and metrics["flat_codes"]["images"] == 4
     assert json.loads((tmp_path / "tokenizer_metrics.json").read_text())["flat_codes"] == metrics["flat_codes"]
+
+
+def test_partner_scenes_take_one_shape_away_and_leave_the_other_patches_as_they_were():
+    scenes = [world.make_scene("train", i) for i in range(12)]
+    partners = train_tokenizer.partner_scenes(scenes, seed=5)
+    assert partners == train_tokenizer.partner_scenes(scenes, seed=5)
+    for s, p in zip(scenes, partners):
+        assert p.background == s.background and len(p.shapes) == len(s.shapes) - 1 and set(p.shapes) < set(s.shapes)
+    a = np.stack([world.render(s) for s in scenes])
+    b = np.stack([world.render(p) for p in partners])
+    same = train_tokenizer.same_patches(a, b, 64)
+    assert same.shape == (12, 64) and 0 < same.mean() < 1
+    # A patch is the same exactly when its pixels are; the removed shape's patches differ.
+    tiles = lambda x: x.reshape(12, 8, 16, 8, 16, 3).transpose(0, 1, 3, 2, 4, 5).reshape(12, 64, -1)  # noqa: E731
+    assert np.array_equal(same, (tiles(a) == tiles(b)).all(-1))
+
+
+def test_pair_loss_pulls_only_the_identical_patches_latents_together():
+    same = np.asarray([[True, False, True, False]])
+    z_a = torch.randn(1, 4, 16)
+    z_b = z_a.clone()
+    assert train_tokenizer.pair_loss(z_a, z_b, same, num_codebooks=2).item() == pytest.approx(0.0, abs=1e-6)
+    z_b[0, 1] = torch.randn(16)  # a patch that differs between the images may get another latent
+    assert train_tokenizer.pair_loss(z_a, z_b, same, 2).item() == pytest.approx(0.0, abs=1e-6)
+    z_b[0, 2] = torch.randn(16)
+    z_b.requires_grad_(True)
+    loss = train_tokenizer.pair_loss(z_a, z_b, same, 2)
+    loss.backward()
+    assert loss.item() > 0.01 and z_b.grad[0, 1].abs().sum() == 0 and z_b.grad[0, 2].abs().sum() > 0
+    assert train_tokenizer.pair_loss(z_a, z_b, np.zeros((1, 4), bool), 2).item() == 0.0
+
+
+def test_tokenizer_training_with_pair_weight_reports_pair_codes(tmp_path):
+    metrics = train_tokenizer.train(str(tmp_path), steps=2, batch=2, lr=1e-3, minutes=None, restart_every=25,
+                                    save_every=10, threads=1, eval_images=4, vq_start=1, pair_weight=1.0)
+    pc = metrics["pair_codes"]
+    assert metrics["pair_weight"] == 1.0 and pc["images"] == 4 and pc["patches"] > pc["shape_patches"] > 0
+    assert 0 <= pc["same_tuple"] <= 1 and 0 <= pc["same_tuple_shape_patches"] <= 1

@@ -54,6 +54,8 @@ def _tokenizer_command(tok: dict) -> str:
         flags.append(f"--readout-weight {tok['readout_weight']:g}")
     if tok.get("locality_weight"):
         flags.append(f"--locality-weight {tok['locality_weight']:g}")
+    if tok.get("pair_weight"):
+        flags.append(f"--pair-weight {tok['pair_weight']:g}")
     return f"python3 -m unitok train-tokenizer --out runs/demo {' '.join(flags)}"
 
 

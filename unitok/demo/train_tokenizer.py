@@ -22,6 +22,7 @@ unitok_tokenizer.pth (released layout, what the converter reads) and tokenizer_m
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -185,15 +186,21 @@ def clip_loss(model: UniTok, img: torch.Tensor, texts: list[str], device) -> tor
     return 0.5 * (torch.sum(-target * logits.log_softmax(1), 1).mean() + torch.sum(-target * logits.log_softmax(0).t(), 1).mean())
 
 
+def _tiles(imgs: np.ndarray, tokens: int) -> np.ndarray:
+    """uint8 images [B, H, W, 3] -> int16 [B, tokens, pixels per patch, 3]: the row-major square patches, one per
+    visual token."""
+    B, H, W, _ = imgs.shape
+    patch = H // int(round(tokens ** 0.5))
+    tiles = imgs.astype(np.int16).reshape(B, H // patch, patch, W // patch, patch, 3).transpose(0, 1, 3, 2, 4, 5)
+    return tiles.reshape(B, (H // patch) * (W // patch), patch * patch, 3)
+
+
 def flat_patches(imgs: np.ndarray, tokens: int) -> np.ndarray:
     """[B, tokens] per visual token (row-major square patches, `tokens` of them per image): the index in
     world.BACKGROUNDS of the one colour its whole patch shows (every pixel within 8 levels of it), or -1 when it
     shows more than flat background (a shape or its edge)."""
-    B, H, W, _ = imgs.shape
-    patch = H // int(round(tokens ** 0.5))
     palette = np.asarray(list(world.BACKGROUNDS.values()), np.int16)  # [C, 3]
-    tiles = imgs.astype(np.int16).reshape(B, H // patch, patch, W // patch, patch, 3).transpose(0, 1, 3, 2, 4, 5)
-    tiles = tiles.reshape(B, (H // patch) * (W // patch), patch * patch, 3)
+    tiles = _tiles(imgs, tokens)
     first = tiles[:, :, :1]  # a flat patch equals its first pixel everywhere
     flat = (np.abs(tiles - first).max(-1) <= 8).all(-1)
     nearest = np.abs(first[:, :, 0, None, :] - palette[None, None]).max(-1)  # [B, N, C]
@@ -214,6 +221,52 @@ def locality_loss(z: torch.Tensor, keys: np.ndarray, num_codebooks: int) -> torc
         if len(group) > 1:
             losses.append((group - group.mean(0, keepdim=True)).pow(2).sum(-1).mean())
     return torch.stack(losses).mean() if losses else z.sum() * 0
+
+
+def partner_scenes(scenes: list, seed: int) -> list:
+    """Each scene with one of its shapes taken away (which one: a generator seeded by `seed`); a one-shape scene's
+    partner is its bare background. A patch the removed shape does not reach shows the same pixels in both."""
+    rng = np.random.default_rng(seed)
+    drops = [int(rng.integers(len(s.shapes))) for s in scenes]
+    return [dataclasses.replace(s, shapes=tuple(x for j, x in enumerate(s.shapes) if j != d))
+            for s, d in zip(scenes, drops)]
+
+
+def same_patches(a: np.ndarray, b: np.ndarray, tokens: int) -> np.ndarray:
+    """[B, tokens] bool: the patch shows exactly the same pixels in images a and b."""
+    return (_tiles(a, tokens) == _tiles(b, tokens)).all(axis=(2, 3))
+
+
+def pair_loss(z_a: torch.Tensor, z_b: torch.Tensor, same: np.ndarray, num_codebooks: int) -> torch.Tensor:
+    """Mean squared distance between the normalised latent chunks of the patches that are pixel-identical in two
+    images (same [B, N] from same_patches): 0 when such a patch gets the same latent, hence the same codes,
+    whatever the rest of its image shows. Extends locality_loss from flat background to shapes and their edges."""
+    B, N, C = z_a.shape
+    mask = torch.from_numpy(same).to(z_a.device)
+    if not bool(mask.any()):
+        return z_a.sum() * 0
+    chunk = lambda z: F.normalize(z.view(B, N, num_codebooks, C // num_codebooks), dim=-1)[mask]  # noqa: E731
+    return (chunk(z_a) - chunk(z_b)).pow(2).sum(-1).mean()
+
+
+@torch.no_grad()
+def pair_code_agreement(model: UniTok, count: int, device, batch: int = 16) -> dict:
+    """Held-out scenes against their partners (partner_scenes): the share of pixel-identical patches that get the
+    same 8-code tuple, over all such patches and over those that show part of a shape (not flat background)."""
+    agree, shape_agree = [], []
+    for start in range(0, count, batch):
+        scenes = [world.make_scene("heldout", i) for i in range(start, min(start + batch, count))]
+        a = np.stack([world.render(s) for s in scenes])
+        b = np.stack([world.render(s) for s in partner_scenes(scenes, start)])
+        codes_a, codes_b = (model.img_to_idx(torch.from_numpy(world.to_pixels(x)).to(device)).cpu().numpy()
+                            for x in (a, b))  # [B, K, N]
+        same = same_patches(a, b, codes_a.shape[2])
+        equal = (codes_a == codes_b).all(1)  # [B, N]
+        agree += list(equal[same])
+        shape_agree += list(equal[same & (flat_patches(a, codes_a.shape[2]) < 0)])
+    return {"images": count, "patches": len(agree), "same_tuple": float(np.mean(agree)) if agree else None,
+            "shape_patches": len(shape_agree),
+            "same_tuple_shape_patches": float(np.mean(shape_agree)) if shape_agree else None}
 
 
 @torch.no_grad()
@@ -280,7 +333,7 @@ def heldout_psnr(model: UniTok, count: int, device, batch: int = 16) -> dict:
 def train(out: str, steps: int, batch: int, lr: float, minutes: float | None, restart_every: int,
           save_every: int, threads: int | None, eval_images: int, vq_start: int = 0,
           clip_weight: float = CLIP_WEIGHT, label_weight: float = LABEL_WEIGHT, edge_weight: float = EDGE_WEIGHT,
-          readout_weight: float = 0.0, locality_weight: float = LOCALITY_WEIGHT) -> dict:
+          readout_weight: float = 0.0, locality_weight: float = LOCALITY_WEIGHT, pair_weight: float = 0.0) -> dict:
     device = setup_torch(threads)
     os.makedirs(out, exist_ok=True)
     cfg = get_tokenizer_config("demo")
@@ -341,6 +394,12 @@ def train(out: str, steps: int, batch: int, lr: float, minutes: float | None, re
             loc = locality_loss(z, keys, cfg.num_codebooks)
             loss = loss + locality_weight * loc
             shown["locality"] = loc.item()
+        if pair_weight:  # one more encoder pass, on each scene with a shape taken away
+            partners = np.stack([world.render(p) for p in partner_scenes(scenes, step)])
+            z_b = model.quant_proj(model.encoder(torch.from_numpy(world.to_pixels(partners)).to(device)))
+            pair = pair_loss(z, z_b, same_patches(imgs, partners, z.shape[1]), cfg.num_codebooks)
+            loss = loss + pair_weight * pair
+            shown["pair"] = pair.item()
         if readout:
             ro, ro_acc = readout(img, scenes)
             loss = loss + readout_weight * ro
@@ -371,9 +430,11 @@ def train(out: str, steps: int, batch: int, lr: float, minutes: float | None, re
     save_released_tokenizer(model.cpu(), os.path.join(out, RELEASED_FILE))
     metrics = {"steps": step, "batch": batch, "clip_weight": clip_weight, "label_weight": label_weight,
                "edge_weight": edge_weight, "readout_weight": readout_weight, "locality_weight": locality_weight,
+               **({"pair_weight": pair_weight} if pair_weight else {}),
                "train_minutes": (time.monotonic() - t_start) / 60,
                "heldout": heldout_psnr(model, eval_images, torch.device("cpu")),
-               "flat_codes": flat_code_tuples(model, eval_images, torch.device("cpu"))}
+               "flat_codes": flat_code_tuples(model, eval_images, torch.device("cpu")),
+               "pair_codes": pair_code_agreement(model, eval_images, torch.device("cpu"))}
     with open(os.path.join(out, "tokenizer_metrics.json"), "w") as f:
         json.dump(metrics, f, indent=2)
     print(json.dumps(metrics, indent=2), flush=True)
@@ -583,6 +644,10 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--locality-weight", type=float, default=LOCALITY_WEIGHT,
                     help="weight of the within-colour variance of flat background patches' latents (locality_loss), "
                          "so that such a patch has few code tuples whatever the rest of the image shows; 0: off")
+    ap.add_argument("--pair-weight", type=float, default=0.0,
+                    help="weight of the distance between the latents of patches that show the same pixels in a "
+                         "scene and in the scene with one shape taken away (pair_loss: codes that depend on their "
+                         "own patch, shapes included); one more encoder pass a step; 0: off")
     ap.add_argument("--clip-only", action="store_true",
                     help="fine-tune only the CLIP side (text tower, fc_norm, projection) of the finished run (codes, "
                          "decoder and everything the MLLM uses unchanged; see finetune_clip)")
@@ -597,5 +662,5 @@ def main(argv: list[str]) -> int:
         return 0
     train(args.out, args.steps, args.batch, args.lr, args.minutes, args.restart_every, args.save_every,
           args.threads, args.eval_images, args.vq_start, args.clip_weight, args.label_weight, args.edge_weight,
-          args.readout_weight, args.locality_weight)
+          args.readout_weight, args.locality_weight, args.pair_weight)
     return 0
