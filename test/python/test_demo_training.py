@@ -364,6 +364,11 @@ def test_decoder_only_fine_tune_with_edge_weight_changes_the_decoder_only(tokeni
                                          threads=1, eval_images=4, edge_weight=16.0)
     ft = json.loads((tmp_path / "tokenizer_metrics.json").read_text())["decoder_finetune"]
     assert ft["steps"] == 3 and ft["rounds"] == [{"minutes": None, "steps": 2}, {"minutes": None, "steps": 3}]
+    # A budget already spent (rebuild-demo's readout-more given readout's own minutes): no steps, no new round.
+    train_tokenizer.finetune_decoder(str(tmp_path), steps=3, batch=4, lr=1e-3, minutes=0.0, save_every=10,
+                                     threads=1, eval_images=4, edge_weight=16.0)
+    ft = json.loads((tmp_path / "tokenizer_metrics.json").read_text())["decoder_finetune"]
+    assert ft["rounds"] == [{"minutes": None, "steps": 2}, {"minutes": None, "steps": 3}]
 
 
 def test_decoder_only_fine_tune_with_readout_keeps_the_codes(tokenizer_model, tmp_path):

@@ -539,7 +539,7 @@ def finetune_decoder(out: str, steps: int, batch: int, lr: float, minutes: float
     # (rebuild-demo's readout-more) is two commands, and the model card lists both.
     rounds = metrics.get("decoder_finetune", {}).get("rounds", []) if progress.start_step > 0 else []
     budget = {"minutes": minutes, "steps": steps, **({"code_noise": code_noise} if code_noise else {})}
-    if not rounds or rounds[-1] != budget:
+    if (not rounds or rounds[-1] != budget) and step > progress.start_step:  # a round that trained nothing adds none
         rounds = [*rounds, budget]
     metrics["decoder_finetune"] = {"steps": step, "batch": batch, "lr": lr, "edge_weight": edge_weight,
                                    "readout_weight": readout_weight,
