@@ -504,13 +504,11 @@ def finetune_decoder(out: str, steps: int, batch: int, lr: float, minutes: float
         x = torch.from_numpy(world.to_pixels(imgs)).to(device)
         with torch.no_grad():
             codes = model.img_to_idx(x)
-            zq = model.quantizer.idx_to_f(codes)
-        feats = model.post_quant_proj(zq)
-        if code_noise:  # seeded by the step, so a resumed run perturbs as an unbroken one would
-            noisy = perturb_codes(codes, code_noise, torch.Generator().manual_seed(step))
-            rec = model.decoder(model.post_quant_proj(model.quantizer.idx_to_f(noisy)))
-        else:
-            rec = model.decoder(feats)
+        project = lambda c: model.post_quant_proj(model.quantizer.idx_to_f(c))  # noqa: E731
+        feats = project(codes) if readout or not code_noise else None  # the clean codes' features
+        # Perturbed with a generator seeded by the step, so a resumed run perturbs as an unbroken one would.
+        rec = model.decoder(project(perturb_codes(codes, code_noise, torch.Generator().manual_seed(step)))
+                            if code_noise else feats)
         weight = foreground_weights(imgs, [s.background for s in scenes], edge_weight).to(device)
         loss = ((rec - x).pow(2) * weight).mean() + ((rec - x).abs() * weight).mean()
         shown = {}
