@@ -88,6 +88,7 @@ async function projectImage(): Promise<number> {
       topP: 1,
       seed: 1,
       guidanceScale: bundle.defaults.image.guidanceScale,
+      bestOf: 1,
     },
     previewAt: [],
   });

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { readBundle } from '../src/model/bundle.ts';
-import { type ChatEvent, ContextLengthError } from '../src/model/engine-types.ts';
+import { type ChatEvent, ContextLengthError, InvalidRequestError } from '../src/model/engine-types.ts';
 import { startEngine } from '../src/model/main-thread/engine.ts';
 import { chatSettings, imageSettings, publishedDefaults } from '../src/model/main-thread/settings.ts';
 
@@ -55,19 +55,39 @@ describe('settings.ts', () => {
   });
 
   test('images: guidance scale from the client or the bundle, and the CFG pair decided once', () => {
-    const byDefault = imageSettings({ sampling: {} }, defaults);
+    const byDefault = imageSettings({ sampling: {}, previewAt: [] }, defaults);
     assert.equal(byDefault.guidanceScale, 1.5);
     assert.equal(byDefault.cfg, true);
     assert.deepEqual(byDefault.sampling, { temperature: 0.6, topK: 0, topP: 1 });
-    const off = imageSettings({ sampling: { guidanceScale: 1, temperature: 1 } }, defaults);
+    const off = imageSettings({ sampling: { guidanceScale: 1, temperature: 1 }, previewAt: [] }, defaults);
     assert.equal(off.cfg, false, 'guidance 1 decodes no unconditional row');
     assert.equal(off.sampling.temperature, 1);
+  });
+
+  test("best_of: the client's, else the bundle's, else 1 when previews are asked for; both at once is refused", () => {
+    const settle = (bestOf: number | null | undefined, previewAt: number[] = []) =>
+      imageSettings({ sampling: bestOf === undefined ? {} : { bestOf }, previewAt }, defaults).bestOf;
+    assert.equal(settle(undefined), 4, "the bundle's sampling.image.best_of");
+    assert.equal(settle(null), 4, 'null means "the model\'s default"');
+    assert.equal(settle(2), 2);
+    assert.equal(settle(undefined, [8]), 1, 'a preview shows one drawing as it is made');
+    assert.equal(settle(1, [8]), 1);
+    for (const bad of [0, 17, 2.5]) {
+      assert.throws(
+        () => settle(bad),
+        (err: InvalidRequestError) => err instanceof InvalidRequestError && err.param === 'best_of',
+      );
+    }
+    assert.throws(
+      () => settle(3, [8]),
+      (err: InvalidRequestError) => err.param === 'best_of' && /previews/.test(err.message),
+    );
   });
 
   test("the published defaults are the bundle's", () => {
     assert.deepEqual(publishedDefaults(defaults), {
       text: { temperature: 0, topP: 1, topK: 0, seed: null, maxTokens: 128 },
-      image: { temperature: 0.6, topP: 1, topK: 0, seed: null, guidanceScale: 1.5 },
+      image: { temperature: 0.6, topP: 1, topK: 0, seed: null, guidanceScale: 1.5, bestOf: 4 },
     });
   });
 });

@@ -41,7 +41,7 @@ describe('models and health', { timeout: 30_000 }, () => {
       model.defaults,
       {
         text: { temperature: 1, top_p: 1, top_k: 0, max_tokens: 64 },
-        image: { temperature: 1, top_p: 1, top_k: 0, guidance_scale: 7 },
+        image: { temperature: 1, top_p: 1, top_k: 0, guidance_scale: 7, best_of: 1 },
       },
       "the engine's own defaults, shown as the API names them",
     );

@@ -42,6 +42,15 @@ const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
 };
 const dot = (a: number[], b: number[]) => a.reduce((s, x, i) => s + x * b[i], 0);
 const signal = () => new AbortController().signal;
+const concat = (rows: Int32Array[]) => {
+  const out = new Int32Array(rows.reduce((n, r) => n + r.length, 0));
+  let at = 0;
+  for (const r of rows) {
+    out.set(r, at);
+    at += r.length;
+  }
+  return out;
+};
 
 /** A real engine behind the real server on 127.0.0.1, for the enclosing describe(). */
 function useEngineServer(model: string) {
@@ -210,6 +219,21 @@ describe('models/tiny: a text tower with no known tokenizer', { timeout: 60_000 
     });
     assert.equal(ok.embeddings[0].length, engine.info().understanding.embeddingDim);
   });
+
+  test('best_of above 1 is refused by name: drawings are judged by the text tower it cannot use', async () => {
+    await assert.rejects(
+      engine.submitImage({
+        id: 'b',
+        signal: signal(),
+        prompt: 'x',
+        n: 1,
+        sampling: { bestOf: 2 },
+        previewAt: [],
+      }),
+      (err) =>
+        err instanceof InvalidRequestError && err.param === 'best_of' && err.code === 'best_of_unsupported',
+    );
+  });
 });
 
 describe('models/demo: zero-shot on held-out images through the server', { timeout: 120_000 }, () => {
@@ -250,5 +274,72 @@ describe('models/demo: zero-shot on held-out images through the server', { timeo
     );
     const accuracy = hits.filter(Boolean).length / hits.length;
     assert.ok(accuracy >= 0.8, `zero-shot colour accuracy ${accuracy} on ${hits.length} images`);
+  });
+
+  test('best_of: each image is the candidate nearest the prompt in CLIP space, candidates seeded seed + i * best_of + j', async () => {
+    const prompt = 'a large blue square in the center';
+    const { visualTokens: N, codesPerToken: K } = s.engine.info().image;
+    const draw = async (n: number, seed: number, bestOf: number) => {
+      const stream = await s.engine.submitImage({
+        id: 'best',
+        signal: signal(),
+        prompt,
+        n,
+        sampling: { seed, bestOf },
+        previewAt: [],
+      });
+      const grids = Array.from({ length: n }, () => new Int32Array(K * N));
+      const order: number[][] = Array.from({ length: n }, () => []);
+      for await (const e of stream) {
+        if (e.type !== 'codes') continue;
+        order[e.image].push(e.index);
+        e.codes.forEach((c, k) => {
+          grids[e.image][k * N + e.index] = c;
+        });
+      }
+      for (const o of order) assert.deepEqual(o, [...Array(N).keys()], 'every visual token once, in order');
+      return grids;
+    };
+    const alone = await draw(4, 100, 1); // seeds 100..103, one candidate each
+    const best = await draw(2, 100, 2); // image 0 of seeds 100 and 101, image 1 of 102 and 103
+
+    const { config, clip } = UniTokTokenizer.readManifest('models/demo');
+    const { tokenizer } = loadClipTextTokenizer('models/demo', clip);
+    assert.ok(tokenizer);
+    const clipSide = await UniTokTokenizer.load('models/demo', { graphs: ['clip_image', 'clip_text'] });
+    const ids = new BigInt64Array(config.text_context_length);
+    tokenizer.tokenize(prompt, config.text_context_length).forEach((id, i) => {
+      ids[i] = BigInt(id);
+    });
+    const text = await clipSide.textEmbeddings(ids, 1);
+    const images = await clipSide.imageEmbeddings({
+      data: concat(alone),
+      batch: 4,
+      numCodebooks: K,
+      numTokens: N,
+    });
+    await clipSide.release();
+    const E = text.length;
+    const scores = alone.map((_, j) => dot([...images.subarray(j * E, (j + 1) * E)], [...text]));
+    for (const i of [0, 1]) {
+      const pair = [scores[2 * i], scores[2 * i + 1]];
+      assert.notEqual(pair[0], pair[1]);
+      assert.deepEqual(best[i], alone[2 * i + (pair[1] > pair[0] ? 1 : 0)], `image ${i}: scores ${pair}`);
+    }
+  });
+
+  test('best_of over HTTP: out of range or beside previews is refused by name', async () => {
+    for (const body of [
+      { prompt: 'a red circle', best_of: 17 },
+      { prompt: 'a red circle', best_of: 2, stream: true, partial_images: 1 },
+    ]) {
+      const res = await post(`${s.url}/v1/images/generations`, body);
+      assert.equal(res.status, 400, JSON.stringify(res.body));
+      assert.equal((res.body as { error: { param: string } }).error.param, 'best_of');
+    }
+    const model = (await fetch(`${s.url}/v1/models/${s.engine.info().id}`).then((r) => r.json())) as {
+      defaults: { image: { best_of: number } };
+    };
+    assert.equal(model.defaults.image.best_of, 4);
   });
 });

@@ -3,6 +3,7 @@
 // hard-coded elsewhere: sizes, special ids, prompt templates and sampling defaults all come from here.
 import { readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { MAX_BEST_OF } from './engine-types.ts';
 
 export type GraphRole =
   | 'embed_tokens'
@@ -49,7 +50,7 @@ export interface Bundle {
   textToImage: { suffix: string; unconditional: string; appendIds: number[] };
   defaults: {
     text: { temperature: number; topK: number; topP: number; maxNewTokens: number };
-    image: { guidanceScale: number; temperature: number; topK: number; topP: number };
+    image: { guidanceScale: number; temperature: number; topK: number; topP: number; bestOf: number };
   };
   /** Absolute graph paths by role. */
   graphs: Record<GraphRole, string>;
@@ -84,6 +85,13 @@ export function readBundle(dir: string): Bundle {
     if (typeof v !== 'number' || !Number.isFinite(v))
       throw new BundleError(`${path}: ${where}${key} must be a number`);
     return v;
+  };
+  // Optional (bundles before it draw one candidate): sampling.image.best_of, an integer in 1..MAX_BEST_OF.
+  const bestOf = (): number => {
+    const v = (imageDefaults as Json).best_of ?? 1;
+    if (!Number.isInteger(v) || (v as number) < 1 || (v as number) > MAX_BEST_OF)
+      throw new BundleError(`${path}: sampling.image.best_of must be an integer in 1..${MAX_BEST_OF}`);
+    return v as number;
   };
   const str = (obj: unknown, key: string, where: string): string => {
     const v = field(obj, key, where);
@@ -182,6 +190,7 @@ export function readBundle(dir: string): Bundle {
         temperature: num(imageDefaults, 'temperature', 'sampling.image.'),
         topK: num(imageDefaults, 'top_k', 'sampling.image.'),
         topP: num(imageDefaults, 'top_p', 'sampling.image.'),
+        bestOf: bestOf(),
       },
     },
     graphs: Object.fromEntries(ROLES.map((r) => [r, join(dir, str(graphs, r, 'graphs.'))])) as Record<

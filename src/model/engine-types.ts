@@ -25,10 +25,19 @@ export interface SamplingParams {
   seed: number | null;
 }
 
-/** Image sampling adds classifier-free guidance: logits = uncond + (cond - uncond) * guidanceScale; 1 = off. */
+/**
+ * Image sampling adds classifier-free guidance: logits = uncond + (cond - uncond) * guidanceScale; 1 = off. And
+ * best-of: each image is the one of `bestOf` candidates (seeds seed + i * bestOf + j) whose CLIP image embedding,
+ * from its codes, is nearest the prompt's CLIP text embedding; 1 = off. Previews need one candidate, so a request
+ * that asks for previews and leaves bestOf out gets 1 (setting both is an error naming best_of).
+ */
 export interface ImageSamplingParams extends SamplingParams {
   guidanceScale: number;
+  bestOf: number;
 }
+
+/** The most candidates one image may be chosen from. */
+export const MAX_BEST_OF = 16;
 
 /**
  * Generation settings as the client sent them: a missing field (or null) takes the model's default, which the

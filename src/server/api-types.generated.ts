@@ -128,7 +128,7 @@ export interface paths {
          *
          *     Client to server (`ImageStreamClientMessage`):
          *     * `{"type":"generate", "prompt": "...", ...}`: start one job (`n` images). Optional: `n`, `size`,
-         *       `guidance_scale`, `temperature`, `top_k`, `top_p`, `seed`, `preview_every` (render a preview every that
+         *       `guidance_scale`, `best_of`, `temperature`, `top_k`, `top_p`, `seed`, `preview_every` (render a preview every that
          *       many visual tokens; 0 = none; default set by the server's `--preview-every`), `send_codes` (default true).
          *       One job at a time per connection.
          *     * `{"type":"cancel"}`: stop the running job.
@@ -451,6 +451,8 @@ export interface components {
         Seed: number | null;
         /** @description Extension. Classifier-free guidance scale for visual codes; 1 disables CFG. Default is the served model's, as `GET /v1/models/{model}` shows in `defaults` (the default model: 1.5; the released model's scripts: 7). */
         GuidanceScale: number | null;
+        /** @description Extension. Each image is drawn this many times (seeds seed + i * best_of + j) and the drawing whose UniTok CLIP image embedding, computed from its codes, is nearest the CLIP text embedding of the prompt is returned: best_of times the compute for one image, usage counts the returned image only. Previews show one drawing as it is made, so a request with previews (partial_images, preview_every) and no best_of draws one, and setting both is an error. Default is the served model's, as `GET /v1/models/{model}` shows in `defaults` (the default model: 4; converted checkpoints: 1). */
+        BestOf: number | null;
         ChatCompletionRequestMessageContentPartText: {
             /**
              * @description discriminator enum property added by openapi-typescript
@@ -521,6 +523,7 @@ export interface components {
             /** @description `["text"]` (default) answers in text; `["text","image"]` or `["image"]` answers with a generated image (see the operation description). */
             modalities?: components["schemas"]["ResponseModality"][] | null;
             guidance_scale?: components["schemas"]["GuidanceScale"];
+            best_of?: components["schemas"]["BestOf"];
             /**
              * @description vLLM's extension: keep generating past the end-of-sequence token until `max_completion_tokens` (or a stop string), so every choice has the same length; for benchmarks. The end-of-sequence token then counts as a generated token and is not shown in the text.
              * @default false
@@ -634,6 +637,7 @@ export interface components {
              */
             partial_images: number | null;
             guidance_scale?: components["schemas"]["GuidanceScale"];
+            best_of?: components["schemas"]["BestOf"];
             temperature?: components["schemas"]["Temperature"];
             top_k?: components["schemas"]["TopK"];
             top_p?: components["schemas"]["TopP"];
@@ -838,6 +842,7 @@ export interface components {
             top_k?: components["schemas"]["TopK"];
             seed?: components["schemas"]["Seed"];
             guidance_scale?: components["schemas"]["GuidanceScale"];
+            best_of?: components["schemas"]["BestOf"];
             /** @default false */
             stream: boolean | null;
             /** @description Accepted and ignored (no obfuscation field is sent). */
@@ -1069,6 +1074,7 @@ export interface components {
             n: number;
             size?: components["schemas"]["ImageSize"];
             guidance_scale?: components["schemas"]["GuidanceScale"];
+            best_of?: components["schemas"]["BestOf"];
             temperature?: components["schemas"]["Temperature"];
             top_k?: components["schemas"]["TopK"];
             top_p?: components["schemas"]["TopP"];
@@ -1203,6 +1209,7 @@ export interface components {
             n: number;
             size?: components["schemas"]["ImageSize"];
             guidance_scale?: components["schemas"]["GuidanceScale"];
+            best_of?: components["schemas"]["BestOf"];
             temperature?: components["schemas"]["Temperature"];
             top_k?: components["schemas"]["TopK"];
             top_p?: components["schemas"]["TopP"];
@@ -1422,6 +1429,7 @@ export interface components {
                 top_p: number;
                 top_k: number;
                 guidance_scale: number;
+                best_of: number;
             };
         };
         ListModelsResponse: {
@@ -1555,6 +1563,7 @@ export type TopP = components['schemas']['TopP'];
 export type TopK = components['schemas']['TopK'];
 export type Seed = components['schemas']['Seed'];
 export type GuidanceScale = components['schemas']['GuidanceScale'];
+export type BestOf = components['schemas']['BestOf'];
 export type ChatCompletionRequestMessageContentPartText = components['schemas']['ChatCompletionRequestMessageContentPartText'];
 export type ChatCompletionRequestMessageContentPartImage = components['schemas']['ChatCompletionRequestMessageContentPartImage'];
 export type ChatCompletionRequestMessageContentPart = components['schemas']['ChatCompletionRequestMessageContentPart'];

@@ -55,6 +55,7 @@ interface SamplingFields {
   top_k?: number | null;
   seed?: number | null;
   guidance_scale?: number | null;
+  best_of?: number | null;
 }
 
 /** The fields the client set, renamed for the engine; the engine fills the rest from the model's defaults. */
@@ -74,7 +75,13 @@ export function textSampling(body: SamplingFields): SamplingRequest {
 }
 
 export function imageSampling(body: SamplingFields): ImageSamplingRequest {
-  return { ...textSampling(body), ...sent([['guidanceScale', body.guidance_scale]]) };
+  return {
+    ...textSampling(body),
+    ...sent([
+      ['guidanceScale', body.guidance_scale],
+      ['bestOf', body.best_of],
+    ]),
+  };
 }
 
 /** `count` preview points spread evenly over an image of `total` visual tokens (OpenAI partial_images). */

@@ -104,7 +104,7 @@ export class FakeEngine implements Engine {
       },
       defaults: {
         text: { temperature: 1, topP: 1, topK: 0, seed: null, maxTokens: 64 },
-        image: { temperature: 1, topP: 1, topK: 0, seed: null, guidanceScale: 7 },
+        image: { temperature: 1, topP: 1, topK: 0, seed: null, guidanceScale: 7, bestOf: 1 },
       },
     };
   }

@@ -147,6 +147,32 @@ def test_seeded_images_repeat_and_cfg_matters(model, tok):
     assert not torch.equal(a, generate_image(model, cond, uncond, 3, cfg_scale=1.0, seed=1).codes)
 
 
+def test_best_of_draws_the_candidate_nearest_the_prompt(model, tok):
+    """evaluate.draw, as the server's best_of: candidates seeded seed + j, the highest score wins."""
+    from types import SimpleNamespace
+
+    from unitok.demo.evaluate import draw
+
+    class Judge:  # a CLIP stand-in whose score of a candidate is the sum of its codes
+        cfg = SimpleNamespace(num_tokens=3, text_context_length=77)
+
+        def encode_text(self, ids):
+            return torch.ones(1, 1)
+
+        def encode_image_from_codes(self, codes):
+            return codes.flatten(1).sum(1, keepdim=True).float()
+
+    cond = tok.encode("a cat" + TEXT_TO_IMAGE["suffix"]) + [3]
+    uncond = tok.encode(TEXT_TO_IMAGE["unconditional"]) + [3]
+    loop = dict(cfg_scale=3.0, temperature=1.0, top_k=0, top_p=1.0)
+    alone = [generate_image(model, cond, uncond, 3, seed=5 + j, **loop).codes for j in range(3)]
+    codes, scores = draw(Judge(), model, cond, uncond, "a cat", {**loop, "best_of": 3}, seed=5)
+    assert scores == [float(a.sum()) for a in alone] and len(set(scores)) == 3
+    assert torch.equal(codes, alone[int(np.argmax(scores))])
+    one, none = draw(Judge(), model, cond, uncond, "a cat", loop, seed=5)
+    assert torch.equal(one, alone[0]) and none is None
+
+
 def test_left_pad():
     ids, mask = left_pad([[1, 2, 3], [1]], 0)
     assert ids.tolist() == [[1, 2, 3], [0, 0, 1]] and mask.tolist() == [[1, 1, 1], [0, 0, 1]]

@@ -89,7 +89,7 @@ def _finetune_commands(tok: dict) -> str:
 def evaluation_commands(run: str, image_sampling: dict) -> str:
     """After training: the held-out evaluation of run folder `run` with `image_sampling`, then its bundle."""
     flags = " ".join(f"--{k.replace('_', '-')} {image_sampling[k]}" for k in ("cfg_scale", "temperature", "top_k",
-                                                                             "top_p"))
+                                                                             "top_p", "best_of") if k in image_sampling)
     return (f"python3 -m unitok evaluate --run {run} --dtype int4 {flags} \\\n"
             f"  --out {run}/eval_int4.json --sheet {run}/samples.png\n"
             f"python3 -m unitok build-demo-bundle --run {run} --image-sampling '{json.dumps(image_sampling)}'\n")

@@ -138,20 +138,38 @@ def vqa(tok, mllm, text_tok: LlamaTokenizer, scenes: int, log_every: int = 50, p
 
 
 @torch.no_grad()
+@torch.no_grad()
+def draw(tok, mllm, cond: list[int], uncond: list[int], prompt: str, sampling: dict, seed: int):
+    """One drawing as the server makes it (src/model/main-thread/best-of.ts): the released CFG loop with `sampling`
+    and `seed`; with sampling["best_of"] = B > 1, B candidates (seeds seed .. seed + B - 1) of which the one whose
+    CLIP image embedding, from its codes, is nearest the prompt's CLIP text embedding (the first of equals).
+    Returns (codes [K, N], the candidates' scores or None)."""
+    best_of = sampling.get("best_of", 1)
+    loop = {k: v for k, v in sampling.items() if k != "best_of"}
+    gens = [generate_image(mllm, cond, uncond, tok.cfg.num_tokens, seed=seed + j, **loop) for j in range(best_of)]
+    if best_of == 1:
+        return gens[0].codes, None
+    codes = torch.stack([g.codes for g in gens])
+    text = tok.encode_text(torch.from_numpy(world.clip_tokenize([prompt], tok.cfg.text_context_length)))
+    scores = (tok.encode_image_from_codes(codes) @ text.t())[:, 0]
+    return gens[int(scores.argmax())].codes, scores.tolist()
+
+
 def text_to_image(tok, mllm, text_tok: LlamaTokenizer, count: int, sampling: dict, seed: int,
                   sheet_path: str | None = None, split: str = "heldout", phrasing: str = "heldout") -> dict:
     """One-shape scenes of `split` (held-out; the train split's unseen scenes to choose sampling settings on),
-    prompted in the phrasings of language split `phrasing`, generated with `sampling` (cfg_scale, temperature,
-    top_k, top_p) and seeds seed, seed + 1, ..., judged by the oracle."""
+    prompted in the phrasings of language split `phrasing`, drawn with `sampling` (cfg_scale, temperature, top_k,
+    top_p, best_of) as one request each, request i seeded seed + i * best_of, and judged by the oracle."""
     uncond = text_tok.encode(TEXT_TO_IMAGE["unconditional"], add_bos=True) + [mllm.cfg.boi_token_id]
+    best_of = sampling.get("best_of", 1)
     results, images, t0 = [], [], time.monotonic()
     for i in range(count):
         scene = world.make_scene(split, T2I_BASE + i, count=1)
         s = scene.shapes[0]
         prompt = language.eval_prompt(scene, T2I_BASE + i, phrasing)
         cond = text_tok.encode(prompt + TEXT_TO_IMAGE["suffix"], add_bos=True) + [mllm.cfg.boi_token_id]
-        gen = generate_image(mllm, cond, uncond, tok.cfg.num_tokens, seed=seed + i, **sampling)
-        img8 = world.from_pixels(tok.idx_to_img(gen.codes[None]))[0]
+        codes, _ = draw(tok, mllm, cond, uncond, prompt, sampling, seed + i * best_of)
+        img8 = world.from_pixels(tok.idx_to_img(codes[None]))[0]
         verdict = world.judge_single(img8, s.color, s.position, s.shape, scene.background)
         results.append({"prompt": prompt, **{k: verdict[k] for k in ("ok", "color_ok", "position_ok", "shape_ok",
                                                                     "background_ok", "found", "shape")},
@@ -258,6 +276,9 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--temperature", type=float, default=IMAGE_SAMPLING["temperature"])
     ap.add_argument("--top-k", type=int, default=IMAGE_SAMPLING["top_k"])
     ap.add_argument("--top-p", type=float, default=IMAGE_SAMPLING["top_p"])
+    ap.add_argument("--best-of", type=int, default=IMAGE_SAMPLING.get("best_of", 1),
+                    help="drawings per prompt, of which the one nearest the prompt in CLIP space counts (the "
+                         "server's best_of)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--t2i-split", default="heldout", choices=list(world.SPLIT_SEEDS),
                     help="prompts' split: held-out to report; train (scenes outside the training pool) to choose "
@@ -276,6 +297,8 @@ def main(argv: list[str]) -> int:
     args = ap.parse_args(argv)
     setup_torch(args.threads)
     sampling = dict(cfg_scale=args.cfg_scale, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p)
+    if args.best_of != 1:
+        sampling["best_of"] = args.best_of
     report = evaluate(args.run, args.recon, args.zeroshot, args.vqa, args.t2i, sampling, args.seed, args.sheet,
                       args.dtype, args.t2i_split, args.chat, vqa_phrasing=args.vqa_phrasing,
                       t2i_phrasing=args.t2i_phrasing, recon_noise=args.recon_noise)

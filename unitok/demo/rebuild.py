@@ -42,7 +42,7 @@ READOUT_MORE = ["--decoder-only", "--batch", "16", "--lr", "1e-3", "--minutes", 
 CLIP = ["--clip-only", "--steps", "800", "--batch", "64", "--lr", "5e-4", "--minutes", "3"]
 STAGES = ("tokenizer", "mllm", "readout", "readout-more", "clip")  # in this order
 # models/demo's image sampling (chosen on train-split prompts, docs/demo-training.md).
-SAMPLING = {"cfg_scale": 1.5, "temperature": 0.6, "top_k": 0, "top_p": 1.0}
+SAMPLING = {"cfg_scale": 1.5, "temperature": 0.6, "top_k": 0, "top_p": 1.0, "best_of": 4}
 
 
 def command(out: str, name: str, args: list[str]) -> list[str]:

@@ -32,6 +32,7 @@ import {
   NotReadyError,
 } from '../engine-types.ts';
 import { defaultThreads } from '../threads.ts';
+import { BestOfImage } from './best-of.ts';
 import { EventChannel } from './channel.ts';
 import { ChoiceText } from './chat-output.ts';
 import { DataParallel } from './data-parallel.ts';
@@ -290,11 +291,14 @@ export class UniTokEngine implements Engine {
     if (promptLength + N > model.contextLength)
       throw new ContextLengthError(promptLength + N, model.contextLength);
     if (scheduler.saturated()) throw scheduler.queueFull();
+    const { bestOf } = settings;
+    const judge = bestOf > 1 ? model.understanding.judge(request.prompt, request.signal) : null;
 
     const req = new GenerationRequest(request.id);
     const channel = new EventChannel<ImageEvent>(() => this.cancel(req));
     const previewAt = new Set(request.previewAt.filter((p) => p >= 1 && p < N));
     const emit = (e: ImageEvent) => channel.push(e);
+    const fail = (err: Error) => this.failed(req, err);
     let finished = 0;
     for (let i = 0; i < request.n; i++) {
       const output = new ImageChoice({
@@ -304,22 +308,27 @@ export class UniTokEngine implements Engine {
         decode: (grid) => codec.decode(grid),
         emit,
         open: () => channel.open,
-        fail: (err) => this.failed(req, err),
+        fail,
         finished: () => {
           if (++finished === request.n) this.live.end(req);
         },
       });
-      new ImageSequence({
-        request: req,
-        prompts,
-        sampling: settings.sampling,
-        seed: settings.seed + i,
-        guidanceScale: settings.guidanceScale,
-        cfg: settings.cfg,
-        codesPerToken: K,
-        visualTokens: N,
-        output,
-      });
+      const best = judge
+        ? new BestOfImage({ candidates: bestOf, judge, output, codesPerToken: K, visualTokens: N, fail })
+        : null;
+      for (let j = 0; j < bestOf; j++) {
+        new ImageSequence({
+          request: req,
+          prompts,
+          sampling: settings.sampling,
+          seed: settings.seed + i * bestOf + j,
+          guidanceScale: settings.guidanceScale,
+          cfg: settings.cfg,
+          codesPerToken: K,
+          visualTokens: N,
+          output: best ? best.candidate(j) : output,
+        });
+      }
     }
     this.live.add(req, channel, request.signal, () => scheduler.submit(req));
     return Object.assign(channel, { prompt: { tokens: prompts.cond.length, imageTokens: 0 } });
@@ -397,5 +406,5 @@ export function runnerCount(maxBatch: number, llmThreads: number | undefined): n
 /** info().defaults before a bundle could be read. */
 const NO_DEFAULTS: EngineInfo['defaults'] = {
   text: { temperature: 0, topP: 1, topK: 0, seed: null, maxTokens: 0 },
-  image: { temperature: 1, topP: 1, topK: 0, seed: null, guidanceScale: 1 },
+  image: { temperature: 1, topP: 1, topK: 0, seed: null, guidanceScale: 1, bestOf: 1 },
 };

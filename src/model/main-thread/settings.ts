@@ -6,6 +6,8 @@ import {
   ContextLengthError,
   type EngineInfo,
   type ImageSamplingRequest,
+  InvalidRequestError,
+  MAX_BEST_OF,
   type SamplingRequest,
 } from '../engine-types.ts';
 import { randomSeed, type SamplingSpec } from '../protocol/rng.ts';
@@ -25,6 +27,9 @@ export interface ChatSettings extends Settled {
 
 export interface ImageSettings extends Settled {
   guidanceScale: number;
+  /** Candidates each image is chosen from (1: the image is its only candidate); candidate j of image i draws
+   * with seed + i * bestOf + j. */
+  bestOf: number;
   /**
    * Whether each image decodes a second, unconditional row for classifier-free guidance. Decided here, once;
    * the scheduler, the runner and the sampler read it from the sequence and its head.
@@ -63,11 +68,33 @@ export function chatSettings(
 }
 
 export function imageSettings(
-  request: { sampling: ImageSamplingRequest },
+  request: { sampling: ImageSamplingRequest; previewAt: number[] },
   defaults: Defaults,
 ): ImageSettings {
-  const guidanceScale = request.sampling.guidanceScale ?? defaults.image.guidanceScale;
-  return { ...settle(request.sampling, defaults.image), guidanceScale, cfg: guidanceScale > 1 };
+  const { sampling } = request;
+  const guidanceScale = sampling.guidanceScale ?? defaults.image.guidanceScale;
+  return {
+    ...settle(sampling, defaults.image),
+    guidanceScale,
+    cfg: guidanceScale > 1,
+    bestOf: settleBestOf(sampling.bestOf ?? null, request.previewAt.length > 0, defaults.image.bestOf),
+  };
+}
+
+/** A preview shows one image as it is drawn, before any candidate can be chosen: previews draw one candidate. */
+function settleBestOf(sent: number | null, previews: boolean, fallback: number): number {
+  if (sent === null) return previews ? 1 : fallback;
+  if (!Number.isInteger(sent) || sent < 1 || sent > MAX_BEST_OF) {
+    throw new InvalidRequestError(`best_of must be an integer in 1..${MAX_BEST_OF}, got ${sent}`, 'best_of');
+  }
+  if (sent > 1 && previews) {
+    throw new InvalidRequestError(
+      `best_of ${sent} cannot be combined with previews (partial_images, preview_every): a preview shows one ` +
+        'image as it is drawn, before the best of the candidates is known; ask for one or the other',
+      'best_of',
+    );
+  }
+  return sent;
 }
 
 /** The defaults as the API shows them (EngineInfo.defaults, GET /v1/models/{model}). */
@@ -87,6 +114,7 @@ export function publishedDefaults(defaults: Defaults): EngineInfo['defaults'] {
       topK: image.topK,
       seed: null,
       guidanceScale: image.guidanceScale,
+      bestOf: image.bestOf,
     },
   };
 }

@@ -57,6 +57,7 @@ export class Understanding {
   readonly info: UnderstandingInfo;
   private readonly texts: Batcher<Int32Array, Float32Array>;
   private readonly images: Batcher<Float32Array, ImageEmbedding>;
+  private readonly codes: Batcher<Int32Array, Float32Array>;
 
   /** For a model folder: its manifest's sizes and "clip" section, and the text tokenizer it declares. */
   static load(dir: string, { codec, limits }: Pick<UnderstandingOptions, 'codec' | 'limits'>): Understanding {
@@ -81,6 +82,31 @@ export class Understanding {
     };
     this.texts = new Batcher((rows) => this.runTexts(rows), MAX_CLIP_BATCH);
     this.images = new Batcher((pixels) => this.runImages(pixels), MAX_CLIP_BATCH);
+    this.codes = new Batcher((grids) => this.runCodes(grids), MAX_CLIP_BATCH);
+  }
+
+  /**
+   * Best-of drawing's judge for one prompt: candidate code grids [K, N] -> the cosine of each one's CLIP image
+   * embedding with the prompt's text embedding (the prompt cut to the text tower's context, as open_clip's
+   * tokenize cuts it, since it is a drawing prompt and not an input to refuse). The text runs once, now; a model
+   * without a CLIP text tokenizer cannot judge (an InvalidRequestError naming best_of).
+   */
+  judge(prompt: string, signal: AbortSignal): (grids: Int32Array[]) => Promise<number[]> {
+    const t = this.options.text;
+    if (!t.tokenizer) {
+      throw new InvalidRequestError(
+        `best_of above 1 chooses among drawings with the model's CLIP text tower, which this model cannot use: ${t.reason}`,
+        'best_of',
+        'best_of_unsupported',
+      );
+    }
+    const row = t.tokenizer.tokenize(prompt, this.info.textContextLength);
+    const text = this.texts.submit([this.padded(row)], signal);
+    text.catch(() => {}); // awaited by the judgement; a request cancelled before it never judges
+    return async (grids) => {
+      const [[embed], images] = await Promise.all([text, this.codes.submit(grids, signal)]);
+      return images.map((image) => dot(image, embed));
+    };
   }
 
   /** Graph runs made so far, per kind. */
@@ -209,22 +235,15 @@ export class Understanding {
   }
 
   private async runTexts(rows: Int32Array[]): Promise<Float32Array[]> {
-    const T = this.info.textContextLength;
-    const ids = new Int32Array(rows.length * T);
-    rows.forEach((r, i) => {
-      ids.set(r, i * T);
-    });
-    const embeds = await this.options.codec.embedText(ids, rows.length);
-    return split(embeds, rows.length);
+    return split(await this.options.codec.embedText(stack(rows), rows.length), rows.length);
+  }
+
+  private async runCodes(grids: Int32Array[]): Promise<Float32Array[]> {
+    return split(await this.options.codec.embedCodes(stack(grids), grids.length), grids.length);
   }
 
   private async runImages(pixels: Float32Array[]): Promise<ImageEmbedding[]> {
-    const per = pixels[0].length;
-    const batch = new Float32Array(pixels.length * per);
-    pixels.forEach((p, i) => {
-      batch.set(p, i * per);
-    });
-    const { codes, embeds } = await this.options.codec.embedImages(batch, pixels.length);
+    const { codes, embeds } = await this.options.codec.embedImages(stack(pixels), pixels.length);
     const codeRows = split(codes, pixels.length);
     return split(embeds, pixels.length).map((embed, i) => ({ codes: codeRows[i], embed }));
   }
@@ -268,6 +287,16 @@ function dot(a: Float32Array, b: Float32Array): number {
   let s = 0;
   for (let i = 0; i < a.length; i++) s += a[i] * b[i];
   return s;
+}
+
+/** Rows of one length, back to back in one array of their kind. */
+function stack<T extends Float32Array | Int32Array>(rows: T[]): T {
+  const per = rows[0].length;
+  const out = new (rows[0].constructor as new (length: number) => T)(rows.length * per);
+  rows.forEach((r, i) => {
+    out.set(r, i * per);
+  });
+  return out;
 }
 
 /** `count` equal consecutive slices (copies, so each owns its buffer). */

@@ -119,6 +119,11 @@ export class CodecClient {
     return this.worker.call('embedImages', { pixels, batch }, [pixels.buffer as ArrayBuffer]);
   }
 
+  /** Codes [batch, K, N] (moved) -> L2-normalised image embeddings [batch, E]. */
+  embedCodes(codes: Int32Array, batch: number): Promise<Float32Array> {
+    return this.worker.call('embedCodes', { codes, batch }, [codes.buffer as ArrayBuffer]);
+  }
+
   ping(timeoutMs: number): Promise<void> {
     return ping(this.worker, timeoutMs);
   }

@@ -1,6 +1,6 @@
 // Worker-thread entry of the image codec: the UniTok tokenizer's encode (pixels -> codes, for input images) and
 // decode (codes -> pixels, for outputs and previews), and its CLIP side (text ids -> text embeddings, pixels ->
-// codes -> image embeddings). A separate thread from the model runner, so rendering an image or embedding a batch
+// codes -> image embeddings, or codes -> image embeddings for generated images). A separate thread from the model runner, so rendering an image or embedding a batch
 // never stalls the decode steps of the other requests.
 
 import { UniTokTokenizer } from '../../tokenizer/unitok.ts';
@@ -55,6 +55,13 @@ const handlers = {
       codes.data.buffer as ArrayBuffer,
       embeds.buffer as ArrayBuffer,
     ]);
+  },
+  /** Codes [batch, K, N] -> their L2-normalised CLIP image embeddings [batch, E] (best-of's judge). */
+  embedCodes: async ({ codes, batch }: { codes: Int32Array; batch: number }) => {
+    const t = loaded();
+    const { num_codebooks: K, num_tokens: N } = t.config;
+    const embeds = await t.imageEmbeddings({ data: codes, batch, numCodebooks: K, numTokens: N });
+    return new Transfer(embeds, [embeds.buffer as ArrayBuffer]);
   },
   /** Liveness: answered in call order, so it also shows the thread is not stuck. */
   ping: (): boolean => true,

@@ -33,6 +33,7 @@ function describeModel(ctx: ServerContext): Model {
         top_p: image.topP,
         top_k: image.topK,
         guidance_scale: image.guidanceScale,
+        best_of: image.bestOf,
       },
     },
     embeddings: {
