@@ -244,6 +244,7 @@ describe('web page in Chromium against the real server', { skip, timeout: 300_00
     await page.fill('#gen-temperature', '0.9');
     await page.fill('#gen-top-k', '40');
     await page.fill('#gen-top-p', '0.95');
+    await page.fill('#gen-best-of', '1'); // live previews: one drawing per image (the default model's is 4)
     // The canvas is copied at each preview drawn (the grid filling in, as a person sees it), and the page calls
     // back the moment the first one is drawn, for the time to first preview.
     let firstPreviewAt = 0;
@@ -276,6 +277,7 @@ describe('web page in Chromium against the real server', { skip, timeout: 300_00
       top_k: 40,
       top_p: 0.95,
       seed: 42,
+      best_of: 1,
       preview_every: (sent[0] as { preview_every: number }).preview_every,
     });
     const finals = page.locator('#gen-results figure[data-state="done"] img');
@@ -327,6 +329,22 @@ describe('web page in Chromium against the real server', { skip, timeout: 300_00
     // The server stopped the job (not just the page): its metrics count one cancelled WebSocket job.
     const metrics = await (await fetch(`${server.url}/metrics`)).text();
     assert.match(metrics, /unitok_requests_total\{kind="image_ws",outcome="cancelled"\} 1\b/);
+  });
+
+  test("generate: the model's best-of draws without previews and shows the chosen drawing", async () => {
+    await page.fill('#gen-n', '1');
+    await page.fill('#gen-seed', '7');
+    await page.fill('#gen-best-of', '');
+    assert.equal(await page.getAttribute('#gen-best-of', 'placeholder'), '4', "the model's default shown");
+    const sent: { best_of?: number; preview_every?: number }[] = [];
+    page.on('websocket', (ws) => ws.on('framesent', (f) => sent.push(JSON.parse(String(f.payload)))));
+    await page.click('#gen-start');
+    await page.locator('#gen-results[data-state="done"]').waitFor({ timeout: 60_000 });
+    const request = sent.find((m) => 'best_of' in m);
+    assert.deepEqual([request?.best_of, request?.preview_every], [4, 0]);
+    assert.equal(await page.getAttribute('#gen-results figure', 'data-previews'), '0');
+    const final = page.locator('#gen-results figure[data-state="done"] img');
+    assert.ok((await final.evaluate(naturalWidth)) > 0);
   });
 
   test('at phone width nothing overflows, and both panels are usable', async () => {

@@ -170,6 +170,7 @@ export function initGenerate(ready) {
     if (!d) return;
     $('gen-guidance').placeholder = String(d.guidance_scale);
     $('gen-temperature').placeholder = String(d.temperature);
+    $('gen-best-of').placeholder = String(d.best_of ?? 1);
   });
   const form = $('gen-form');
   const startButton = $('gen-start');
@@ -285,6 +286,7 @@ export function initGenerate(ready) {
     const total = model.image.visual_tokens_per_image;
     // Without a seed the page picks one, so the person can see it (in file names) and reproduce the image.
     const seed = number('gen-seed') ?? Math.floor(Math.random() * 2 ** 31);
+    const bestOf = number('gen-best-of') ?? model.defaults?.image?.best_of ?? 1;
     const request = {
       type: 'generate',
       prompt: $('gen-prompt').value.trim(),
@@ -294,8 +296,10 @@ export function initGenerate(ready) {
       top_k: number('gen-top-k'),
       top_p: number('gen-top-p'),
       seed,
+      best_of: bestOf,
       // Each preview is a decoder run; about 16 per image shows the fill-in without slowing generation much.
-      preview_every: Math.max(1, Math.round(total / 16)),
+      // Best-of shows no previews: the drawing to show is known only once every candidate is drawn.
+      preview_every: bestOf > 1 ? 0 : Math.max(1, Math.round(total / 16)),
     };
     const requestedAt = performance.now();
     const current = {
