@@ -138,7 +138,6 @@ def vqa(tok, mllm, text_tok: LlamaTokenizer, scenes: int, log_every: int = 50, p
 
 
 @torch.no_grad()
-@torch.no_grad()
 def draw(tok, mllm, cond: list[int], uncond: list[int], prompt: str, sampling: dict, seed: int):
     """One drawing as the server makes it (src/model/main-thread/best-of.ts): the released CFG loop with `sampling`
     and `seed`; with sampling["best_of"] = B > 1, B candidates (seeds seed .. seed + B - 1) of which the one whose
@@ -155,6 +154,7 @@ def draw(tok, mllm, cond: list[int], uncond: list[int], prompt: str, sampling: d
     return gens[int(scores.argmax())].codes, scores.tolist()
 
 
+@torch.no_grad()
 def text_to_image(tok, mllm, text_tok: LlamaTokenizer, count: int, sampling: dict, seed: int,
                   sheet_path: str | None = None, split: str = "heldout", phrasing: str = "heldout") -> dict:
     """One-shape scenes of `split` (held-out; the train split's unseen scenes to choose sampling settings on),
