@@ -32,8 +32,9 @@ export type Client = {
   /** What the table calls it: the multi-step setting, or 'http'. */
   label: string;
   chat(i: number, temperature: number): Promise<Trace>;
-  /** One request for n images, one drawing each (best_of 1): ms to the first visual token (in-process) and to the end. */
-  image(n: number): Promise<{ first: number; total: number }>;
+  /** One request for n images, each the best of `bestOf` drawings: ms to the first visual token (in-process; with
+   * best_of, to the first of the chosen drawing's, all sent at once) and to the end. */
+  image(n: number, bestOf: number): Promise<{ first: number; total: number }>;
   /** Called before the clock starts on `streams` chats (curl: starts its processes, which then wait for a body). */
   prepare?(streams: number): Promise<void>;
   /** Steps run and the runner's busy ms so far (in-process engine only). */
@@ -74,14 +75,14 @@ export async function engineClient(
       }
       return trace;
     },
-    async image(n) {
+    async image(n, bestOf) {
       const start = performance.now();
       const stream = await engine.submitImage({
         id: 'bench-image',
         n,
         signal,
         prompt: 'a red cube on a wooden table',
-        sampling: { temperature: 1, topK: 0, topP: 1, seed: 1, guidanceScale: 7, bestOf: 1 },
+        sampling: { temperature: 1, topK: 0, topP: 1, seed: 1, guidanceScale: 7, bestOf },
         previewAt: [],
       });
       let first = 0;
@@ -162,15 +163,15 @@ export async function httpClient(target: BenchTarget, url: string, name = ''): P
       }
       return trace;
     },
-    async image(n) {
+    async image(n, bestOf) {
       const start = performance.now();
       let first = 0;
       for await (const event of sse('/v1/images/generations', {
         prompt: 'a red cube on a wooden table',
         n,
         seed: 1,
-        best_of: 1,
-        partial_images: 1,
+        best_of: bestOf,
+        partial_images: bestOf > 1 ? 0 : 1, // a preview needs a single drawing
       })) {
         if (!first) first = performance.now() - start;
         void event;
@@ -235,10 +236,10 @@ export async function curlClient(target: BenchTarget, url: string, name = ''): P
       trace.outputTokens = Number.parseInt(text.slice(usage + 20), 10);
       return trace;
     },
-    async image(n) {
+    async image(n, bestOf) {
       const waiting = start('/v1/images/generations');
       const t0 = performance.now();
-      await waiting.send({ prompt: 'a red cube on a wooden table', n, seed: 1, best_of: 1 });
+      await waiting.send({ prompt: 'a red cube on a wooden table', n, seed: 1, best_of: bestOf });
       return { first: Number.NaN, total: performance.now() - t0 };
     },
     work: () => null,

@@ -26,7 +26,8 @@
 // `worker ms/step` is the runner thread's own time per step (embed + llm + sampling + plan handling): the part of
 // TPOT that is compute, whatever the machine's load; TPOT - worker is the main thread and the message hops.
 // Images: one request of n = 1 and of n = 4 (CFG, K depth steps per visual token) end to end, per image, against
-// the floor's bare greedy image loop.
+// the floor's bare greedy image loop. `--images 1,4,1x4`: NxB is n = N with best_of B (each image the best of B
+// drawings; plain N is best_of 1, one drawing per image, whatever the model's default).
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { readBundle } from '../src/model/bundle.ts';
@@ -208,15 +209,22 @@ async function main() {
         worker: mean(run.worker),
       });
   }
-  const imageNs = (values.images as string).split(',').filter(Boolean).map(Number); // '' = no image rows
-  const images = clients.map(() => imageNs.map(() => [] as { first: number; total: number }[]));
+  const imageCases = (values.images as string) // '' = no image rows
+    .split(',')
+    .filter(Boolean)
+    .map((item) => {
+      const [n, bestOf = 1] = item.split('x').map(Number);
+      return { n, bestOf, label: bestOf > 1 ? `n=${n} best of ${bestOf}` : `n=${n}` };
+    });
+  const images = clients.map(() => imageCases.map(() => [] as { first: number; total: number }[]));
   const floorImages: number[] = [];
   for (let r = 0; r < ROUNDS + 1; r++) {
     for (const i of rotate(
       clients.map((_, i) => i),
       r,
     ))
-      for (const [j, n] of imageNs.entries()) images[i][j].push(await clients[i].image(n));
+      for (const [j, { n, bestOf }] of imageCases.entries())
+        images[i][j].push(await clients[i].image(n, bestOf));
     if (floor) floorImages.push(await floor.image());
   }
   for (const lists of images) for (const list of lists) list.shift(); // warm-up
@@ -299,10 +307,10 @@ async function main() {
     `\nimages (CFG ${guidance}, ${visualTokens} visual tokens x ${codesPerToken} codes), medians of ${ROUNDS}:`,
   );
   printTable([
-    ['client', ...imageNs.flatMap((n) => [`n=${n}: first token ms`, `n=${n}: s per image`])],
+    ['client', ...imageCases.flatMap(({ label }) => [`${label}: first token ms`, `${label}: s per image`])],
     ...clients.map((client, i) => [
       client.label,
-      ...imageNs.flatMap((n, j) => [
+      ...imageCases.flatMap(({ n }, j) => [
         f(median(images[i][j].map((x) => x.first))),
         f(median(images[i][j].map((x) => x.total)) / 1000 / n, 3),
       ]),
@@ -313,7 +321,7 @@ async function main() {
             'floor (bare greedy loop + unitok_decode, n=1)',
             '',
             f(median(floorImages) / 1000, 3),
-            ...imageNs.slice(1).flatMap(() => ['', '']),
+            ...imageCases.slice(1).flatMap(() => ['', '']),
           ],
         ]
       : []),
