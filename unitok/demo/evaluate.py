@@ -13,6 +13,8 @@ Every figure is measured on the world's held-out split (scenes the training neve
   text -> image   one-shape prompts in the held-out phrasings (language.eval_prompt), the released CFG loop,
                   decoded by the tokenizer and judged by world.judge_single: the named colour must be there,
                   shape-sized, centred in the named cell (`accuracy`); shape and background judged apart;
+                  --best-of N draws each prompt N times and judges the drawing the server would return (the one
+                  nearest the prompt in CLIP space, `draw`);
   chat            text-only requests of the held-out language split (greetings, capability questions, describe
                   requests, out-of-world requests): exact match of the reply; and the replies to FIVE_PROMPTS.
 --dtype int4 evaluates the MLLM with the committed bundle's weights (int4-dequantised, the int8 lm_head's
