@@ -31,6 +31,19 @@ describe('conversation WebSocket /v1/stream', { timeout: 30_000 }, () => {
     c.close();
   });
 
+  test("best_of: the server's preview cadence is a default a best-of job does without", async () => {
+    const c = await open();
+    c.send({ type: 'image', id: 'best', prompt: 'a red dot', best_of: 4, send_codes: false });
+    await c.next('done');
+    c.send({ type: 'image', id: 'plain', prompt: 'a red dot', send_codes: false });
+    await c.next('done');
+    const sent = (id: string) => s.engine.imageRequests.find((r) => r.id === id);
+    assert.deepEqual(sent('best')?.previewAt, [], 'no previews, so best_of applies');
+    assert.equal(sent('best')?.sampling.bestOf, 4);
+    assert.deepEqual(sent('plain')?.previewAt, [8], "the server's --preview-every");
+    c.close();
+  });
+
   test('an image job sends the /v1/images/stream messages, then done with visual-token usage', async () => {
     const c = await open();
     c.send({ type: 'image', prompt: 'a red dot', preview_every: 8, send_codes: false });

@@ -129,7 +129,7 @@ export interface paths {
          *     Client to server (`ImageStreamClientMessage`):
          *     * `{"type":"generate", "prompt": "...", ...}`: start one job (`n` images). Optional: `n`, `size`,
          *       `guidance_scale`, `best_of`, `temperature`, `top_k`, `top_p`, `seed`, `preview_every` (render a preview every that
-         *       many visual tokens; 0 = none; default set by the server's `--preview-every`), `send_codes` (default true).
+         *       many visual tokens; 0 = none; default set by the server's `--preview-every`, none with `best_of` above 1), `send_codes` (default true).
          *       One job at a time per connection.
          *     * `{"type":"cancel"}`: stop the running job.
          *

@@ -42,7 +42,12 @@ export async function runImageJob(
     prompt: message.prompt,
     n,
     sampling: imageSampling(message),
-    previewAt: everyN(total, message.preview_every ?? ctx.config.previewEvery),
+    // The server's preview cadence is a default: a job that asks for best_of above 1 gets none (a preview shows
+    // one drawing as it is made); only a preview_every it sets itself conflicts with best_of.
+    previewAt: everyN(
+      total,
+      message.preview_every ?? ((message.best_of ?? 1) > 1 ? 0 : ctx.config.previewEvery),
+    ),
   });
   const extra = session ? { kind: 'image', prompt_tokens: prompt.tokens } : {};
   send({ type: 'started', id, ...extra, n, total, codes_per_token: info.image.codesPerToken, size });
