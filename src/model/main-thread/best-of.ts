@@ -44,7 +44,10 @@ export class BestOfImage {
       this.o.fail(err as Error);
       return;
     }
-    const best = scores.indexOf(Math.max(...scores));
+    let best = 0; // the first of equal scores; a NaN wins only when every score is one
+    for (let j = 1; j < scores.length; j++) {
+      if (scores[j] > scores[best] || (Number.isNaN(scores[best]) && !Number.isNaN(scores[j]))) best = j;
+    }
     const grid = this.grids[best];
     const { codesPerToken: K, visualTokens: N, output } = this.o;
     for (let n = 0; n < N; n++) {
