@@ -7,7 +7,8 @@ import type { ImageOutput } from './request.ts';
 
 export interface BestOfOptions {
   candidates: number;
-  /** Code grids [K, N] of the candidates -> a score each; the highest wins (the first of equal scores). */
+  /** Code grids [K, N] of the candidates (read, not kept or moved) -> a score each; the highest wins (the first of
+   * equal scores). */
   judge: (grids: Int32Array[]) => Promise<number[]>;
   /** Where the chosen candidate goes (previews are off: there is no chosen candidate until all are drawn). */
   output: ImageOutput;
@@ -39,7 +40,7 @@ export class BestOfImage {
   private async choose(): Promise<void> {
     let scores: number[];
     try {
-      scores = await this.o.judge(this.grids.map((g) => Int32Array.from(g))); // the judge's copies are moved
+      scores = await this.o.judge(this.grids);
     } catch (err) {
       this.o.fail(err as Error);
       return;

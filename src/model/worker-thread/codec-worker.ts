@@ -1,7 +1,8 @@
 // Worker-thread entry of the image codec: the UniTok tokenizer's encode (pixels -> codes, for input images) and
 // decode (codes -> pixels, for outputs and previews), and its CLIP side (text ids -> text embeddings, pixels ->
-// codes -> image embeddings, or codes -> image embeddings for generated images). A separate thread from the model runner, so rendering an image or embedding a batch
-// never stalls the decode steps of the other requests.
+// codes -> image embeddings; the codes of generated drawings -> image embeddings, to judge them). A separate
+// thread from the model runner, so rendering an image or embedding a batch never stalls the decode steps of the
+// other requests.
 
 import { UniTokTokenizer } from '../../tokenizer/unitok.ts';
 import type { Device } from '../protocol/steps.ts';
